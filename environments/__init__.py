@@ -1,0 +1,1 @@
+"""Targets the suites run against: ``local`` (the reference stack), ``kind`` and ``compose``."""

@@ -1,0 +1,146 @@
+"""Processes the local environment starts: free ports, logs, health waits, clean stops."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class BackendError(RuntimeError):
+    """A backend could not start or answer. The message names the cause and the fix."""
+
+    def __init__(self, what: str, cause: str, fix: str = "") -> None:
+        text = f"{what}: {cause}"
+        if fix:
+            text += f". Fix: {fix}"
+        super().__init__(text)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now at ``host``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def require_free_port(port: int, host: str, what: str) -> None:
+    if not port_is_free(port, host):
+        raise BackendError(
+            f"{what} cannot start on {host}:{port}",
+            "the port is already in use by another program",
+            "stop that program or choose another port (leave the port unset to pick a free one)",
+        )
+
+
+def port_answers(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str, log: Path | None = None,
+             process: subprocess.Popen | None = None, poll: float = 0.05) -> float:
+    """Wait until ``check()`` is true; fail with the log's tail if the process died or time ran out."""
+    start = time.monotonic()
+    while True:
+        with contextlib.suppress(Exception):
+            if check():
+                return time.monotonic() - start
+        if process is not None and process.poll() is not None:
+            raise BackendError(what, f"the process exited with code {process.returncode}{_tail(log)}")
+        if time.monotonic() - start > timeout:
+            raise BackendError(what, f"not ready after {timeout:g} s{_tail(log)}")
+        time.sleep(poll)
+
+
+def _tail(log: Path | None, lines: int = 8) -> str:
+    if log is None or not log.exists():
+        return ""
+    text = log.read_text(errors="replace").strip().splitlines()[-lines:]
+    return ("; last log lines:\n  " + "\n  ".join(text)) if text else ""
+
+
+@dataclass
+class ManagedProcess:
+    """A child process in its own process group, its output in ``log``."""
+
+    name: str
+    argv: Sequence[str]
+    log: Path
+    env: dict[str, str] | None = None
+    cwd: Path | None = None
+    user: str | None = None
+    popen: subprocess.Popen | None = field(default=None, repr=False)
+
+    def start(self) -> ManagedProcess:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.log, "ab")  # noqa: SIM115 - handed to the child
+        try:
+            self.popen = subprocess.Popen(  # noqa: S603 - argv is built by the kit
+                list(self.argv),
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **(self.env or {})},
+                cwd=self.cwd,
+                user=self.user,
+                start_new_session=True,
+            )
+        except FileNotFoundError as error:
+            raise BackendError(f"{self.name} cannot start", f"'{error.filename}' is not installed",
+                               "run './kit setup' to install what is missing") from None
+        finally:
+            handle.close()
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen else None
+
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.running():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, sig)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (a crash, for chaos)."""
+        self.signal(signal.SIGKILL)
+        if self.popen:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(5)
+
+    def stop(self, grace: float = 5.0) -> None:
+        """SIGTERM, then SIGKILL after ``grace`` seconds; always reaps the process."""
+        if self.popen is None:
+            return
+        if self.popen.poll() is None:
+            self.signal(signal.SIGTERM)
+            try:
+                self.popen.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        # a process group may outlive its leader
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGKILL)

@@ -1,0 +1,54 @@
+"""A throwaway Redis server: own port, no persistence, debug commands for fault injection."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from environments.local.procs import BackendError, ManagedProcess, free_port, port_answers, require_free_port, wait_for
+
+
+@dataclass
+class RedisServer:
+    workdir: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    name: str = "redis"
+    process: ManagedProcess | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> RedisServer:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise BackendError("Redis cannot start", "redis-server is not installed",
+                               "run './kit setup' (it installs the redis-server package)")
+        if self.port:
+            require_free_port(self.port, self.host, "Redis")
+        else:
+            self.port = free_port(self.host)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        argv = [binary, "--port", str(self.port), "--bind", self.host, "--save", "", "--appendonly", "no",
+                "--dir", str(self.workdir), "--enable-debug-command", "local", "--protected-mode", "no",
+                "--daemonize", "no"]
+        self.process = ManagedProcess(self.name, argv, self.workdir / f"{self.name}.log").start()
+        wait_for(self.ping, timeout, f"Redis on {self.host}:{self.port} did not answer PING",
+                 self.process.log, self.process.popen)
+        return self
+
+    def ping(self) -> bool:
+        import socket
+
+        with socket.create_connection((self.host, self.port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+
+    def answers(self) -> bool:
+        return port_answers(self.port, self.host)
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.stop()

@@ -1,0 +1,70 @@
+"""One connection model for every library: connect with an alias, switch, close all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from robot.utils import ConnectionCache
+
+from kitcore.errors import KitError
+
+C = TypeVar("C")
+
+
+class Connections(Generic[C]):
+    """Named connections; the last one opened (or switched to) is the current one."""
+
+    def __init__(self, kind: str, connect_keyword: str, closer: Callable[[C], None]) -> None:
+        self.kind = kind
+        self.connect_keyword = connect_keyword
+        self._closer = closer
+        self._cache = ConnectionCache(no_current_message=f"No {kind} connection.")
+
+    def add(self, connection: C, alias: str | None = None) -> C:
+        self._cache.register(connection, alias)
+        return connection
+
+    @property
+    def current(self) -> C:
+        if not self._cache:
+            raise KitError(
+                f"No {self.kind} connection is open",
+                fix=f"call '{self.connect_keyword}' first",
+            )
+        return self._cache.current
+
+    def get(self, alias: str | None = None) -> C:
+        if alias is None:
+            return self.current
+        try:
+            return self._cache.get_connection(alias)
+        except RuntimeError:
+            raise KitError(
+                f"No {self.kind} connection named '{alias}'",
+                cause=f"open ones: {', '.join(self.aliases) or 'none'}",
+                fix=f"use '{self.connect_keyword}  alias={alias}' first",
+            ) from None
+
+    def switch(self, alias: str) -> C:
+        self.get(alias)
+        self._cache.switch(alias)
+        return self._cache.current
+
+    @property
+    def aliases(self) -> list[str]:
+        return [str(a) for a in self._cache._aliases]  # noqa: SLF001 - ConnectionCache keeps them here
+
+    def all(self) -> list[C]:
+        return list(self._cache)
+
+    def close_all(self) -> None:
+        for connection in self._cache:
+            try:
+                self._closer(connection)
+            except Exception:  # noqa: BLE001, S110 - closing must never fail a teardown
+                pass
+        self._cache.empty_cache()
+
+    def __bool__(self) -> bool:
+        return bool(self._cache)
