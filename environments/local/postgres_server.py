@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -63,7 +64,7 @@ class PostgresServer:
             shutil.chown(self._tmp, owner, owner)
         initdb = [str(bindir / "initdb"), "-D", str(self.datadir), "--auth=trust", "-U", self.user,
                   "--no-sync", "-E", "UTF8", "--locale=C"]
-        result = subprocess.run(initdb, capture_output=True, text=True, user=owner, timeout=120, check=False)  # noqa: S603
+        result = subprocess.run(initdb, capture_output=True, text=True, user=owner, timeout=120, check=False)
         if result.returncode != 0:
             self._remove_files()
             raise BackendError("PostgreSQL initdb failed", (result.stderr or result.stdout).strip()[-400:],
@@ -84,16 +85,32 @@ class PostgresServer:
 
     def _ready(self) -> bool:
         bindir = postgres_bin()
-        return subprocess.run([str(bindir / "pg_isready"), "-h", self.host, "-p", str(self.port), "-t", "1"],  # noqa: S603
+        return subprocess.run([str(bindir / "pg_isready"), "-h", self.host, "-p", str(self.port), "-t", "1"],
                               capture_output=True, timeout=5, check=False).returncode == 0
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the server but keep its files, so :meth:`resume` brings the same data back."""
         if self.process:
             # SIGINT is PostgreSQL's "fast" shutdown; SIGTERM waits for clients to leave
-            import signal
-
             self.process.signal(signal.SIGINT)
             self.process.stop(grace=10)
+
+    def crash(self) -> None:
+        """SIGKILL the server (a crash); :meth:`resume` recovers it from its files."""
+        if self.process:
+            self.process.kill()
+
+    def resume(self, timeout: float = 30.0) -> None:
+        """Start the server again on the same port with the same data."""
+        if self.process is None or self.datadir is None:
+            raise BackendError("PostgreSQL cannot resume", "it was never started", "call start() first")
+        argv, log = list(self.process.argv), self.process.log
+        self.process = ManagedProcess(self.name, argv, log, user=self._as_owner()).start()
+        wait_for(self._ready, timeout, f"PostgreSQL on {self.host}:{self.port} did not come back",
+                 self.process.log, self.process.popen)
+
+    def stop(self) -> None:
+        self.halt()
         self._remove_files()
 
     def _remove_files(self) -> None:

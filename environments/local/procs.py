@@ -95,7 +95,7 @@ class ManagedProcess:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         handle = open(self.log, "ab")  # noqa: SIM115 - handed to the child
         try:
-            self.popen = subprocess.Popen(  # noqa: S603 - argv is built by the kit
+            self.popen = subprocess.Popen(
                 list(self.argv),
                 stdout=handle,
                 stderr=subprocess.STDOUT,

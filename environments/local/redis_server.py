@@ -49,6 +49,19 @@ class RedisServer:
     def answers(self) -> bool:
         return port_answers(self.port, self.host)
 
+    def crash(self) -> None:
+        """SIGKILL the server: every key is lost, as in a real Redis crash without persistence."""
+        if self.process:
+            self.process.kill()
+
+    def resume(self, timeout: float = 10.0) -> None:
+        """Start again on the same address and port (empty, as a crashed Redis comes back)."""
+        if self.process is None:
+            raise BackendError("Redis cannot resume", "it was never started", "call start() first")
+        self.process = ManagedProcess(self.name, list(self.process.argv), self.process.log).start()
+        wait_for(self.ping, timeout, f"Redis on {self.host}:{self.port} did not come back",
+                 self.process.log, self.process.popen)
+
     def stop(self) -> None:
         if self.process:
             self.process.stop()

@@ -31,7 +31,7 @@ def free_display() -> int:
 def write_password_file(path: Path, password: str) -> Path:
     """The obfuscated password file Xvnc reads (``vncpasswd -f``)."""
     tool = shutil.which("vncpasswd") or "/usr/bin/vncpasswd"
-    result = subprocess.run([tool, "-f"], input=f"{password}\n{password}\n".encode(),  # noqa: S603
+    result = subprocess.run([tool, "-f"], input=f"{password}\n{password}\n".encode(),
                             capture_output=True, timeout=10, check=False)
     if result.returncode != 0 or not result.stdout:
         raise BackendError("VNC password file", "vncpasswd failed", "run './kit setup' (it installs tigervnc-tools)")

@@ -6,6 +6,7 @@ Operators come from robotframework-assertion-engine (``==``, ``!=``, ``<``, ``>=
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -30,10 +31,8 @@ def assert_value(
     if operator is None:
         return value
     if isinstance(value, (int, float)) and isinstance(expected, str):
-        try:
+        with contextlib.suppress(ValueError):
             expected = type(value)(expected)
-        except ValueError:
-            pass
     return verify_assertion(value, operator, expected, message)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -53,17 +54,15 @@ class Connections(Generic[C]):
 
     @property
     def aliases(self) -> list[str]:
-        return [str(a) for a in self._cache._aliases]  # noqa: SLF001 - ConnectionCache keeps them here
+        return [str(a) for a in self._cache._aliases]
 
     def all(self) -> list[C]:
         return list(self._cache)
 
     def close_all(self) -> None:
         for connection in self._cache:
-            try:
+            with contextlib.suppress(Exception):  # closing must never fail a teardown
                 self._closer(connection)
-            except Exception:  # noqa: BLE001, S110 - closing must never fail a teardown
-                pass
         self._cache.empty_cache()
 
     def __bool__(self) -> bool:

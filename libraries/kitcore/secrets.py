@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 from robot.api.types import Secret
 
-SecretLike = Union[Secret, str, None]
+SecretLike = Secret | str | None
 MASK = "***"
 
 

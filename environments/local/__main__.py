@@ -1,0 +1,128 @@
+"""Start the local reference stack in the foreground: ``python -m environments.local``.
+
+Prints the endpoints and credentials, writes the topology to ``--ready-file`` once everything
+is healthy, serves the fault hooks on a loopback control API (see docs/local-stack.md), and
+stops everything on Ctrl-C, SIGTERM, ``POST /shutdown``, or when ``--parent-pid`` exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from environments.local.control import serve_control
+from environments.local.procs import BackendError
+from environments.local.stack import LocalStack, StackOptions
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m environments.local", description=__doc__.splitlines()[0])
+    parser.add_argument("--api-replicas", type=int, default=3, help="Control Plane API replicas (default 3)")
+    parser.add_argument("--k8s-agents", type=int, default=3, help="Kubernetes agent replicas (default 3)")
+    parser.add_argument("--docker-agents", type=int, default=2, help="Docker agent replicas (default 2)")
+    parser.add_argument("--results", type=Path, default=None, help="where component logs go (default results/)")
+    parser.add_argument("--ready-file", type=Path, help="write the topology JSON here when ready")
+    parser.add_argument("--parent-pid", type=int, help="stop everything when this process exits")
+    parser.add_argument("--quiet", action="store_true", help="do not print credentials")
+    args = parser.parse_args(argv)
+    for name in ("api_replicas",):
+        if not 1 <= getattr(args, name) <= 10:
+            parser.error("--api-replicas must be between 1 and 10")
+    for name in ("k8s_agents", "docker_agents"):
+        if not 0 <= getattr(args, name) <= 10:
+            parser.error(f"--{name.replace('_', '-')} must be between 0 and 10")
+    return args
+
+
+async def supervise(args: argparse.Namespace) -> int:
+    options = StackOptions(api_replicas=args.api_replicas, k8s_agents=args.k8s_agents,
+                           docker_agents=args.docker_agents)
+    if args.results:
+        options.results = args.results.resolve()
+    stack = LocalStack(options)
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, done.set)
+    watcher = asyncio.create_task(_watch_parent(args.parent_pid, done)) if args.parent_pid else None
+    control = None
+    status = 0
+    try:
+        starting = loop.run_in_executor(None, stack.start, loop)
+        waiting = asyncio.ensure_future(done.wait())
+        finished, _ = await asyncio.wait({starting, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        if starting not in finished:
+            print("[stack] interrupted while starting; stopping what was started", file=sys.stderr, flush=True)
+            with contextlib.suppress(Exception):
+                await starting
+            return 130
+        topology = starting.result()
+        control = await serve_control(stack, done)
+        topology["control"] = control.url
+        _announce(topology, stack, quiet=args.quiet)
+        if args.ready_file:
+            _write_private(args.ready_file, json.dumps(topology, indent=2))
+        await done.wait()
+    except BackendError as error:
+        print(f"[stack] ERROR: {error}", file=sys.stderr, flush=True)
+        status = 2
+    finally:
+        if watcher:
+            watcher.cancel()
+        if control:
+            await control.close()
+        await loop.run_in_executor(None, stack.stop)
+        if args.ready_file:
+            with contextlib.suppress(FileNotFoundError):
+                args.ready_file.unlink()
+        print("[stack] stopped", file=sys.stderr, flush=True)
+    return status
+
+
+async def _watch_parent(pid: int, done: asyncio.Event) -> None:
+    while not done.is_set():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            print(f"[stack] parent {pid} is gone; stopping", file=sys.stderr, flush=True)
+            done.set()
+            return
+        await asyncio.sleep(0.5)
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def _announce(topology: dict, stack: LocalStack, quiet: bool) -> None:
+    lines = [f"[stack] local reference stack {stack.run_id} ready in {stack.started_in:.1f} s"]
+    for api in topology["api"]:
+        lines.append(f"  {api['name']:<16} {api['url']}")
+    for key in ("redis", "postgres", "kubernetes", "engine"):
+        info = topology[key]
+        lines.append(f"  {key:<16} {info.get('url') or info.get('dsn')}")
+    lines.append(f"  {'control':<16} {topology['control']}")
+    lines.append(f"  {'logs':<16} {topology['logs']}")
+    if not quiet:
+        creds = topology["credentials"]
+        lines.append(f"  admin password   {creds['admin']['password']}")
+        lines += [f"  {u['username']:<16} {u['password']}" for u in creds["users"]]
+    print("\n".join(lines), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return asyncio.run(supervise(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

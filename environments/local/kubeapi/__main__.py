@@ -1,0 +1,43 @@
+"""``python -m environments.local.kubeapi --host 127.0.0.1 --port P``: serve the stand-in until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from environments.local.kubeapi.server import GIT_VERSION, serve
+
+
+async def _main(host: str, port: int) -> None:
+    stop = asyncio.Event()
+    ready = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    task = asyncio.create_task(serve(host, port, ready, stop))
+    ready_wait = asyncio.create_task(ready.wait())
+    await asyncio.wait({task, ready_wait}, return_when=asyncio.FIRST_COMPLETED)
+    if ready.is_set():
+        print(f"Kubernetes API stand-in {GIT_VERSION} serving on http://{host}:{port}", flush=True)
+    ready_wait.cancel()
+    await task
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m environments.local.kubeapi",
+                                     description="A Kubernetes API stand-in for the kit's local stack.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(_main(args.host, args.port))
+    except OSError as error:
+        print(f"Kubernetes API stand-in cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

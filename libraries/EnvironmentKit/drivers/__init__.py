@@ -1,0 +1,39 @@
+"""Environment drivers by name: ``local`` now; ``kind`` and ``compose`` plug in here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from EnvironmentKit.drivers.base import EnvironmentDriver
+from EnvironmentKit.drivers.control import ControlClient, ControlError
+from EnvironmentKit.drivers.local import LocalDriver
+from kitcore import KitError
+
+DriverFactory = Callable[..., EnvironmentDriver]
+
+_DRIVERS: dict[str, DriverFactory] = {"local": LocalDriver}
+PLANNED = ("kind", "compose")
+
+
+def register_driver(name: str, factory: DriverFactory) -> None:
+    """Add a driver (e.g. ``kind``) without touching the libraries or the suites."""
+    _DRIVERS[name] = factory
+
+
+def driver_names() -> list[str]:
+    return sorted(_DRIVERS)
+
+
+def create_driver(name: str, **options: object) -> EnvironmentDriver:
+    key = (name or "local").strip().lower()
+    factory = _DRIVERS.get(key)
+    if factory is None:
+        cause = (f"the '{key}' driver is not part of the kit yet" if key in PLANNED
+                 else f"known environments: {', '.join(driver_names())}")
+        raise KitError(f"No environment driver for '{name}'", cause=cause,
+                       fix="use ENVIRONMENT=local, or register a driver with EnvironmentKit.drivers.register_driver")
+    return factory(**options)
+
+
+__all__ = ["ControlClient", "ControlError", "EnvironmentDriver", "LocalDriver", "create_driver",
+           "driver_names", "register_driver"]

@@ -1,0 +1,215 @@
+"""Byte transports for RFB: plain TCP, and WebSocket binary frames (as noVNC uses).
+
+A transport only moves bytes. ``recv(timeout)`` returns whatever arrived (at least one byte),
+``b""`` when the peer closed, and raises :class:`TimeoutError` when nothing came in time. Frame
+boundaries of the WebSocket are not RFB message boundaries: the reader above glues them.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import websocket
+
+from VncKit.errors import NotRfb, VncClosed, VncRefused
+
+RECV_SIZE = 256 * 1024
+
+
+class Transport(Protocol):
+    description: str
+
+    def recv(self, timeout: float) -> bytes: ...
+
+    def send(self, data: bytes, timeout: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Target:
+    """Where to connect: ``tcp`` host/port, or a ``ws``/``wss`` URL with an optional token."""
+
+    scheme: str
+    host: str
+    port: int
+    url: str = ""
+    token: str | None = field(default=None, repr=False)
+    token_header: str | None = None
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    verify_tls: bool = True
+
+    @property
+    def display(self) -> str:
+        """The address as safe to log: never the token."""
+        if self.scheme == "tcp":
+            return f"{self.host}:{self.port}"
+        parts = urlsplit(self.url)
+        query = [(k, "***" if k.lower() in {"token", "access_token", "jwt"} else v)
+                 for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query, safe="*"), ""))
+
+    def ws_url(self) -> str:
+        if not self.token or self.token_header:
+            return self.url
+        parts = urlsplit(self.url)
+        query = parse_qsl(parts.query, keep_blank_values=True) + [("token", self.token)]
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+
+    def ws_headers(self) -> list[str]:
+        headers = [f"{k}: {v}" for k, v in self.headers.items()]
+        if self.token and self.token_header:
+            value = f"Bearer {self.token}" if self.token_header.lower() == "authorization" else self.token
+            headers.append(f"{self.token_header}: {value}")
+        return headers
+
+
+def parse_target(address: str, port: int | None = None) -> Target:
+    """``host:port``, ``host`` + ``port``, ``vnc://host:port``, ``tcp://...``, ``ws://...`` or ``wss://...``."""
+    text = address.strip()
+    if text.startswith(("ws://", "wss://")):
+        parts = urlsplit(text)
+        default = 443 if parts.scheme == "wss" else 80
+        return Target(parts.scheme, parts.hostname or "", parts.port or default, url=text)
+    for prefix in ("vnc://", "tcp://", "rfb://"):
+        if text.startswith(prefix):
+            text = text[len(prefix):].rstrip("/")
+    host, sep, maybe_port = text.rpartition(":")
+    if sep and maybe_port.isdigit() and port is None:
+        return Target("tcp", host.strip("[]"), int(maybe_port))
+    if port is None:
+        port = 5900
+    return Target("tcp", text.strip("[]"), int(port))
+
+
+class TcpTransport:
+    def __init__(self, target: Target, timeout: float) -> None:
+        self.description = f"TCP {target.display}"
+        try:
+            self.sock = socket.create_connection((target.host, target.port), timeout=timeout)
+        except ConnectionRefusedError:
+            raise VncRefused(f"Cannot connect to VNC server at {target.display}",
+                             "the connection was refused (nothing listens on that port)",
+                             "check host and port, and that the VNC server is running") from None
+        except TimeoutError:
+            raise VncRefused(f"Cannot connect to VNC server at {target.display}",
+                             f"no answer to the TCP connect within {timeout:g} s",
+                             "check that the address is reachable (firewall, network cut)") from None
+        except OSError as error:
+            raise VncRefused(f"Cannot connect to VNC server at {target.display}", str(error),
+                             "check the host name and port") from None
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def recv(self, timeout: float) -> bytes:
+        self.sock.settimeout(max(timeout, 0.001))
+        try:
+            return self.sock.recv(RECV_SIZE)
+        except (TimeoutError, socket.timeout):
+            raise TimeoutError from None
+        except (ConnectionResetError, BrokenPipeError):
+            return b""
+
+    def send(self, data: bytes, timeout: float) -> None:
+        self.sock.settimeout(max(timeout, 0.001))
+        try:
+            self.sock.sendall(data)
+        except (TimeoutError, socket.timeout):
+            raise TimeoutError from None
+        except OSError as error:
+            raise VncClosed(f"Cannot send to the VNC server over {self.description}", str(error),
+                            "the server closed the connection; reconnect") from None
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+class WebSocketTransport:
+    """RFB over WebSocket binary frames, subprotocol ``binary`` (noVNC's way)."""
+
+    def __init__(self, target: Target, timeout: float) -> None:
+        self.description = f"WebSocket {target.display}"
+        sslopt = {} if target.verify_tls else {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
+        try:
+            self.ws = websocket.create_connection(
+                target.ws_url(), timeout=timeout, subprotocols=["binary"], header=target.ws_headers(),
+                sslopt=sslopt, enable_multithread=False, skip_utf8_validation=True,
+            )
+        except websocket.WebSocketBadStatusException as error:
+            raise VncRefused(f"The WebSocket upgrade to {target.display} was rejected",
+                             f"HTTP {error.status_code}",
+                             "check the URL path and the token (401/403), and that the session is running "
+                             "(404/409/503)") from None
+        except ConnectionRefusedError:
+            raise VncRefused(f"Cannot connect to VNC WebSocket at {target.display}",
+                             "the connection was refused (nothing listens on that port)",
+                             "check the URL and that the proxy is running") from None
+        except (TimeoutError, websocket.WebSocketTimeoutException):
+            raise VncRefused(f"Cannot connect to VNC WebSocket at {target.display}",
+                             f"no WebSocket handshake within {timeout:g} s",
+                             "check that the address is reachable and speaks WebSocket") from None
+        except ssl.SSLError as error:
+            raise VncRefused(f"TLS failed with {target.display}", str(error),
+                             "use verify_tls=False for a self-signed test certificate") from None
+        except (OSError, websocket.WebSocketException) as error:
+            raise VncRefused(f"Cannot open the VNC WebSocket at {target.display}", str(error),
+                             "check the URL; it must be ws:// or wss:// and speak WebSocket") from None
+        protocol = self.ws.getsubprotocol()
+        if protocol not in (None, "binary"):
+            self.ws.close(timeout=1)
+            raise NotRfb(f"The WebSocket at {target.display} chose subprotocol '{protocol}'",
+                         "VncKit speaks only 'binary' (raw RFB bytes in binary frames)",
+                         "point the URL at a noVNC-compatible endpoint")
+
+    def recv(self, timeout: float) -> bytes:
+        self.ws.settimeout(max(timeout, 0.001))
+        while True:
+            try:
+                opcode, data = self.ws.recv_data(control_frame=True)
+            except websocket.WebSocketTimeoutException:
+                raise TimeoutError from None
+            except (websocket.WebSocketConnectionClosedException, ConnectionResetError, BrokenPipeError):
+                return b""
+            except websocket.WebSocketProtocolException as error:
+                raise NotRfb("The WebSocket peer broke the WebSocket protocol", str(error),
+                             "check that the URL points at a VNC WebSocket endpoint") from None
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                return b""
+            if opcode == websocket.ABNF.OPCODE_BINARY:
+                if data:
+                    return bytes(data)
+                continue
+            if opcode == websocket.ABNF.OPCODE_TEXT:
+                raise NotRfb("The VNC WebSocket sent a text frame",
+                             "RFB travels only in binary frames (subprotocol 'binary')",
+                             "point the URL at a noVNC-compatible endpoint")
+            # ping/pong are answered by websocket-client itself
+
+    def send(self, data: bytes, timeout: float) -> None:
+        self.ws.settimeout(max(timeout, 0.001))
+        try:
+            self.ws.send_bytes(data)
+        except websocket.WebSocketTimeoutException:
+            raise TimeoutError from None
+        except (websocket.WebSocketConnectionClosedException, OSError) as error:
+            raise VncClosed(f"Cannot send to the VNC server over {self.description}", str(error) or "closed",
+                            "the server or proxy closed the connection; reconnect") from None
+
+    def close(self) -> None:
+        try:
+            self.ws.close(timeout=1)
+        except Exception:  # noqa: BLE001, S110 - closing must never fail
+            pass
+
+
+def open_transport(target: Target, timeout: float) -> Transport:
+    if target.scheme in ("ws", "wss"):
+        return WebSocketTransport(target, timeout)
+    return TcpTransport(target, timeout)
