@@ -12,6 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Every process the kit starts carries this variable (children inherit it), so a leak audit
+# can find whatever a run left behind without guessing from command lines.
+OWNER_MARK = "STREAMSPACE_KIT_PROCESS"
+
 
 class BackendError(RuntimeError):
     """A backend could not start or answer. The message names the cause and the fix."""
@@ -100,7 +104,7 @@ class ManagedProcess:
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, **(self.env or {})},
+                env={**os.environ, OWNER_MARK: self.name, **(self.env or {})},
                 cwd=self.cwd,
                 user=self.user,
                 start_new_session=True,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from kitcore import CleanupListener, Connections, KitError
-
 from PlatformKit.client import Platform, Response, fail
 
 
@@ -17,6 +16,7 @@ class PlatformContext:
             "platform", "Connect To Platform", lambda platform: platform.http.close()
         )
         self.listener = listener
+        self.default_timeout = "10s"
 
     def platform(self, alias: str | None = None) -> Platform:
         return self.connections.get(alias)

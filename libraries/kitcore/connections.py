@@ -20,7 +20,7 @@ class Connections(Generic[C]):
         self.kind = kind
         self.connect_keyword = connect_keyword
         self._closer = closer
-        self._cache = ConnectionCache(no_current_message=f"No {kind} connection.")
+        self._cache = ConnectionCache(no_current_msg=f"No {kind} connection.")
 
     def add(self, connection: C, alias: str | None = None) -> C:
         self._cache.register(connection, alias)

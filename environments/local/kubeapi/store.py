@@ -236,6 +236,8 @@ class Store:
                 self._delete(child)
         gone = copy.deepcopy(old)
         gone["metadata"]["deletionTimestamp"] = now()
+        if res.kind == "Namespace":
+            gone["status"] = {"phase": "Terminating"}
         return self._commit(res, key, "DELETED", gone, copy.deepcopy(old))
 
     def delete_many(self, res: Resource, namespace: str | None, matches: Matcher) -> list[Obj]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kitcore import AssertionOperator, KitError, get_and_assert, to_seconds
 from robot.api import logger
 from robotlibcore import keyword
 
+from kitcore import AssertionOperator, KitError, get_and_assert, to_seconds
 from PlatformKit.client import Platform, parse_replicas
 from PlatformKit.context import PlatformContext
 
@@ -21,7 +21,7 @@ class ConnectionKeywords:
         self,
         urls: Any,
         alias: str | None = None,
-        timeout: str = "10s",
+        timeout: str | None = None,
         round_robin: bool = False,
         names: Any = None,
         verify: bool = True,
@@ -40,7 +40,8 @@ class ConnectionKeywords:
         | Connect To Platform | http://127.0.0.1:8000, http://127.0.0.1:8001 | round_robin=True |
         """
         replicas = parse_replicas(urls, names)
-        platform = Platform(replicas, to_seconds(timeout), bool(round_robin), bool(verify), alias)
+        budget = to_seconds(timeout or self.ctx.default_timeout)
+        platform = Platform(replicas, budget, bool(round_robin), bool(verify), alias)
         self.ctx.connections.add(platform, alias)
         logger.info(
             f"Connected to platform{f' {alias}' if alias else ''}: "

@@ -1,0 +1,63 @@
+"""Leadership terms: campaign, work while leading, stop at once when leadership is lost.
+
+An elector provides ``campaign(stop)`` (wait until this replica leads, or ``stop`` is set),
+``hold()`` (return when leadership is lost), ``confirm()`` (fresh check), ``release()``
+(graceful stop only) and ``is_leader``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from environments.local.platform.agents.runtime import AgentRuntime
+
+log = logging.getLogger("streamspace.agent")
+
+
+class Elector(Protocol):
+    is_leader: bool
+
+    async def campaign(self, stop: asyncio.Event) -> bool: ...
+
+    async def hold(self) -> None: ...
+
+    async def confirm(self) -> bool: ...
+
+    async def release(self) -> None: ...
+
+
+async def _cancel(*tasks: asyncio.Task) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(task, 5.0)
+
+
+async def lead_forever(elector: Elector, make_runtime: Callable[[], AgentRuntime], stop: asyncio.Event) -> None:
+    """Campaign; while leading run a fresh runtime; when leadership is lost stop it and campaign again."""
+    try:
+        while not stop.is_set():
+            if not await elector.campaign(stop):
+                break
+            log.info("became leader")
+            runtime = make_runtime()
+            work = asyncio.create_task(runtime.run())
+            lost = asyncio.create_task(elector.hold())
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait({work, lost, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            elector.is_leader = False if lost in done else elector.is_leader
+            await _cancel(work, lost, stopper)
+            await runtime.close()
+            if work in done and not work.cancelled() and work.exception() is not None:
+                log.error("agent runtime failed: %s", work.exception())
+            if lost in done:
+                log.warning("lost leadership: stopped working, campaigning again")
+    finally:
+        if stop.is_set():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(elector.release(), 3.0)

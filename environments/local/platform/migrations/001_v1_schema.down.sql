@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS sessions;
+DROP TABLE IF EXISTS catalog_templates;
+DROP TABLE IF EXISTS users;

@@ -1,0 +1,40 @@
+"""ChaosKit: faults on the test environment, each logged on a timeline and undone by itself.
+
+= Safety =
+Every action checks that its target is disposable: the ``local`` environment is a test
+target; on other environments a component must be allow-listed as ``<environment>/<component>``
+patterns (import argument ``test_targets`` or ``$CHAOS_TEST_TARGETS``, e.g. ``kind/api-*``).
+
+= Undo =
+Each action registers its own undo, run at the end of the test even when the test fails
+(``Heal Everything`` runs them at once). ``Get Chaos Timeline`` lists what was done and when
+it was undone.
+
+= Randomness =
+``Kill Random API Replica`` is seeded (``seed=``, ``${CHAOS_SEED}``) and logs its choice.
+"""
+
+from __future__ import annotations
+
+from robotlibcore import DynamicCore
+
+from ChaosKit.core import GUARD_ENV_VAR, ChaosCore
+from ChaosKit.keywords.faults import FaultKeywords
+from ChaosKit.keywords.timeline import TimelineKeywords
+from kitcore import CleanupListener, TargetGuard
+
+__version__ = "0.1.0"
+
+
+class ChaosKit(DynamicCore):
+    """Keywords that break the test environment on purpose -- and put it back."""
+
+    ROBOT_LIBRARY_SCOPE = "GLOBAL"
+    ROBOT_LIBRARY_VERSION = __version__
+
+    def __init__(self, test_targets: str = "") -> None:
+        self.listener = CleanupListener("ChaosKit")
+        self.ROBOT_LIBRARY_LISTENER = self.listener
+        guard = TargetGuard("ChaosKit", GUARD_ENV_VAR, test_targets.split(","))
+        self.core = ChaosCore(self.listener, guard)
+        super().__init__([FaultKeywords(self.core), TimelineKeywords(self.core)])

@@ -1,0 +1,197 @@
+"""Where things are: API replicas, backends, credentials and agent leaders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from robot.api.deco import keyword
+from robot.api.types import Secret
+
+from EnvironmentKit.keywords.lifecycle import current_topology
+from kitcore import AssertionOperator, KitError, get_and_assert
+
+
+class EndpointKeywords:
+    @keyword("Get Topology")
+    def get_topology(self) -> dict[str, Any]:
+        """The environment's topology, fresh, with every credential shown as ``***``.
+
+        Example:
+        | ${topology} = | Get Topology |
+        | Log | ${topology}[runId] |
+        """
+        return current_topology().public()
+
+    @keyword("Get Environment Name")
+    def get_environment_name(self) -> str:
+        """``local``, ``kind`` or ``compose``.
+
+        Example:
+        | ${name} = | Get Environment Name |
+        """
+        return current_topology().environment
+
+    @keyword("Get API URLs")
+    def get_api_urls(self, running_only: bool = False) -> list[str]:
+        """The base URLs of every API replica (or only of the running ones).
+
+        Example:
+        | @{urls} = | Get API URLs |
+        """
+        return current_topology().api_urls(running_only)
+
+    @keyword("Get API URL")
+    def get_api_url(self, replica: str = "1") -> str:
+        """The base URL of one API replica, by name (``api-2``) or 1-based index (``2``).
+
+        Example:
+        | ${url} = | Get API URL | api-2 |
+        """
+        return str(current_topology().api_replica(replica)["url"])
+
+    @keyword("Get API Replica Names")
+    def get_api_replica_names(self) -> list[str]:
+        """The names of the API replicas (``api-1`` ...).
+
+        Example:
+        | @{names} = | Get API Replica Names |
+        """
+        return current_topology().api_names()
+
+    @keyword("Get Redis URL")
+    def get_redis_url(self) -> str:
+        """The Redis URL the platform uses.
+
+        Example:
+        | ${url} = | Get Redis URL |
+        """
+        return str(current_topology().section("redis", "Redis")["url"])
+
+    @keyword("Get Database DSN")
+    def get_database_dsn(self) -> str:
+        """The PostgreSQL DSN (libpq key=value form) the platform uses.
+
+        Example:
+        | ${dsn} = | Get Database DSN |
+        """
+        return str(current_topology().section("postgres", "PostgreSQL")["dsn"])
+
+    @keyword("Get Kubernetes API URL")
+    def get_kubernetes_api_url(self) -> str:
+        """The Kubernetes API URL (on ``local`` it is the kit's stand-in).
+
+        Example:
+        | ${url} = | Get Kubernetes API URL |
+        """
+        return str(current_topology().section("kubernetes", "Kubernetes API")["url"])
+
+    @keyword("Get Kubernetes Namespace")
+    def get_kubernetes_namespace(self) -> str:
+        """The namespace the Kubernetes agent works in.
+
+        Example:
+        | ${ns} = | Get Kubernetes Namespace |
+        """
+        return str(current_topology().section("kubernetes", "Kubernetes API").get("namespace", "streamspace"))
+
+    @keyword("Get Container Engine URL")
+    def get_container_engine_url(self) -> str:
+        """The Docker API URL of the container engine (``unix://...``).
+
+        Example:
+        | ${url} = | Get Container Engine URL |
+        """
+        return str(current_topology().section("engine", "container engine")["url"])
+
+    @keyword("Get Credentials")
+    def get_credentials(self, who: str = "admin") -> Any:
+        """Credentials as Robot Framework ``Secret`` values, never logged.
+
+        ``who`` is ``admin`` or a user name (returns ``{username, password}`` with the password
+        a ``Secret``), ``agentKey`` or ``jwtSecret`` (returns a ``Secret``).
+
+        Example:
+        | ${admin} = | Get Credentials | admin |
+        | Log In As | ${admin}[username] | ${admin}[password] |
+        """
+        credentials = current_topology().credentials
+        if who in ("agentKey", "jwtSecret"):
+            if who not in credentials:
+                raise KitError(f"The environment has no {who}", fix="check the environment's topology")
+            return Secret(str(credentials[who]))
+        candidates = []
+        admin = credentials.get("admin")
+        if isinstance(admin, dict):
+            candidates.append(("admin", admin))
+        candidates += [(str(u.get("username")), u) for u in credentials.get("users", []) if isinstance(u, dict)]
+        for label, entry in candidates:
+            if who in (label, entry.get("username")):
+                return {"username": str(entry.get("username")), "password": Secret(str(entry.get("password", "")))}
+        known = ", ".join(["agentKey", "jwtSecret", *[str(e.get("username")) for _, e in candidates]])
+        raise KitError(f"No credentials for '{who}'", cause=f"known: {known}", fix="give one of those names")
+
+    @keyword("Get Agent Leader")
+    def get_agent_leader(
+        self,
+        platform: str = "kubernetes",
+        assertion_operator: AssertionOperator | None = None,
+        expected: str | None = None,
+        timeout: str | None = None,
+        poll: str = "0.2s",
+    ) -> str | None:
+        """The name of the replica leading the ``kubernetes`` or ``docker`` agent (``None`` if none).
+
+        With an operator it asserts, retrying until ``timeout`` -- a failover wait in one line.
+
+        Example:
+        | ${old} = | Get Agent Leader | kubernetes |
+        | Get Agent Leader | kubernetes | != | ${old} | timeout=30s |
+        """
+        return get_and_assert(lambda: current_topology().agent_leader(platform), assertion_operator, expected,
+                              f"{platform} agent leader", timeout, poll)
+
+    @keyword("Get Agent Replicas")
+    def get_agent_replicas(self, platform: str = "kubernetes") -> list[str]:
+        """The names of a platform agent's replicas.
+
+        Example:
+        | @{replicas} = | Get Agent Replicas | docker |
+        """
+        return [str(r["name"]) for r in current_topology().agent_replicas(platform)]
+
+    @keyword("Get Agent ID")
+    def get_agent_id(self, platform: str = "kubernetes") -> str:
+        """The agent id shared by a platform agent's replicas.
+
+        Example:
+        | ${id} = | Get Agent ID | kubernetes |
+        """
+        return str(current_topology().agent(platform).get("agentId", ""))
+
+    @keyword("Get Component Names")
+    def get_component_names(self) -> list[str]:
+        """Every component the environment can act on (replicas and backends).
+
+        Example:
+        | @{names} = | Get Component Names |
+        """
+        return current_topology().component_names()
+
+    @keyword("Component Should Be Running")
+    def component_should_be_running(self, name: str, timeout: str | None = None) -> None:
+        """Fail unless the topology says ``name`` runs (retrying until ``timeout``).
+
+        Example:
+        | Component Should Be Running | api-1 | timeout=10s |
+        """
+        get_and_assert(lambda: current_topology().is_running(name), AssertionOperator["=="], True,
+                       f"component {name} running", timeout)
+
+    @keyword("Get Environment Timings")
+    def get_environment_timings(self) -> dict[str, Any]:
+        """Heartbeat, lease and backoff timings the environment runs with (seconds).
+
+        Example:
+        | ${timings} = | Get Environment Timings |
+        """
+        return dict(current_topology().data.get("timings", {}))

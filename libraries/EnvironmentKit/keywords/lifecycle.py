@@ -1,0 +1,133 @@
+"""Start, attach to and stop the test environment."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from robot.api import logger
+from robot.api.deco import keyword
+from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
+
+from EnvironmentKit import state
+from EnvironmentKit.drivers import create_driver
+from EnvironmentKit.topology import Topology
+from kitcore import CleanupListener, KitError, to_seconds
+
+DEFAULT_ENVIRONMENT = "local"
+
+
+def robot_variable(name: str) -> Any:
+    try:
+        return BuiltIn().get_variable_value("${" + name + "}")
+    except RobotNotRunningError:
+        return None
+
+
+class LifecycleKeywords:
+    def __init__(self, listener: CleanupListener, default_environment: str | None, start_timeout: str) -> None:
+        self.listener = listener
+        self.default_environment = default_environment
+        self.start_timeout = start_timeout
+
+    def chosen_environment(self, environment: str | None) -> str:
+        return str(environment or robot_variable("ENVIRONMENT") or os.environ.get("ENVIRONMENT")
+                   or self.default_environment or DEFAULT_ENVIRONMENT)
+
+    @keyword("Start Test Environment")
+    def start_test_environment(
+        self,
+        environment: str | None = None,
+        timeout: str | None = None,
+        api_replicas: int | None = None,
+        k8s_agents: int | None = None,
+        docker_agents: int | None = None,
+        only: str | None = None,
+        topology_file: str | None = None,
+    ) -> dict[str, Any]:
+        """Start the environment chosen by ``environment`` (or ``${ENVIRONMENT}``, default ``local``)
+        and wait until it is healthy; returns its topology (credentials masked).
+
+        When ``topology_file``, ``${ENVIRONMENT_TOPOLOGY_FILE}`` or the environment variable
+        ``KIT_TOPOLOGY`` names the topology of a stack already running (``./kit stack``), the
+        library attaches to it instead and never stops it.
+
+        An environment this keyword starts is stopped at the end of the suite (or test) that
+        started it, also when it fails, and at interpreter exit.
+
+        ``only`` limits the local stack to some components (``redis,postgres``); the replica
+        counts size it. On failure the error carries the tail of the supervisor's log.
+
+        Example:
+        | Start Test Environment | local | timeout=2 min | api_replicas=2 |
+        """
+        active = state.current()
+        if active is not None:
+            logger.info(f"Test environment '{active.topology.environment}' is already running; using it")
+            return active.topology.public()
+        attach = topology_file or robot_variable("ENVIRONMENT_TOPOLOGY_FILE") or os.environ.get(state.TOPOLOGY_ENV_VAR)
+        if attach:
+            active = state.attach_file(str(attach))
+            logger.info(f"Attached to the running '{active.topology.environment}' environment "
+                        f"(run {active.topology.run_id}) described by {attach}")
+            return active.topology.public()
+        name = self.chosen_environment(environment)
+        options: dict[str, Any] = {}
+        for key, value in (("api_replicas", api_replicas), ("k8s_agents", k8s_agents),
+                           ("docker_agents", docker_agents), ("only", only)):
+            if value is not None and value != "":
+                options[key] = value
+        driver = create_driver(name, **options)
+        budget = to_seconds(timeout or self.start_timeout)
+        logger.info(f"Starting the '{name}' test environment (up to {budget:g} s)")
+        topology = driver.start(budget)
+        state.set_current(state.ActiveEnvironment(driver, topology, attached=False))
+        self.listener.register(f"the '{name}' test environment", lambda: self._stop(driver), key="environment")
+        logger.info(f"The '{name}' environment is ready: run {topology.run_id}, "
+                    f"{len(topology.api_replicas)} API replica(s)")
+        return topology.public()
+
+    def _stop(self, driver: Any) -> None:
+        active = state.current()
+        if active is not None and active.driver is driver:
+            state.set_current(None)
+        driver.stop(30.0)
+
+    @keyword("Stop Test Environment")
+    def stop_test_environment(self) -> None:
+        """Stop the environment this run started; detach from one it only attached to.
+
+        Example:
+        | Stop Test Environment |
+        """
+        active = state.current()
+        if active is None:
+            logger.info("No test environment is running")
+            return
+        self.listener.forget("environment")
+        state.set_current(None)
+        if active.attached:
+            logger.info("Detached from the environment (it was started elsewhere and keeps running)")
+        active.driver.stop(30.0)
+
+    @keyword("Test Environment Should Be Running")
+    def test_environment_should_be_running(self) -> None:
+        """Fail unless an environment is running and its control API answers.
+
+        Example:
+        | Test Environment Should Be Running |
+        """
+        try:
+            current_topology()
+        except KitError as error:
+            raise AssertionError(f"The test environment is not running: {error}") from None
+
+
+def current_topology() -> Topology:
+    """A fresh topology from the running environment's driver."""
+    driver = state.require_driver()
+    topology = driver.topology()
+    active = state.current()
+    if active is not None:
+        active.topology = topology
+    return topology

@@ -1,0 +1,69 @@
+"""PlatformKit: the platform contract (REST + VNC WebSocket) as Robot Framework keywords.
+
+= Connections =
+`Connect To Platform` opens a connection to one or several API replicas (``alias=`` names it;
+the last opened is the current one; `Switch Platform Connection`, `Close All Platform Connections`).
+Every keyword takes ``replica=``: a replica name (``api-2``), a 1-based index or a URL. Without it,
+calls go to the current replica (`Use API Replica`), or to each in turn with ``round_robin=True``.
+Every call has a timeout (``timeout=`` of `Connect To Platform`).
+
+= Users =
+`Log In` keeps a token per user and makes that user the acting one; `As User` switches; every
+keyword also takes ``as_user=`` for one call. Passwords are ``Secret`` values; tokens and passwords
+never appear in the log (``Authorization`` is never logged, secret body fields show ``***``).
+
+= Assertions and waits =
+Getters assert like the Browser library: `Get Session State  ${name}  ==  running  timeout=30s`.
+Waits (`Wait Until Session Is`) poll until their ``timeout`` and, on failure, say what they last
+saw, how many tries, and the time spent against the budget.
+
+= Errors =
+A refused call fails with the replica, the acting user, the status, the platform's own words and
+a fix. Keywords that may be refused on purpose take ``expect_status=`` (e.g. ``403``): the status
+is then checked and the answer body returned.
+
+= Cleanup =
+Sessions created with `Create Session` are terminated at the end of the test (or of the suite when
+created in a suite setup), unless a test terminated them already.
+"""
+
+from __future__ import annotations
+
+from robotlibcore import DynamicCore
+
+from kitcore import CleanupListener
+from PlatformKit.context import PlatformContext
+from PlatformKit.keywords import (
+    AgentKeywords,
+    AuthKeywords,
+    ConnectionKeywords,
+    SessionKeywords,
+    TemplateKeywords,
+    UserKeywords,
+    VncKeywords,
+)
+
+__version__ = "0.1.0"
+
+
+class PlatformKit(DynamicCore):
+    """Keywords for a StreamSpace-like Control Plane: users, sessions, agents, templates and VNC."""
+
+    ROBOT_LIBRARY_SCOPE = "GLOBAL"
+    ROBOT_LIBRARY_VERSION = __version__
+
+    def __init__(self, timeout: str = "10s") -> None:
+        """``timeout`` is the default for connections opened without one."""
+        self.ROBOT_LIBRARY_LISTENER = CleanupListener("PlatformKit")
+        self.ctx = PlatformContext(self.ROBOT_LIBRARY_LISTENER)
+        self.ctx.default_timeout = timeout
+        libraries = [
+            ConnectionKeywords(self.ctx),
+            AuthKeywords(self.ctx),
+            UserKeywords(self.ctx),
+            SessionKeywords(self.ctx),
+            AgentKeywords(self.ctx),
+            TemplateKeywords(self.ctx),
+            VncKeywords(self.ctx),
+        ]
+        super().__init__(libraries)

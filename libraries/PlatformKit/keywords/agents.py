@@ -1,0 +1,124 @@
+"""Agents as the Control Plane sees them (admin view)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from robotlibcore import keyword
+
+from kitcore import AssertionOperator, get_and_assert
+from PlatformKit.context import PlatformContext, expect
+
+
+class AgentKeywords:
+    def __init__(self, ctx: PlatformContext) -> None:
+        self.ctx = ctx
+
+    @keyword("Get Agents", tags=["agents"])
+    def get_agents(
+        self,
+        platform: str | None = None,
+        status: str | None = None,
+        replica: Any = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The agents registered with the Control Plane, filtered by ``platform`` and ``status``.
+
+        Example:
+        | ${agents} = | Get Agents | platform=kubernetes | status=online |
+        """
+        response = self.ctx.platform(alias).call(
+            "GET", "/api/v1/admin/agents", replica=replica, user=as_user,
+            params={"platform": platform, "status": status},
+        )
+        body = expect(response, (200,), "List agents")
+        return list(body.get("agents", [])) if isinstance(body, dict) else []
+
+    @keyword("Get Agent Ids", tags=["agents", "assertion"])
+    def get_agent_ids(
+        self,
+        platform: str | None = None,
+        status: str | None = None,
+        assertion_operator: AssertionOperator | None = None,
+        expected: Any = None,
+        timeout: str | None = None,
+        replica: Any = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> list[str]:
+        """The sorted ``agentId`` list of `Get Agents`; can assert (``contains``, ``==``...).
+
+        Example:
+        | Get Agent Ids | status=online | contains | k8s-local | timeout=20s |
+        """
+
+        def probe() -> list[str]:
+            agents = self.get_agents(platform, status, replica=replica, as_user=as_user, alias=alias)
+            return sorted(str(a.get("agentId")) for a in agents)
+
+        return get_and_assert(probe, assertion_operator, expected, "Agent ids", timeout, None)
+
+    @keyword("Get Agent", tags=["agents"])
+    def get_agent(
+        self, agent_id: str, replica: Any = None, as_user: str | None = None, alias: str | None = None
+    ) -> dict[str, Any]:
+        """One agent: ``agentId``, ``platform``, ``status``, ``capacity``, ``lastHeartbeat``, ``connectedPod``.
+
+        Example:
+        | ${agent} = | Get Agent | docker-local |
+        """
+        response = self.ctx.platform(alias).call(
+            "GET", f"/api/v1/admin/agents/{agent_id}", replica=replica, user=as_user
+        )
+        return expect(response, (200,), f"Get agent '{agent_id}'")
+
+    @keyword("Get Agent Status", tags=["agents", "assertion"])
+    def get_agent_status(
+        self,
+        agent_id: str,
+        assertion_operator: AssertionOperator | None = None,
+        expected: Any = None,
+        timeout: str | None = None,
+        poll: str | None = None,
+        replica: Any = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> str:
+        """The agent's ``status`` (``online``/``offline``/``draining``); with an operator, asserts it.
+
+        Example:
+        | Get Agent Status | k8s-local | == | online | timeout=30s | replica=api-2 |
+        """
+
+        def probe() -> str:
+            return str(self.get_agent(agent_id, replica=replica, as_user=as_user, alias=alias).get("status"))
+
+        return get_and_assert(probe, assertion_operator, expected, f"Status of agent {agent_id}", timeout, poll)
+
+    @keyword("Get Connected Replica Of Agent", tags=["agents", "ha", "assertion"])
+    def get_connected_replica_of_agent(
+        self,
+        agent_id: str,
+        assertion_operator: AssertionOperator | None = None,
+        expected: Any = None,
+        timeout: str | None = None,
+        poll: str | None = None,
+        replica: Any = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> str:
+        """The API replica holding the agent's WebSocket (``connectedPod``); can assert.
+
+        Example:
+        | ${holder} = | Get Connected Replica Of Agent | k8s-local |
+        | Get Connected Replica Of Agent | k8s-local | != | ${holder} | timeout=30s |
+        """
+
+        def probe() -> str:
+            agent = self.get_agent(agent_id, replica=replica, as_user=as_user, alias=alias)
+            return str(agent.get("connectedPod") or "")
+
+        return get_and_assert(
+            probe, assertion_operator, expected, f"API replica of agent {agent_id}", timeout, poll
+        )

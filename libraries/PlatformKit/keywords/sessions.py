@@ -1,0 +1,397 @@
+"""Sessions: create, read, list, hibernate, wake, terminate, and wait for a state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from robot.api import logger
+from robotlibcore import keyword
+
+from kitcore import AssertionOperator, KitError, Wait, assert_value, get_and_assert, to_seconds
+from PlatformKit.client import Platform, Replica
+from PlatformKit.context import PlatformContext, expect
+
+IGNORED_ON_CLEANUP = (202, 404, 409)
+
+
+def _tags(tags: Any) -> list[str]:
+    if tags is None or tags == "":
+        return []
+    if isinstance(tags, str):
+        return [t.strip() for t in tags.split(",") if t.strip()]
+    return [str(t) for t in tags]
+
+
+class SessionKeywords:
+    def __init__(self, ctx: PlatformContext) -> None:
+        self.ctx = ctx
+
+    # -- cleanup ---------------------------------------------------------------------------
+    def _register_cleanup(self, platform: Platform, name: str, caller: str | None, first: Replica) -> None:
+        def terminate() -> None:
+            replicas = [first] + [r for r in platform.replicas if r != first]
+            last_error: Exception | None = None
+            for replica in replicas:
+                try:
+                    response = platform.call(
+                        "DELETE", f"/api/v1/sessions/{name}", replica=replica, user=caller, timeout=5
+                    )
+                except KitError as error:
+                    last_error = error
+                    continue
+                if response.status in IGNORED_ON_CLEANUP:
+                    return
+                last_error = KitError(f"terminate {name}", f"{replica.name} answered {response.status}")
+            if last_error:
+                raise last_error
+
+        self.ctx.listener.register(f"session {name}", terminate, key=f"session:{id(platform)}:{name}")
+
+    def _forget(self, platform: Platform, name: str) -> None:
+        self.ctx.listener.forget(f"session:{id(platform)}:{name}")
+
+    # -- create ----------------------------------------------------------------------------
+    @keyword("Create Session", tags=["sessions"])
+    def create_session(
+        self,
+        template: str,
+        user: str | None = None,
+        memory: str | None = None,
+        cpu: str | None = None,
+        resources: dict[str, str] | None = None,
+        persistent_home: bool = False,
+        tags: Any = None,
+        platform: str | None = None,
+        replica: Any = None,
+        expect_status: int | None = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> Any:
+        """Ask the platform for a session from ``template``; returns the session name.
+
+        ``user`` is the session's owner (default: the acting user); ``memory``/``cpu`` or
+        ``resources`` set its size; ``platform`` (``kubernetes``/``docker``) chooses the agent
+        platform; ``replica`` the API replica to ask. A refusal fails with the platform's reason
+        (403 quota, 404 template, 503 no agent). With ``expect_status`` (e.g. ``403``) the refusal
+        is the expected outcome: the status is checked and the answer body returned.
+
+        Sessions created here are terminated at the end of the test (or suite, when created in
+        a suite setup) unless a test terminated them already.
+
+        Example:
+        | ${name} = | Create Session | firefox | memory=1Gi | cpu=500m | platform=docker |
+        | Create Session | firefox | expect_status=403 |
+        """
+        conn = self.ctx.platform(alias)
+        owner = user or as_user or conn.acting
+        sizes = dict(resources or {})
+        if memory:
+            sizes["memory"] = str(memory)
+        if cpu:
+            sizes["cpu"] = str(cpu)
+        body: dict[str, Any] = {
+            "user": owner,
+            "template": template,
+            "resources": sizes,
+            "persistentHome": bool(persistent_home),
+            "tags": _tags(tags),
+        }
+        if platform:
+            body["platform"] = platform
+        target = conn.replica(replica)
+        response = conn.call("POST", "/api/v1/sessions", replica=target, user=as_user, json_body=body)
+        created = response.status in (200, 201, 202) and isinstance(response.body, dict)
+        if created and response.body.get("name"):
+            self._register_cleanup(conn, response.body["name"], response.user, target)
+        what = f"Create a '{template}' session for '{owner}'"
+        if expect_status is not None:
+            return expect(response, (202,), what, expect_status)
+        answer = expect(response, (200, 201, 202), what)
+        name = answer.get("name") if isinstance(answer, dict) else None
+        if not name:
+            raise KitError(what, cause="the answer carries no session 'name'", fix="check the platform's contract")
+        logger.info(f"Session {name} created on {response.replica.name} (state {answer.get('state')})")
+        return name
+
+    # -- read ------------------------------------------------------------------------------
+    @keyword("Get Session", tags=["sessions"])
+    def get_session(
+        self, name: str, replica: Any = None, as_user: str | None = None, alias: str | None = None
+    ) -> dict[str, Any]:
+        """The session object (``name``, ``state``, ``platform``, ``agentId``, ``status``...).
+
+        Example:
+        | ${session} = | Get Session | ${name} | replica=api-3 |
+        """
+        response = self.ctx.platform(alias).call("GET", f"/api/v1/sessions/{name}", replica=replica, user=as_user)
+        return expect(response, (200,), f"Get session '{name}'")
+
+    @keyword("Get Session State", tags=["sessions", "assertion"])
+    def get_session_state(
+        self,
+        name: str,
+        assertion_operator: AssertionOperator | None = None,
+        expected: Any = None,
+        timeout: str | None = None,
+        poll: str | None = None,
+        replica: Any = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> str:
+        """The session's ``state``; with an operator, asserts it (retrying until ``timeout``).
+
+        Example:
+        | Get Session State | ${name} | == | running | timeout=30s |
+        """
+
+        def probe() -> str:
+            return str(self.get_session(name, replica=replica, as_user=as_user, alias=alias).get("state"))
+
+        return get_and_assert(probe, assertion_operator, expected, f"State of session {name}", timeout, poll)
+
+    @keyword("Get Session Agent", tags=["sessions", "agents"])
+    def get_session_agent(
+        self, name: str, replica: Any = None, as_user: str | None = None, alias: str | None = None
+    ) -> str:
+        """The ``agentId`` of the agent that runs the session.
+
+        Example:
+        | ${agent} = | Get Session Agent | ${name} |
+        """
+        session = self.get_session(name, replica=replica, as_user=as_user, alias=alias)
+        agent = session.get("agentId")
+        if not agent:
+            raise KitError(f"Session '{name}' has no agent", cause=f"state {session.get('state')}")
+        return str(agent)
+
+    @keyword("List Sessions", tags=["sessions"])
+    def list_sessions(
+        self,
+        user: str | None = None,
+        platform: str | None = None,
+        state: str | None = None,
+        replica: Any = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The sessions the acting user may see, filtered by ``user``, ``platform`` and ``state``.
+
+        Terminated sessions are listed only with ``state=terminated``.
+
+        Example:
+        | ${sessions} = | List Sessions | platform=docker | state=running |
+        """
+        response = self.ctx.platform(alias).call(
+            "GET", "/api/v1/sessions", replica=replica, user=as_user,
+            params={"user": user, "platform": platform, "state": state},
+        )
+        body = expect(response, (200,), "List sessions")
+        return list(body.get("sessions", [])) if isinstance(body, dict) else []
+
+    @keyword("List Session Names", tags=["sessions", "assertion"])
+    def list_session_names(
+        self,
+        user: str | None = None,
+        platform: str | None = None,
+        state: str | None = None,
+        assertion_operator: AssertionOperator | None = None,
+        expected: Any = None,
+        timeout: str | None = None,
+        replica: Any = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> list[str]:
+        """The names of the sessions `List Sessions` gives (sorted); can assert, e.g. ``contains``.
+
+        Example:
+        | List Session Names | platform=docker | contains | ${name} |
+        """
+
+        def probe() -> list[str]:
+            found = self.list_sessions(user, platform, state, replica=replica, as_user=as_user, alias=alias)
+            return sorted(str(s.get("name")) for s in found)
+
+        return get_and_assert(probe, assertion_operator, expected, "Session names", timeout, None)
+
+    @keyword("Get Session Count", tags=["sessions", "assertion"])
+    def get_session_count(
+        self,
+        user: str | None = None,
+        platform: str | None = None,
+        state: str | None = None,
+        assertion_operator: AssertionOperator | None = None,
+        expected: Any = None,
+        timeout: str | None = None,
+        replica: Any = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> int:
+        """How many sessions `List Sessions` gives with these filters; can assert.
+
+        Example:
+        | Get Session Count | user=alice | state=running | == | 3 | timeout=60s |
+        """
+
+        def probe() -> int:
+            return len(self.list_sessions(user, platform, state, replica=replica, as_user=as_user, alias=alias))
+
+        return get_and_assert(probe, assertion_operator, expected, "Session count", timeout, None)
+
+    # -- commands --------------------------------------------------------------------------
+    def _command(
+        self, verb: str, method: str, path: str, name: str, replica: Any, expect_status: int | None,
+        as_user: str | None, alias: str | None,
+    ) -> Any:
+        conn = self.ctx.platform(alias)
+        response = conn.call(method, path, replica=replica, user=as_user)
+        if response.status == 202 and verb == "Terminate":
+            self._forget(conn, name)
+        if expect_status is not None:
+            return expect(response, (202,), f"{verb} session '{name}'", expect_status)
+        body = expect(response, (202,), f"{verb} session '{name}'")
+        command = body.get("commandId") if isinstance(body, dict) else None
+        logger.info(f"{verb} {name}: command {command}")
+        return command
+
+    @keyword("Hibernate Session", tags=["sessions"])
+    def hibernate_session(
+        self, name: str, replica: Any = None, expect_status: int | None = None,
+        as_user: str | None = None, alias: str | None = None,
+    ) -> Any:
+        """Ask the platform to hibernate a running session; returns the ``commandId``.
+
+        Example:
+        | Hibernate Session | ${name} |
+        | Wait Until Session Is | ${name} | hibernated |
+        """
+        path = f"/api/v1/sessions/{name}/hibernate"
+        return self._command("Hibernate", "PUT", path, name, replica, expect_status, as_user, alias)
+
+    @keyword("Wake Session", tags=["sessions"])
+    def wake_session(
+        self, name: str, replica: Any = None, expect_status: int | None = None,
+        as_user: str | None = None, alias: str | None = None,
+    ) -> Any:
+        """Ask the platform to wake a hibernated session; returns the ``commandId``.
+
+        Example:
+        | Wake Session | ${name} |
+        """
+        path = f"/api/v1/sessions/{name}/wake"
+        return self._command("Wake", "PUT", path, name, replica, expect_status, as_user, alias)
+
+    @keyword("Terminate Session", tags=["sessions"])
+    def terminate_session(
+        self, name: str, replica: Any = None, expect_status: int | None = None,
+        as_user: str | None = None, alias: str | None = None,
+    ) -> Any:
+        """Ask the platform to terminate a session; returns the ``commandId``.
+
+        Example:
+        | Terminate Session | ${name} | replica=api-2 |
+        | Terminate Session | ${name} | as_user=bob | expect_status=403 |
+        """
+        path = f"/api/v1/sessions/{name}"
+        return self._command("Terminate", "DELETE", path, name, replica, expect_status, as_user, alias)
+
+    # -- waits -----------------------------------------------------------------------------
+    @keyword("Wait Until Session Is", tags=["sessions", "wait"])
+    def wait_until_session_is(
+        self,
+        name: str,
+        state: str,
+        timeout: str = "60s",
+        poll: str = "0.5s",
+        replica: Any = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> float:
+        """Wait until the session is in ``state``; returns the seconds it took.
+
+        A session that turns ``failed`` (when another state is awaited) fails the wait at
+        once with the platform's message. On timeout the error gives the last state seen,
+        the tries and the time spent against the budget. Replicas that do not answer during
+        the wait count as "not yet".
+
+        Example:
+        | ${seconds} = | Wait Until Session Is | ${name} | running | timeout=2 min |
+        """
+        seen: dict[str, Any] = {}
+
+        def probe() -> str:
+            session = self.get_session(name, replica=replica, as_user=as_user, alias=alias)
+            seen["session"] = session
+            return str(session.get("state"))
+
+        def accept(current: str) -> bool:
+            if current == "failed" and state != "failed":
+                message = (seen["session"].get("status") or {}).get("message", "no message")
+                raise KitError(
+                    f"Session '{name}' failed instead of becoming {state}",
+                    cause=f"the platform says: {message}",
+                    fix="see the agent's log for the cause",
+                )
+            return current == state
+
+        wait = Wait(f"Session '{name}' did not become {state}", to_seconds(timeout), to_seconds(poll, 0.5))
+        outcome = wait.until(probe, accept, describe=lambda s: f"state {s}")
+        logger.info(f"Session {name} is {state} after {outcome.elapsed:.2f} s ({outcome.tries} tries)")
+        return round(outcome.elapsed, 3)
+
+    @keyword("Wait Until Sessions Are", tags=["sessions", "wait"])
+    def wait_until_sessions_are(
+        self,
+        names: list[str],
+        state: str,
+        timeout: str = "120s",
+        poll: str = "1s",
+        replica: Any = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> float:
+        """Wait until every session in ``names`` is in ``state`` (one list call per poll); returns seconds.
+
+        On timeout the error lists the sessions that are not there yet and their states.
+
+        Example:
+        | Wait Until Sessions Are | ${names} | running | timeout=3 min |
+        """
+        wanted = [str(n) for n in names]
+        query_state = "terminated" if state == "terminated" else None
+
+        def probe() -> dict[str, str]:
+            found = self.list_sessions(state=query_state, replica=replica, as_user=as_user, alias=alias)
+            states = {str(s.get("name")): str(s.get("state")) for s in found}
+            return {n: states.get(n, "absent") for n in wanted}
+
+        def lagging(states: dict[str, str]) -> str:
+            rest = {n: s for n, s in states.items() if s != state}
+            shown = ", ".join(f"{n}={s}" for n, s in list(rest.items())[:10])
+            return f"{len(rest)} of {len(wanted)} not {state}: {shown}"
+
+        wait = Wait(f"Sessions did not all become {state}", to_seconds(timeout, 120), to_seconds(poll, 1))
+        outcome = wait.until(probe, lambda states: all(s == state for s in states.values()), lagging)
+        logger.info(f"{len(wanted)} sessions are {state} after {outcome.elapsed:.2f} s")
+        return round(outcome.elapsed, 3)
+
+    @keyword("Session Field Should Be", tags=["sessions", "assertion"])
+    def session_field_should_be(
+        self,
+        name: str,
+        field: str,
+        assertion_operator: AssertionOperator = AssertionOperator["=="],
+        expected: Any = None,
+        replica: Any = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> Any:
+        """Assert one field of the session object (dotted for nested: ``status.phase``).
+
+        Example:
+        | Session Field Should Be | ${name} | platform | == | docker |
+        | Session Field Should Be | ${name} | status.phase | == | Running |
+        """
+        value: Any = self.get_session(name, replica=replica, as_user=as_user, alias=alias)
+        for part in field.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return assert_value(value, assertion_operator, expected, f"Session {name} {field}")

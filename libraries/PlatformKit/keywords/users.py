@@ -1,0 +1,138 @@
+"""Users and their quotas (admin routes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from robotlibcore import keyword
+
+from kitcore import AssertionOperator, KitError, SecretLike, assert_value, reveal
+from PlatformKit.context import PlatformContext, expect
+
+
+class UserKeywords:
+    def __init__(self, ctx: PlatformContext) -> None:
+        self.ctx = ctx
+
+    @keyword("Create User", tags=["users"])
+    def create_user(
+        self,
+        username: str,
+        password: SecretLike,
+        role: str = "user",
+        email: str | None = None,
+        full_name: str | None = None,
+        exists_ok: bool = False,
+        replica: Any = None,
+        expect_status: int | None = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a user (the acting user must be an admin); returns the user object.
+
+        With ``exists_ok=True`` an existing user of that name (409) is returned instead.
+
+        Example:
+        | Create User | carol | ${PASSWORD} | role=user | exists_ok=True |
+        """
+        platform = self.ctx.platform(alias)
+        body = {
+            "username": username,
+            "email": email or f"{username}@example.test",
+            "fullName": full_name or username.capitalize(),
+            "password": reveal(password),
+            "role": role,
+        }
+        response = platform.call("POST", "/api/v1/users", replica=replica, user=as_user, json_body=body)
+        if expect_status is None and exists_ok and response.status == 409:
+            return self.get_user(username, replica=replica, as_user=as_user, alias=alias)
+        return expect(response, (200, 201), f"Create user '{username}'", expect_status)
+
+    @keyword("Get Users", tags=["users"])
+    def get_users(self, replica: Any = None, as_user: str | None = None, alias: str | None = None) -> list[dict]:
+        """All users (admin only).
+
+        Example:
+        | ${users} = | Get Users |
+        """
+        response = self.ctx.platform(alias).call("GET", "/api/v1/users", replica=replica, user=as_user)
+        body = expect(response, (200,), "List users")
+        return list(body.get("users", [])) if isinstance(body, dict) else []
+
+    @keyword("Get User", tags=["users"])
+    def get_user(
+        self, username: str, replica: Any = None, as_user: str | None = None, alias: str | None = None
+    ) -> dict[str, Any]:
+        """The user object of ``username``.
+
+        Example:
+        | ${user} = | Get User | alice |
+        """
+        users = self.get_users(replica=replica, as_user=as_user, alias=alias)
+        for user in users:
+            if user.get("username") == username or user.get("id") == username:
+                return user
+        raise KitError(
+            f"No user '{username}' on the platform",
+            cause=f"users: {', '.join(str(u.get('username')) for u in users) or 'none'}",
+            fix="create the user first with 'Create User'",
+        )
+
+    def _user_id(self, user: str, replica: Any, as_user: str | None, alias: str | None) -> str:
+        return str(self.get_user(user, replica=replica, as_user=as_user, alias=alias)["id"])
+
+    @keyword("Set User Quota", tags=["users", "quota"])
+    def set_user_quota(
+        self,
+        user: str,
+        max_sessions: int | None = None,
+        max_cpu: str | None = None,
+        max_memory: str | None = None,
+        replica: Any = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> dict[str, Any]:
+        """Set the quota of ``user`` (name or id); only the given limits change. Returns the quota.
+
+        Example:
+        | Set User Quota | bob | max_sessions=2 | max_cpu=2000m | max_memory=4Gi |
+        """
+        body: dict[str, Any] = {}
+        if max_sessions is not None:
+            body["maxSessions"] = int(max_sessions)
+        if max_cpu is not None:
+            body["maxCpu"] = str(max_cpu)
+        if max_memory is not None:
+            body["maxMemory"] = str(max_memory)
+        if not body:
+            raise KitError("No limit given to 'Set User Quota'", fix="pass max_sessions=, max_cpu= or max_memory=")
+        user_id = self._user_id(user, replica, as_user, alias)
+        response = self.ctx.platform(alias).call(
+            "PUT", f"/api/v1/users/{user_id}/quota", replica=replica, user=as_user, json_body=body
+        )
+        return expect(response, (200,), f"Set the quota of '{user}'")
+
+    @keyword("Get User Quota", tags=["users", "quota", "assertion"])
+    def get_user_quota(
+        self,
+        user: str,
+        assertion_operator: AssertionOperator | None = None,
+        expected: Any = None,
+        field: str | None = None,
+        replica: Any = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> Any:
+        """The quota of ``user`` (a dict), or one of its fields (``maxSessions``...) when ``field`` is given.
+
+        Example:
+        | Get User Quota | bob | == | ${2} | field=maxSessions |
+        """
+        user_id = self._user_id(user, replica, as_user, alias)
+        response = self.ctx.platform(alias).call(
+            "GET", f"/api/v1/users/{user_id}/quota", replica=replica, user=as_user
+        )
+        quota = expect(response, (200,), f"Get the quota of '{user}'")
+        value = quota.get(field) if field and isinstance(quota, dict) else quota
+        label = f"Quota {field} of {user}" if field else f"Quota of {user}"
+        return assert_value(value, assertion_operator, expected, label)

@@ -1,0 +1,95 @@
+"""The browser's way into a session: the VNC WebSocket URL and who may open it."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import websocket
+from robot.api import logger
+from robot.api.types import Secret
+from robotlibcore import keyword
+
+from kitcore import AssertionOperator, KitError, get_and_assert, to_seconds
+from PlatformKit.context import PlatformContext
+
+ACCEPTED = 101
+
+
+class VncKeywords:
+    def __init__(self, ctx: PlatformContext) -> None:
+        self.ctx = ctx
+
+    def _url(self, name: str, replica: Any, as_user: str | None, alias: str | None) -> tuple[str, str]:
+        platform = self.ctx.platform(alias)
+        target = platform.replica(replica)
+        _, token = platform.token_for(as_user)
+        base = target.url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        plain = f"{base}/api/v1/vnc/{quote(name, safe='')}"
+        return plain, f"{plain}?token={quote(token or '', safe='')}"
+
+    @keyword("Get VNC URL Of Session", tags=["vnc"])
+    def get_vnc_url_of_session(
+        self,
+        name: str,
+        replica: Any = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> Secret:
+        """The browser's WebSocket URL for the session's VNC on ``replica``, with the acting user's token.
+
+        The URL carries a token, so it is returned as a ``Secret`` (shown as ``<secret>`` in
+        the log); pass it to a keyword that accepts a ``Secret`` URL (VncKit's connect keyword).
+        Any replica works: the replica relays to the agent's replica.
+
+        Example:
+        | ${url} = | Get VNC URL Of Session | ${name} | replica=api-2 |
+        """
+        plain, with_token = self._url(name, replica, as_user, alias)
+        logger.info(f"VNC URL of {name}: {plain}?token=***")
+        return Secret(with_token)
+
+    @keyword("Get VNC Access Status", tags=["vnc", "assertion"])
+    def get_vnc_access_status(
+        self,
+        name: str,
+        assertion_operator: AssertionOperator | None = None,
+        expected: Any = None,
+        replica: Any = None,
+        as_user: str | None = None,
+        connect_timeout: str = "10s",
+        timeout: str | None = None,
+        alias: str | None = None,
+    ) -> int:
+        """Open the session's VNC WebSocket as the acting user and close it; returns the HTTP status.
+
+        ``101`` means the platform accepted the connection (subprotocol ``binary``); a refusal
+        gives its status: ``403`` not the owner, ``404`` no such session, ``409`` not running,
+        ``503`` agent not connected. With an operator it asserts (retrying until ``timeout``).
+
+        Example:
+        | Get VNC Access Status | ${alice_session} | == | 403 | as_user=bob |
+        | Get VNC Access Status | ${name} | == | 101 | timeout=20s |
+        """
+        _, url = self._url(name, replica, as_user, alias)
+        budget = to_seconds(connect_timeout, 10)
+
+        def probe() -> int:
+            try:
+                ws = websocket.create_connection(url, timeout=budget, subprotocols=["binary"])
+            except websocket.WebSocketBadStatusException as error:
+                return int(error.status_code)
+            except (OSError, websocket.WebSocketException) as error:
+                raise KitError(
+                    f"Could not open the VNC WebSocket of '{name}'",
+                    cause=f"{type(error).__name__}: {error}",
+                    fix="check that the API replica runs and answers WebSocket upgrades",
+                ) from None
+            try:
+                return ACCEPTED
+            finally:
+                ws.close(timeout=1)
+
+        status = get_and_assert(probe, assertion_operator, expected, f"VNC access to {name}", timeout, None)
+        logger.info(f"VNC WebSocket of {name}: status {status}")
+        return status

@@ -1,0 +1,1 @@
+"""RedisKit keyword classes, one per area."""
