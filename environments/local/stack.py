@@ -27,6 +27,7 @@ from environments.local.links import LinkTable
 from environments.local.postgres_server import PostgresServer
 from environments.local.procs import BackendError, ManagedProcess, free_port, wait_for
 from environments.local.redis_server import RedisServer
+from environments.local.vnc_server import VncServer
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_LABEL = "streamspace.kit/run"
@@ -83,12 +84,14 @@ class LocalStack:
         self.postgres: PostgresServer | None = None
         self.kube = None
         self.engine = None
+        self.vnc: list[VncServer] = []
         self.session_image = ""
         self.api_urls: dict[str, str] = {}
         self.secrets = {
             "jwtSecret": secrets.token_hex(32),
             "agentKey": secrets.token_hex(32),
             "admin": secrets.token_urlsafe(12),
+            "vnc": secrets.token_hex(4),
             **{user: secrets.token_urlsafe(12) for user in USERS},
         }
         self._procs: dict[str, ManagedProcess] = {}
@@ -103,7 +106,7 @@ class LocalStack:
         started = time.monotonic()
         with ThreadPoolExecutor(4) as pool:
             jobs = [pool.submit(self._start_redis), pool.submit(self._start_postgres),
-                    pool.submit(self._start_kube), pool.submit(self._start_engine)]
+                    pool.submit(self._start_kube), pool.submit(self._start_engine), pool.submit(self._start_vnc)]
             for job in jobs:
                 job.result()
         self._write_secrets()
@@ -144,6 +147,11 @@ class LocalStack:
                                lambda: self.kube.process is not None and self.kube.process.running(),
                                lambda: {"url": self.kube.url, "namespace": self.options.namespace, "standIn": True})
         self._create_namespace()
+
+    def _start_vnc(self) -> None:
+        """Two plain TigerVNC servers, security None and VNC authentication, for checks of the VNC path."""
+        self.vnc = [VncServer(self.logs, host="127.0.2.4", name="vnc-none").start(),
+                    VncServer(self.state, host="127.0.2.4", name="vnc-auth", password=self.secrets["vnc"]).start()]
 
     def _start_engine(self) -> None:
         from environments.local.engine import Engine
@@ -389,7 +397,10 @@ class LocalStack:
             "postgres": backend("postgres"),
             "kubernetes": backend("kubernetes"),
             "engine": backend("engine"),
+            "vnc": [{"name": v.name, "host": v.host, "port": v.port, "security": v.security,
+                     "running": v.process.running()} for v in self.vnc],
             "credentials": {
+                "vnc": {"password": self.secrets["vnc"]},
                 "admin": {"username": "admin", "password": self.secrets["admin"]},
                 "users": [{"username": u, "password": self.secrets[u]} for u in USERS],
                 "agentKey": self.secrets["agentKey"],
@@ -426,7 +437,7 @@ class LocalStack:
 
             _quietly(lambda: cleanup_by_label(self.engine.client(), f"{RUN_LABEL}={self.run_id}"))
             _quietly(self.engine.stop)
-        for backend in (self.kube, self.postgres, self.redis):
+        for backend in (*self.vnc, self.kube, self.postgres, self.redis):
             if backend is not None:
                 _quietly(backend.stop)
         shutil.rmtree(self.state, ignore_errors=True)

@@ -54,8 +54,9 @@ class PlatformKit(DynamicCore):
 
     def __init__(self, timeout: str = "10s") -> None:
         """``timeout`` is the default for connections opened without one."""
-        self.ROBOT_LIBRARY_LISTENER = CleanupListener("PlatformKit")
-        self.ctx = PlatformContext(self.ROBOT_LIBRARY_LISTENER)
+        self.cleanup = CleanupListener("PlatformKit")
+        self.ROBOT_LIBRARY_LISTENER = self.cleanup
+        self.ctx = PlatformContext(self.cleanup)
         self.ctx.default_timeout = timeout
         libraries = [
             ConnectionKeywords(self.ctx),

@@ -22,12 +22,19 @@ class PlatformContext:
         return self.connections.get(alias)
 
 
-def expect(response: Response, ok: tuple[int, ...], what: str, expect_status: int | None = None, fix: str = "") -> Any:
-    """Return the body when the status is one of ``ok`` (or exactly ``expect_status`` when given)."""
+def statuses(expect_status: Any) -> set[int]:
+    """``403``, ``"202, 503"`` or ``[202, 503]`` as a set of status codes."""
+    if isinstance(expect_status, (list, tuple, set)):
+        return {int(s) for s in expect_status}
+    return {int(s) for s in str(expect_status).replace(" or ", ",").split(",") if s.strip()}
+
+
+def expect(response: Response, ok: tuple[int, ...], what: str, expect_status: Any = None, fix: str = "") -> Any:
+    """Return the body when the status is one of ``ok`` (or one of ``expect_status`` when given)."""
     if expect_status is not None:
-        if response.status != int(expect_status):
+        if response.status not in statuses(expect_status):
             raise KitError(
-                f"{what}: expected status {expect_status}",
+                f"{what}: expected status {', '.join(map(str, sorted(statuses(expect_status))))}",
                 cause=f"{response.replica.name} answered {response.status}: {response.error}",
                 fix="this is the check failing: the platform did not answer as the test expects",
             )

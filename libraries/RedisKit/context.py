@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import redis
+
 from kitcore import CleanupListener, Connections, KitError, TargetGuard
 from kitcore.secrets import mask
 
@@ -79,6 +80,10 @@ def translate(error: redis.exceptions.RedisError, handle: RedisHandle, what: str
             "the server may be paused, sleeping or overloaded; raise socket_timeout= in 'Connect To Redis' "
             "if this is expected",
         )
+    if isinstance(error, redis.exceptions.ConnectionError) and "CERTIFICATE_VERIFY_FAILED" in text:
+        return KitError(f"{what} failed: the TLS certificate of {where} was not trusted", text,
+                        "give tls_ca_certs= the CA file that signed the server's certificate "
+                        "(or tls_verify=False for a throwaway test server)")
     if isinstance(error, redis.exceptions.ConnectionError):
         cause = text
         if "refused" in text.lower():

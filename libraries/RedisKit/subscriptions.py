@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import re
@@ -135,6 +136,8 @@ class Subscription:
                         self._changed.notify_all()
                 self._stop.wait(0.2)
                 continue
+            if self.error is not None:
+                self.error = None  # the client reconnected and subscribed again
             kind = raw.get("type") if raw else None
             if kind in ("subscribe", "psubscribe"):
                 with self._changed:
@@ -174,7 +177,5 @@ class Subscription:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(2)
-        try:
+        with contextlib.suppress(Exception):  # closing must never fail a teardown
             self._pubsub.close()
-        except Exception:  # noqa: BLE001, S110 - closing must never fail a teardown
-            pass

@@ -46,7 +46,8 @@ class Reader:
 
     def _closed(self, need: int, what: str) -> VncClosed:
         got = len(self.buffer)
-        where = f"after {got} of the {need} bytes of {what} (closed mid-message)" if got else f"while waiting for {what}"
+        where = (f"after {got} of the {need} bytes of {what} (closed mid-message)" if got
+                 else f"while waiting for {what}")
         return VncClosed(
             f"The VNC server over {self.transport.description} closed the connection",
             where,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import struct
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from VncKit.des import vnc_auth_response
@@ -100,10 +101,17 @@ class RfbClient:
         self.closed = False
         self.bells = 0
         self.cut_text = ""
+        self.rects_by_encoding: Counter[str] = Counter()
+        self.cleanup_key: str | None = None
 
     @property
     def description(self) -> str:
         return self.target.display
+
+    def reopen(self) -> RfbClient:
+        """A new, not yet connected client to the same server with the same password and options."""
+        return RfbClient(self.target, self._password, self.timeout, self.shared,
+                         f"{self.max_version[0]}.{self.max_version[1]}")
 
     # -- handshake -------------------------------------------------------------------------
     def connect(self) -> RfbClient:
@@ -289,6 +297,7 @@ class RfbClient:
         for index in range(count):
             x, y, w, h, encoding = struct.unpack(">HHHHi", self._read(12, deadline, f"rectangle {index + 1} header"))
             update.rects.append((x, y, w, h, encoding))
+            self.rects_by_encoding[ENCODING_NAMES.get(encoding, str(encoding))] += 1
             if encoding == ENCODING_RAW:
                 self._check_fits(x, y, w, h)
                 data = self._read(w * h * 4, deadline, f"the pixels of a {w}x{h} Raw rectangle")

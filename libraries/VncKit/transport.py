@@ -7,6 +7,7 @@ boundaries of the WebSocket are not RFB message boundaries: the reader above glu
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ class Target:
         if not self.token or self.token_header:
             return self.url
         parts = urlsplit(self.url)
-        query = parse_qsl(parts.query, keep_blank_values=True) + [("token", self.token)]
+        query = [*parse_qsl(parts.query, keep_blank_values=True), ("token", self.token)]
         return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
 
     def ws_headers(self) -> list[str]:
@@ -79,8 +80,8 @@ def parse_target(address: str, port: int | None = None) -> Target:
         if text.startswith(prefix):
             text = text[len(prefix):].rstrip("/")
     host, sep, maybe_port = text.rpartition(":")
-    if sep and maybe_port.isdigit() and port is None:
-        return Target("tcp", host.strip("[]"), int(maybe_port))
+    if sep and maybe_port.isdigit() and "]" not in maybe_port:
+        return Target("tcp", host.strip("[]"), int(port if port is not None else maybe_port))
     if port is None:
         port = 5900
     return Target("tcp", text.strip("[]"), int(port))
@@ -108,7 +109,7 @@ class TcpTransport:
         self.sock.settimeout(max(timeout, 0.001))
         try:
             return self.sock.recv(RECV_SIZE)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise TimeoutError from None
         except (ConnectionResetError, BrokenPipeError):
             return b""
@@ -117,17 +118,15 @@ class TcpTransport:
         self.sock.settimeout(max(timeout, 0.001))
         try:
             self.sock.sendall(data)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise TimeoutError from None
         except OSError as error:
             raise VncClosed(f"Cannot send to the VNC server over {self.description}", str(error),
                             "the server closed the connection; reconnect") from None
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self.sock.close()
 
 
@@ -203,10 +202,8 @@ class WebSocketTransport:
                             "the server or proxy closed the connection; reconnect") from None
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing must never fail
             self.ws.close(timeout=1)
-        except Exception:  # noqa: BLE001, S110 - closing must never fail
-            pass
 
 
 def open_transport(target: Target, timeout: float) -> Transport:

@@ -16,9 +16,11 @@ class TargetGuard:
     named ``env_var`` (comma separated), so a user can allow a target without editing code.
     """
 
-    def __init__(self, library: str, env_var: str, patterns: Iterable[str] = ()) -> None:
+    def __init__(self, library: str, env_var: str, patterns: Iterable[str] = (),
+                 import_arg: str = "test_targets") -> None:
         self.library = library
         self.env_var = env_var
+        self.import_arg = import_arg
         self.patterns = [p.strip() for p in patterns if p and p.strip()]
         self.patterns += [p.strip() for p in os.environ.get(env_var, "").split(",") if p.strip()]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from typing import Any
@@ -207,17 +206,19 @@ class StandIn:
         try:
             while not self.stopping.is_set():
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                transport = request.transport
+                if remaining <= 0 or transport is None or transport.is_closing():
                     break
                 try:
                     event = await asyncio.wait_for(watcher.queue.get(), min(remaining, 1.0))
                 except TimeoutError:
                     continue
                 await response.write(json.dumps(event).encode() + b"\n")
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # the client stopped watching
         finally:
             self.store.watchers.discard(watcher)
-        with contextlib.suppress(ConnectionResetError):
-            await response.write_eof()
         return response
 
     # -- helpers --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 from robot.api.deco import keyword
 
 from ChaosKit.core import ChaosCore
+from kitcore import AssertionOperator, get_and_assert
 from kitcore.logging import log_table
 
 
@@ -29,13 +30,26 @@ class TimelineKeywords:
         return events
 
     @keyword("Chaos Should Be Undone")
-    def chaos_should_be_undone(self) -> None:
-        """Fail if any chaos action is still in force.
+    def chaos_should_be_undone(self, timeout: str | None = None) -> None:
+        """Fail if any chaos action is still in force (retrying until ``timeout``, for undos that
+        run in the background such as ``Lose Redis  duration=``).
 
         Example:
         | Heal Everything |
         | Chaos Should Be Undone |
+        | Chaos Should Be Undone | timeout=10s |
         """
-        pending = self.core.timeline.pending()
-        if pending:
-            raise AssertionError("Chaos still in force: " + ", ".join(f"{e.action} {e.target}" for e in pending))
+        def in_force() -> str:
+            return ", ".join(f"{e.action} {e.target}" for e in self.core.timeline.pending()) or "nothing"
+
+        get_and_assert(in_force, AssertionOperator["=="], "nothing", "chaos still in force", timeout)
+
+    @keyword("Get Partitions")
+    def get_partitions(self) -> list[dict[str, Any]]:
+        """The network cuts in force in the environment (``a``/``b`` pairs).
+
+        Example:
+        | ${cuts} = | Get Partitions |
+        | Should Be Empty | ${cuts} |
+        """
+        return self.core.driver().partitions()

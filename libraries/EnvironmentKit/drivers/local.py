@@ -26,7 +26,7 @@ from EnvironmentKit.topology import Topology
 from kitcore import KitError
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-TAIL_LINES = 15
+TAIL_LINES = 20
 
 
 class LocalDriver(EnvironmentDriver):
@@ -70,7 +70,7 @@ class LocalDriver(EnvironmentDriver):
                 argv += [flag, str(value)]
         if self.only:
             argv += ["--only", self.only]
-        return argv + self.extra_args
+        return [*argv, "--quiet", *self.extra_args]  # --quiet: no credentials in the log
 
     def start(self, timeout: float) -> Topology:
         self._workdir = Path(tempfile.mkdtemp(prefix="kit-env-"))
@@ -96,13 +96,15 @@ class LocalDriver(EnvironmentDriver):
                 self.process = None
                 raise KitError("The local environment stopped before it was ready",
                                cause=f"its supervisor exited with code {code}{self.log_tail()}",
-                               fix="read the lines above; './kit stack' shows the same start in a terminal")
+                               fix=f"read the lines above (whole log: {log}); './kit stack' shows the same "
+                                   "start in a terminal")
             if time.monotonic() >= deadline:
                 tail = self.log_tail()
-                self.stop(10.0)
+                self.stop(10.0, keep_log=True)
                 raise KitError("The local environment was not ready in time",
                                cause=f"no topology after {timeout:g} s{tail}",
-                               fix="raise the timeout of 'Start Test Environment' or start fewer components")
+                               fix=f"raise the timeout of 'Start Test Environment' or start fewer components "
+                                   f"(whole log: {log})")
             time.sleep(0.1)
 
     def attach(self, topology: dict[str, Any]) -> Topology:
@@ -114,7 +116,7 @@ class LocalDriver(EnvironmentDriver):
         self._last = parsed
         return parsed
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = 30.0, keep_log: bool = False) -> None:
         process, self.process = self.process, None
         if process is None:
             self._close()
@@ -134,7 +136,7 @@ class LocalDriver(EnvironmentDriver):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
         self._close()
-        if self._workdir is not None:
+        if self._workdir is not None and not keep_log:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
 

@@ -78,7 +78,7 @@ class LifecycleKeywords:
             if value is not None and value != "":
                 options[key] = value
         driver = create_driver(name, **options)
-        budget = to_seconds(timeout or self.start_timeout)
+        budget = to_seconds(timeout or robot_variable("ENVIRONMENT_START_TIMEOUT") or self.start_timeout)
         logger.info(f"Starting the '{name}' test environment (up to {budget:g} s)")
         topology = driver.start(budget)
         state.set_current(state.ActiveEnvironment(driver, topology, attached=False))

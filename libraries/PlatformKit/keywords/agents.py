@@ -38,10 +38,10 @@ class AgentKeywords:
     @keyword("Get Agent Ids", tags=["agents", "assertion"])
     def get_agent_ids(
         self,
-        platform: str | None = None,
-        status: str | None = None,
         assertion_operator: AssertionOperator | None = None,
         expected: Any = None,
+        platform: str | None = None,
+        status: str | None = None,
         timeout: str | None = None,
         replica: Any = None,
         as_user: str | None = None,
@@ -50,7 +50,7 @@ class AgentKeywords:
         """The sorted ``agentId`` list of `Get Agents`; can assert (``contains``, ``==``...).
 
         Example:
-        | Get Agent Ids | status=online | contains | k8s-local | timeout=20s |
+        | Get Agent Ids | contains | k8s-local | status=online | timeout=20s |
         """
 
         def probe() -> list[str]:

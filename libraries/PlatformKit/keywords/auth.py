@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from robot.api import logger
+from robot.api.types import Secret
 from robotlibcore import keyword
 
 from kitcore import KitError, SecretLike, reveal
@@ -21,7 +22,7 @@ class AuthKeywords:
         username: str,
         password: SecretLike,
         replica: Any = None,
-        expect_status: int | None = None,
+        expect_status: str | None = None,
         alias: str | None = None,
     ) -> dict[str, Any]:
         """Log ``username`` in and make them the acting user; returns the user object.
@@ -83,6 +84,18 @@ class AuthKeywords:
         | ${who} = | Get Acting User |
         """
         return self.ctx.platform(alias).acting
+
+    @keyword("Get Access Token", tags=["auth"])
+    def get_access_token(self, username: str | None = None, alias: str | None = None) -> Secret:
+        """The bearer token of ``username`` (default: the acting user) as a ``Secret``, for other
+        libraries that call the platform themselves (probes, load, VNC).
+
+        Example:
+        | ${token} = | Get Access Token | alice |
+        | Start Session State Probe | ${name} | token=${token} |
+        """
+        _, token = self.ctx.platform(alias).token_for(username)
+        return Secret(token or "")
 
     @keyword("Log Out", tags=["auth"])
     def log_out(self, username: str | None = None, alias: str | None = None) -> None:

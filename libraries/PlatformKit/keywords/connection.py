@@ -79,21 +79,21 @@ class ConnectionKeywords:
         logger.info(f"Calls now go to {chosen.name} ({chosen.url})")
         return chosen.name
 
-    @keyword("Get API Replica Names", tags=["connection"])
-    def get_api_replica_names(self, alias: str | None = None) -> list[str]:
+    @keyword("Get Platform Replica Names", tags=["connection"])
+    def get_platform_replica_names(self, alias: str | None = None) -> list[str]:
         """The names of the API replicas of the connection, in order.
 
         Example:
-        | ${names} = | Get API Replica Names |
+        | ${names} = | Get Platform Replica Names |
         """
         return [r.name for r in self.ctx.platform(alias).replicas]
 
-    @keyword("Get API Replica URL", tags=["connection"])
-    def get_api_replica_url(self, replica: Any = None, alias: str | None = None) -> str:
+    @keyword("Get Platform Replica URL", tags=["connection"])
+    def get_platform_replica_url(self, replica: Any = None, alias: str | None = None) -> str:
         """The base URL of ``replica`` (name, 1-based index) or of the current replica.
 
         Example:
-        | ${url} = | Get API Replica URL | api-2 |
+        | ${url} = | Get Platform Replica URL | api-2 |
         """
         return self.ctx.platform(alias).replica(replica).url
 

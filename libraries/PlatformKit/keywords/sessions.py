@@ -63,7 +63,7 @@ class SessionKeywords:
         tags: Any = None,
         platform: str | None = None,
         replica: Any = None,
-        expect_status: int | None = None,
+        expect_status: str | None = None,
         as_user: str | None = None,
         alias: str | None = None,
     ) -> Any:
@@ -72,8 +72,9 @@ class SessionKeywords:
         ``user`` is the session's owner (default: the acting user); ``memory``/``cpu`` or
         ``resources`` set its size; ``platform`` (``kubernetes``/``docker``) chooses the agent
         platform; ``replica`` the API replica to ask. A refusal fails with the platform's reason
-        (403 quota, 404 template, 503 no agent). With ``expect_status`` (e.g. ``403``) the refusal
-        is the expected outcome: the status is checked and the answer body returned.
+        (403 quota, 404 template, 503 no agent). With ``expect_status`` (e.g. ``403``, or
+        alternatives ``202, 503``) the answer is the expected outcome: the status is checked and
+        the answer body returned (a session created that way is cleaned up all the same).
 
         Sessions created here are terminated at the end of the test (or suite, when created in
         a suite setup) unless a test terminated them already.
@@ -81,6 +82,7 @@ class SessionKeywords:
         Example:
         | ${name} = | Create Session | firefox | memory=1Gi | cpu=500m | platform=docker |
         | Create Session | firefox | expect_status=403 |
+        | ${answer} = | Create Session | firefox | replica=api-2 | expect_status=202, 503 |
         """
         conn = self.ctx.platform(alias)
         owner = user or as_user or conn.acting
@@ -112,6 +114,24 @@ class SessionKeywords:
             raise KitError(what, cause="the answer carries no session 'name'", fix="check the platform's contract")
         logger.info(f"Session {name} created on {response.replica.name} (state {answer.get('state')})")
         return name
+
+    @keyword("Track Sessions For Cleanup", tags=["sessions", "cleanup"])
+    def track_sessions_for_cleanup(self, names: Any, as_user: str | None = None, alias: str | None = None) -> None:
+        """Terminate these sessions at the end of the test (or suite) like those from `Create Session`.
+
+        For sessions another library created (a load generator, a probe): they are then cleaned
+        up the same way, unless a test terminates them first.
+
+        Example:
+        | ${names} = | List Session Names | user=${load_user} |
+        | Track Sessions For Cleanup | ${names} |
+        """
+        conn = self.ctx.platform(alias)
+        caller = as_user or conn.acting
+        items = [names] if isinstance(names, str) else list(names)
+        for name in items:
+            self._forget(conn, str(name))
+            self._register_cleanup(conn, str(name), caller, conn.replica(None))
 
     # -- read ------------------------------------------------------------------------------
     @keyword("Get Session", tags=["sessions"])
@@ -191,11 +211,11 @@ class SessionKeywords:
     @keyword("List Session Names", tags=["sessions", "assertion"])
     def list_session_names(
         self,
+        assertion_operator: AssertionOperator | None = None,
+        expected: Any = None,
         user: str | None = None,
         platform: str | None = None,
         state: str | None = None,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
         timeout: str | None = None,
         replica: Any = None,
         as_user: str | None = None,
@@ -204,7 +224,7 @@ class SessionKeywords:
         """The names of the sessions `List Sessions` gives (sorted); can assert, e.g. ``contains``.
 
         Example:
-        | List Session Names | platform=docker | contains | ${name} |
+        | List Session Names | contains | ${name} | platform=docker |
         """
 
         def probe() -> list[str]:
@@ -216,11 +236,11 @@ class SessionKeywords:
     @keyword("Get Session Count", tags=["sessions", "assertion"])
     def get_session_count(
         self,
+        assertion_operator: AssertionOperator | None = None,
+        expected: Any = None,
         user: str | None = None,
         platform: str | None = None,
         state: str | None = None,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
         timeout: str | None = None,
         replica: Any = None,
         as_user: str | None = None,
@@ -229,7 +249,7 @@ class SessionKeywords:
         """How many sessions `List Sessions` gives with these filters; can assert.
 
         Example:
-        | Get Session Count | user=alice | state=running | == | 3 | timeout=60s |
+        | Get Session Count | == | 3 | user=alice | state=running | timeout=60s |
         """
 
         def probe() -> int:
@@ -255,7 +275,7 @@ class SessionKeywords:
 
     @keyword("Hibernate Session", tags=["sessions"])
     def hibernate_session(
-        self, name: str, replica: Any = None, expect_status: int | None = None,
+        self, name: str, replica: Any = None, expect_status: str | None = None,
         as_user: str | None = None, alias: str | None = None,
     ) -> Any:
         """Ask the platform to hibernate a running session; returns the ``commandId``.
@@ -269,7 +289,7 @@ class SessionKeywords:
 
     @keyword("Wake Session", tags=["sessions"])
     def wake_session(
-        self, name: str, replica: Any = None, expect_status: int | None = None,
+        self, name: str, replica: Any = None, expect_status: str | None = None,
         as_user: str | None = None, alias: str | None = None,
     ) -> Any:
         """Ask the platform to wake a hibernated session; returns the ``commandId``.
@@ -282,7 +302,7 @@ class SessionKeywords:
 
     @keyword("Terminate Session", tags=["sessions"])
     def terminate_session(
-        self, name: str, replica: Any = None, expect_status: int | None = None,
+        self, name: str, replica: Any = None, expect_status: str | None = None,
         as_user: str | None = None, alias: str | None = None,
     ) -> Any:
         """Ask the platform to terminate a session; returns the ``commandId``.
@@ -293,6 +313,30 @@ class SessionKeywords:
         """
         path = f"/api/v1/sessions/{name}"
         return self._command("Terminate", "DELETE", path, name, replica, expect_status, as_user, alias)
+
+    @keyword("Terminate Sessions", tags=["sessions"])
+    def terminate_sessions(
+        self, names: Any, replica: Any = None, as_user: str | None = None, alias: str | None = None
+    ) -> list[Any]:
+        """Terminate every named session (one call each); returns the ``commandId`` list.
+
+        Sessions already terminating or gone (409/404) are skipped; any other refusal fails.
+
+        Example:
+        | Terminate Sessions | ${names} |
+        | Wait Until Sessions Are | ${names} | terminated |
+        """
+        conn = self.ctx.platform(alias)
+        commands = []
+        for name in [names] if isinstance(names, str) else list(names):
+            response = conn.call("DELETE", f"/api/v1/sessions/{name}", replica=replica, user=as_user)
+            if response.status in (404, 409):
+                self._forget(conn, str(name))
+                continue
+            body = expect(response, (202,), f"Terminate session '{name}'")
+            self._forget(conn, str(name))
+            commands.append(body.get("commandId") if isinstance(body, dict) else None)
+        return commands
 
     # -- waits -----------------------------------------------------------------------------
     @keyword("Wait Until Session Is", tags=["sessions", "wait"])

@@ -33,9 +33,9 @@ class TemplateKeywords:
     @keyword("Get Template Names", tags=["templates", "assertion"])
     def get_template_names(
         self,
-        platform: str | None = None,
         assertion_operator: AssertionOperator | None = None,
         expected: Any = None,
+        platform: str | None = None,
         replica: Any = None,
         as_user: str | None = None,
         alias: str | None = None,

@@ -24,7 +24,7 @@ class UserKeywords:
         full_name: str | None = None,
         exists_ok: bool = False,
         replica: Any = None,
-        expect_status: int | None = None,
+        expect_status: str | None = None,
         as_user: str | None = None,
         alias: str | None = None,
     ) -> dict[str, Any]:

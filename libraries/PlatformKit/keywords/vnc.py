@@ -34,20 +34,28 @@ class VncKeywords:
         name: str,
         replica: Any = None,
         as_user: str | None = None,
+        with_token: bool = True,
         alias: str | None = None,
-    ) -> Secret:
-        """The browser's WebSocket URL for the session's VNC on ``replica``, with the acting user's token.
+    ) -> Secret | str:
+        """The browser's WebSocket URL for the session's VNC on ``replica``.
 
-        The URL carries a token, so it is returned as a ``Secret`` (shown as ``<secret>`` in
-        the log); pass it to a keyword that accepts a ``Secret`` URL (VncKit's connect keyword).
-        Any replica works: the replica relays to the agent's replica.
+        With ``with_token=True`` (the default) the URL carries the acting user's token as
+        ``?token=`` and is returned as a ``Secret`` (shown as ``<secret>`` in the log). With
+        ``with_token=False`` it is a plain string: give the token separately (`Get Access Token`),
+        e.g. to VncKit's ``Connect To VNC  ${url}  token=${token}``. Any replica works: the
+        replica relays to the agent's replica.
 
         Example:
-        | ${url} = | Get VNC URL Of Session | ${name} | replica=api-2 |
+        | ${url} = | Get VNC URL Of Session | ${name} | replica=api-2 | with_token=False |
+        | ${token} = | Get Access Token |
+        | Connect To VNC | ${url} | token=${token} |
         """
-        plain, with_token = self._url(name, replica, as_user, alias)
+        plain, tokenised = self._url(name, replica, as_user, alias)
+        if not with_token:
+            logger.info(f"VNC URL of {name}: {plain}")
+            return plain
         logger.info(f"VNC URL of {name}: {plain}?token=***")
-        return Secret(with_token)
+        return Secret(tokenised)
 
     @keyword("Get VNC Access Status", tags=["vnc", "assertion"])
     def get_vnc_access_status(
@@ -59,19 +67,22 @@ class VncKeywords:
         as_user: str | None = None,
         connect_timeout: str = "10s",
         timeout: str | None = None,
+        with_token: bool = True,
         alias: str | None = None,
     ) -> int:
         """Open the session's VNC WebSocket as the acting user and close it; returns the HTTP status.
 
         ``101`` means the platform accepted the connection (subprotocol ``binary``); a refusal
         gives its status: ``403`` not the owner, ``404`` no such session, ``409`` not running,
-        ``503`` agent not connected. With an operator it asserts (retrying until ``timeout``).
+        ``503`` agent not connected; ``401`` with ``with_token=False`` (no token at all). With an
+        operator it asserts (retrying until ``timeout``).
 
         Example:
         | Get VNC Access Status | ${alice_session} | == | 403 | as_user=bob |
         | Get VNC Access Status | ${name} | == | 101 | timeout=20s |
         """
-        _, url = self._url(name, replica, as_user, alias)
+        plain, tokenised = self._url(name, replica, as_user, alias)
+        url = tokenised if with_token else plain
         budget = to_seconds(connect_timeout, 10)
 
         def probe() -> int:

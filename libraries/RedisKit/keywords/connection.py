@@ -5,14 +5,19 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import redis
-from kitcore import reveal, to_seconds
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from robot.api import logger
 from robot.api.deco import keyword
 from robot.api.types import Secret
 
+from kitcore import reveal, to_seconds
 from RedisKit.context import RedisContext, RedisHandle
+
+try:  # redis-py >= 7
+    from redis.maint_notifications import MaintNotificationsConfig
+except ImportError:  # pragma: no cover - older redis-py has no maintenance notifications
+    MaintNotificationsConfig = None  # type: ignore[assignment,misc]
 
 
 class ConnectionKeywords:
@@ -42,6 +47,9 @@ class ConnectionKeywords:
 
         Give ``host``/``port``/``db`` or a ``url`` (``redis://[:password@]host:port/db``,
         ``rediss://`` for TLS). ``password`` should be a ``Secret``; it never appears in the log.
+        ``tls=True`` (or a ``rediss://`` URL) encrypts the connection: ``tls_ca_certs`` names the CA
+        file that signed the server's certificate, ``tls_certfile``/``tls_keyfile`` a client
+        certificate, and ``tls_verify=False`` skips verification (throwaway test servers only).
         ``timeout`` is the socket timeout of every command, ``connect_timeout`` that of
         connecting (default: ``timeout``). The client does not retry (so a timeout shows when
         it happens) unless ``retries`` asks it to. Values are read as text.
@@ -58,18 +66,23 @@ class ConnectionKeywords:
             "socket_connect_timeout": to_seconds(connect_timeout, socket_timeout),
             "decode_responses": True,
             "retry": Retry(NoBackoff(), int(retries)),
-            "retry_on_timeout": int(retries) > 0,
             "client_name": "RedisKit",
         }
+        if MaintNotificationsConfig is not None:
+            # no extra handshake, and no "relaxed" timeouts behind the tester's back
+            options["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
         secret = reveal(password)
         if secret is not None:
             options["password"] = secret
         if username:
             options["username"] = username
-        if tls:
-            options.update(ssl=True, ssl_ca_certs=tls_ca_certs, ssl_certfile=tls_certfile,
-                           ssl_keyfile=tls_keyfile, ssl_cert_reqs="required" if tls_verify else "none",
-                           ssl_check_hostname=tls_verify)
+        if url and tls and url.startswith("redis://"):
+            url = "rediss://" + url[len("redis://"):]
+        if tls or (url or "").startswith("rediss://"):
+            options.update(ssl_ca_certs=tls_ca_certs, ssl_certfile=tls_certfile, ssl_keyfile=tls_keyfile,
+                           ssl_cert_reqs="required" if tls_verify else "none", ssl_check_hostname=tls_verify)
+            if not url:
+                options["ssl"] = True
         secrets: list[str] = [s for s in (secret,) if s]
         if url:
             parts = urlsplit(url)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kitcore import AssertionOperator, KitError, Wait, get_and_assert, to_seconds
 from robot.api import logger
 from robot.api.deco import keyword
 
+from kitcore import AssertionOperator, KitError, Wait, get_and_assert, to_seconds
 from RedisKit.context import RedisContext, RedisHandle
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kitcore import AssertionOperator, KitError, Wait, get_and_assert, to_seconds
 from robot.api import logger
 from robot.api.deco import keyword
 
+from kitcore import AssertionOperator, KitError, Wait, get_and_assert, to_seconds
 from RedisKit.context import RedisContext
 from RedisKit.subscriptions import MessageFilter, Subscription
 
@@ -163,14 +163,16 @@ class PubSubKeywords:
     def get_received_message_count(self, channel: str | None = None,
                                    assertion_operator: AssertionOperator | None = None,
                                    assertion_expected: Any = None, message: str | None = None,
-                                   timeout: str | float | None = None, subscription: str | None = None,
-                                   **fields: Any) -> int:
-        """How many received messages match; with an operator, asserts it (retrying until ``timeout``).
+                                   fields: dict[str, Any] | None = None, timeout: str | float | None = None,
+                                   subscription: str | None = None) -> int:
+        """How many received messages match ``channel``, ``message`` (regex) and ``fields`` (a
+        dictionary of dotted JSON paths); with an operator, asserts it (retrying until ``timeout``).
 
         Example:
         | Get Received Message Count | pod:*:commands | == | 3 | timeout=5s |
+        | Get Received Message Count | pod:*:commands | >= | 1 | fields=${{{'agentId': 'k8s-local'}}} |
         """
         sub = self._subscription(subscription)
-        flt = MessageFilter(channel, message, dict(fields))
+        flt = MessageFilter(channel, message, dict(fields or {}))
         return get_and_assert(lambda: len(sub.messages(flt)), assertion_operator, assertion_expected,
                               f"Messages on {flt.describe()}", timeout)

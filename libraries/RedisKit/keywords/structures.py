@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kitcore import AssertionOperator, KitError, get_and_assert
 from robot.api.deco import keyword
 
+from kitcore import AssertionOperator, KitError, get_and_assert
 from RedisKit.context import RedisContext, RedisHandle
 
 

@@ -55,6 +55,8 @@ async def lead_forever(elector: Elector, make_runtime: Callable[[], AgentRuntime
             await runtime.close()
             if work in done and not work.cancelled() and work.exception() is not None:
                 log.error("agent runtime failed: %s", work.exception())
+                with contextlib.suppress(TimeoutError):  # never a hot loop of crashing terms
+                    await asyncio.wait_for(stop.wait(), 1.0)
             if lost in done:
                 log.warning("lost leadership: stopped working, campaigning again")
     finally:

@@ -161,11 +161,11 @@ class AgentRuntime:
     async def _session(self, http: aiohttp.ClientSession, url: str) -> bool:
         await self._register(http, url)
         heartbeat = max(2.0 * self.config.heartbeat_interval, 1.0)
-        ws = await http.ws_connect(
+        ws = await asyncio.wait_for(http.ws_connect(
             f"{ws_url(url)}/api/v1/agents/connect?agent_id={self.agent_id}",
             headers={"X-Agent-API-Key": self.connect_key}, heartbeat=heartbeat,
             timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=1.0),
-            max_msg_size=16 * 1024 * 1024)
+            max_msg_size=16 * 1024 * 1024), self.config.request_timeout)
         self.ws = ws
         self.connected_url = url
         log.info("connected to Control Plane %s as agent %s", url, self.agent_id)
@@ -215,7 +215,12 @@ class AgentRuntime:
             async with self.send_lock:
                 await asyncio.wait_for(ws.send_str(text), self.config.request_timeout)
             return True
-        except (ConnectionError, TimeoutError, aiohttp.ClientError, RuntimeError) as error:
+        except TimeoutError:
+            # a frame cut in the middle would corrupt the stream: drop the connection, reconnect
+            log.warning("send stalled for %g s: closing the connection", self.config.request_timeout)
+            self._spawn(ws.close())
+            return False
+        except (ConnectionError, aiohttp.ClientError, RuntimeError) as error:
             log.warning("send failed: %s", error)
             return False
 
@@ -288,7 +293,7 @@ class AgentRuntime:
             except TimeoutError:
                 final = ("failed", {"commandId": command_id,
                                     "error": f"{action} did not finish within {self.config.start_timeout + 30:g} s"})
-            except Exception as error:  # noqa: BLE001 - every failure is reported, never dropped
+            except Exception as error:
                 log.exception("command %s failed", command_id)
                 final = ("failed", {"commandId": command_id, "error": f"{error.__class__.__name__}: {error}"})
         self.commands[command_id] = final

@@ -1,41 +1,24 @@
-"""Envelopes of the agent ↔ Control Plane protocol (CONTRACT.md §2).
+"""Envelopes of the agent ↔ Control Plane protocol (CONTRACT.md §2), from the stack's common module.
 
-Every frame is JSON text ``{"type","timestamp","payload"}``; a frame may carry several messages
-separated by ``\\n``. The agents keep this private helper so they depend on the wire format only,
-never on the Control Plane's code.
+A frame that cannot be parsed is logged and dropped: one bad frame never breaks the connection.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
+import logging
 from typing import Any
 
+from environments.local.platform.common.envelope import FrameError, make_envelope, now_rfc3339
+from environments.local.platform.common.envelope import parse_frame as _parse_frame
 
-def now_rfc3339() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+__all__ = ["make_envelope", "now_rfc3339", "parse_frame"]
 
-
-def make_envelope(kind: str, payload: dict[str, Any]) -> str:
-    """One message as JSON text."""
-    return json.dumps({"type": kind, "timestamp": now_rfc3339(), "payload": payload}, separators=(",", ":"))
+log = logging.getLogger("streamspace.agent")
 
 
 def parse_frame(text: str | bytes) -> list[dict[str, Any]]:
-    """The messages of one frame; lines that are not JSON objects with a ``type`` are skipped."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="replace")
-    messages: list[dict[str, Any]] = []
-    for line in text.split("\n"):
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            message = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(message, dict) and isinstance(message.get("type"), str):
-            if not isinstance(message.get("payload"), dict):
-                message["payload"] = {}
-            messages.append(message)
-    return messages
+    try:
+        return _parse_frame(text)
+    except (FrameError, UnicodeDecodeError) as error:
+        log.warning("dropped a malformed frame: %s", error)
+        return []

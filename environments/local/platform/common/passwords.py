@@ -13,8 +13,7 @@ ITERATIONS = 20_000
 def hash_password(password: str, iterations: int = ITERATIONS) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    return "pbkdf2_sha256${}${}${}".format(iterations, base64.b64encode(salt).decode(),
-                                           base64.b64encode(digest).decode())
+    return f"pbkdf2_sha256${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
 def verify_password(password: str, stored: str) -> bool:

@@ -1,0 +1,239 @@
+"""The container engine: a running Docker engine if there is one, else Podman's Docker-compatible service.
+
+Order of discovery:
+
+1. ``DOCKER_HOST`` is set and answers a ping -> that engine, never stopped by the kit;
+2. ``/var/run/docker.sock`` answers a ping -> that engine, never stopped by the kit;
+3. ``podman system service`` on a private socket in ``workdir`` (one per run, so runs can
+   coexist), with a project-local ``containers.conf`` passed through ``CONTAINERS_CONF`` —
+   the user's system configuration is never touched. Stopped (with its children) by :meth:`Engine.stop`.
+
+No state outside ``workdir`` is needed (``/run/podman`` is only podman's default socket folder).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import shutil
+import socket
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from environments.local.procs import BackendError, ManagedProcess, wait_for
+
+if TYPE_CHECKING:
+    import docker
+
+DOCKER_SOCKET = Path("/var/run/docker.sock")
+RUN_LABEL = "streamspace.kit/run"
+PING_TIMEOUT = 2.0
+SOCKET_PATH_MAX = 100  # AF_UNIX paths are limited to 107 bytes
+
+CONTAINERS_CONF = """\
+# Written by the kit for its own podman service only (CONTAINERS_CONF); the system's
+# configuration is left alone.
+[containers]
+# runc needs explicit rlimits here (otherwise: "rlimit ... operation not permitted")
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+
+[engine]
+# crun refuses cgroups v1 "hybrid" hierarchies; runc handles them
+runtime = "runc"
+# exec through the API leaves two conmon processes until this delay (default 300 s) ends
+exit_command_delay = 5
+{extra}"""
+
+
+def _no_systemd() -> bool:
+    return not Path("/run/systemd/system").is_dir()
+
+
+def containers_conf_text() -> str:
+    """The project-local containers.conf for this machine."""
+    extra = []
+    if _no_systemd():
+        extra.append('# no systemd: cgroups through the file system, events to a file')
+        extra.append('cgroup_manager = "cgroupfs"')
+        extra.append('events_logger = "file"')
+    return CONTAINERS_CONF.format(extra="\n".join(extra) + ("\n" if extra else ""))
+
+
+def _unix_path(url: str) -> str | None:
+    if url.startswith("unix://"):
+        return url[len("unix://"):]
+    return None
+
+
+def ping(url: str, timeout: float = PING_TIMEOUT) -> bool:
+    """True when the Docker API at ``url`` (``unix:///path`` or ``tcp://host:port``) answers ``/_ping``."""
+    path = _unix_path(url)
+    try:
+        if path is not None:
+            if not os.path.exists(path):
+                return False
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout)
+                sock.connect(path)
+                sock.sendall(b"GET /_ping HTTP/1.1\r\nHost: engine\r\nConnection: close\r\n\r\n")
+                data = b""
+                while chunk := sock.recv(4096):
+                    data += chunk
+            status = data.split(b"\r\n", 1)[0].split()
+            return len(status) >= 2 and status[0].startswith(b"HTTP/") and status[1] == b"200"
+        target = url.split("://", 1)[-1].rstrip("/")
+        host, _, port = target.rpartition(":")
+        conn = http.client.HTTPConnection(host or "127.0.0.1", int(port or 2375), timeout=timeout)
+        try:
+            conn.request("GET", "/_ping")
+            return conn.getresponse().status == 200
+        finally:
+            conn.close()
+    except (OSError, ValueError, http.client.HTTPException):
+        return False
+
+
+@dataclass
+class Engine:
+    """A Docker API endpoint for the run: found, or started with podman."""
+
+    workdir: Path
+    docker_host: str | None = None
+    docker_socket: Path = DOCKER_SOCKET
+    url: str = ""
+    kind: str = ""
+    owned: bool = False
+    conf: Path | None = None
+    process: ManagedProcess | None = field(default=None, repr=False)
+    _socket_dir: Path | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.docker_host is None:
+            self.docker_host = os.environ.get("DOCKER_HOST") or None
+
+    # -- discovery ----------------------------------------------------------------------------
+    def start(self, timeout: float = 30.0) -> Engine:
+        """Find a running Docker engine or start podman's service; fails in seconds with cause and fix."""
+        tried = []
+        if self.docker_host:
+            if ping(self.docker_host):
+                return self._use_existing(self.docker_host)
+            tried.append(f"DOCKER_HOST={self.docker_host} does not answer")
+        socket_url = f"unix://{self.docker_socket}"
+        if ping(socket_url):
+            return self._use_existing(socket_url)
+        tried.append(f"{self.docker_socket} {'does not answer' if self.docker_socket.exists() else 'is absent'}")
+        return self._start_podman(timeout, "; ".join(tried))
+
+    def _use_existing(self, url: str) -> Engine:
+        self.url, self.owned = url, False
+        self.kind = "docker"
+        with contextlib.suppress(Exception), contextlib.closing(self.client(timeout=PING_TIMEOUT * 2)) as client:
+            components = client.version().get("Components") or []
+            if any("podman" in str(c.get("Name", "")).lower() for c in components):
+                self.kind = "podman"
+        return self
+
+    def _start_podman(self, timeout: float, tried: str) -> Engine:
+        podman = shutil.which("podman")
+        runc = shutil.which("runc") or next((p for p in ("/usr/sbin/runc", "/usr/bin/runc") if os.path.exists(p)), None)
+        if podman is None or runc is None:
+            missing = " and ".join(n for n, p in (("podman", podman), ("runc", runc)) if p is None)
+            raise BackendError(
+                "No container engine",
+                f"no Docker engine answers ({tried}) and {missing} {'is' if ' and ' not in missing else 'are'} "
+                "not installed",
+                "run './kit setup' (it installs podman and runc), or start Docker and set DOCKER_HOST",
+            )
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.conf = self.workdir / "containers.conf"
+        self.conf.write_text(containers_conf_text())
+        sock = self.workdir / "podman.sock"
+        if len(str(sock)) > SOCKET_PATH_MAX:
+            self._socket_dir = Path(tempfile.mkdtemp(prefix="kit-podman-"))
+            sock = self._socket_dir / "podman.sock"
+        with contextlib.suppress(FileNotFoundError):
+            sock.unlink()
+        self.url, self.kind, self.owned = f"unix://{sock}", "podman", True
+        argv = [podman, "system", "service", "--time=0", self.url]
+        self.process = ManagedProcess("podman", argv, self.workdir / "podman.log", env=self.env()).start()
+        try:
+            wait_for(lambda: ping(self.url, 1.0), timeout, "Podman's Docker API did not answer",
+                     self.process.log, self.process.popen)
+        except BackendError:
+            self.stop()
+            raise
+        return self
+
+    # -- use ----------------------------------------------------------------------------------
+    def env(self) -> dict[str, str]:
+        """Environment for podman CLI calls that must see the same configuration."""
+        return {"CONTAINERS_CONF": str(self.conf)} if self.conf else {}
+
+    def client(self, timeout: float = 30.0) -> docker.DockerClient:
+        """A docker SDK client for this engine; every call has ``timeout`` seconds."""
+        import docker
+
+        if not self.url:
+            raise BackendError("Container engine not started", "Engine.start() was not called",
+                               "call Engine.start() first")
+        return docker.DockerClient(base_url=self.url, timeout=int(max(1, timeout)))
+
+    def answers(self) -> bool:
+        return bool(self.url) and ping(self.url)
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop podman's service if the kit started it; a Docker engine found running is left alone."""
+        if self.owned and self.process is not None:
+            self.process.stop(grace)
+            self.process = None
+        path = _unix_path(self.url) if self.owned else None
+        if path:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
+
+    def __enter__(self) -> Engine:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def cleanup_by_label(client: docker.DockerClient, label: str) -> list[str]:
+    """Remove every container (forced), then volume and network carrying ``label`` (``key`` or ``key=value``).
+
+    Returns what was removed (``container:name`` ...). Failures on one object never stop the rest;
+    the last one is raised at the end so a leak is not silent.
+    """
+    import docker.errors
+
+    removed: list[str] = []
+    failures: list[str] = []
+    filters = {"label": label}
+
+    def attempt(kind: str, name: str, action: object) -> None:
+        try:
+            action()  # type: ignore[operator]
+        except docker.errors.NotFound:
+            return
+        except Exception as error:  # noqa: BLE001 - go on with the rest, report at the end
+            failures.append(f"{kind} {name}: {error}")
+        else:
+            removed.append(f"{kind}:{name}")
+
+    for container in client.containers.list(all=True, filters=filters):
+        attempt("container", container.name, lambda c=container: c.remove(force=True, v=True))
+    for volume in client.volumes.list(filters=filters):
+        attempt("volume", volume.name, lambda v=volume: v.remove(force=True))
+    for network in client.networks.list(filters=filters):
+        attempt("network", network.name, lambda n=network: n.remove())
+    if failures:
+        raise BackendError(f"Could not remove everything labelled {label}", "; ".join(failures),
+                           "remove them by hand with 'podman rm -f' / 'docker rm -f' and check the engine's log")
+    return removed

@@ -1,0 +1,292 @@
+"""Images the kit builds locally (nothing is ever pulled: no registry needs to be reachable).
+
+- ``ensure_busybox_image``: ``FROM scratch`` + Debian's static busybox (~2 MB, built in ~1 s); for
+  fast container tests (``sleep``, ``sh``, ``dd``, a CPU burner loop).
+- ``ensure_session_image``: the StreamSpace session image: a minimal Debian rootfs made with
+  ``mmdebstrap`` from the machine's own apt mirror, plus TigerVNC, python3-xlib, the keyboard
+  display program and ``session/entrypoint.sh`` (VNC on port 5900).
+
+Tags are a hash of the build inputs: a changed input builds a new image, an unchanged one is
+reused from the engine's storage (a warm machine skips the build in milliseconds). Both functions
+hold a file lock while they build, so concurrent runs build once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from environments.local.procs import BackendError
+
+if TYPE_CHECKING:
+    import docker
+
+HERE = Path(__file__).resolve().parent
+SESSION_DIR = HERE / "session"
+IMAGE_LABEL = "streamspace.kit/image"
+BUSYBOX_REPO = "streamspace-kit/busybox"
+ROOTFS_REPO = "streamspace-kit/session-rootfs"
+SESSION_REPO = "streamspace-kit/session"
+BUSYBOX_BINARY = Path("/bin/busybox")
+LOCK_FILE = Path(tempfile.gettempdir()) / "streamspace-kit-images.lock"
+SUITE = "bookworm"
+SESSION_PACKAGES = ("tigervnc-standalone-server", "tigervnc-tools", "python3-minimal", "python3-xlib")
+# no recommends; no docs; no GL drivers (Xvnc runs without them; they are 160 MB)
+MMDEBSTRAP_OPTIONS = (
+    "--variant=minbase",
+    "--aptopt=APT::Install-Recommends \"false\"",
+    "--dpkgopt=path-exclude=/usr/share/doc/*",
+    "--dpkgopt=path-exclude=/usr/share/man/*",
+    "--dpkgopt=path-exclude=/usr/share/info/*",
+    "--dpkgopt=path-exclude=/usr/share/locale/*",
+    "--dpkgopt=path-exclude=/usr/lib/*/dri/*",
+    "--dpkgopt=path-exclude=/usr/lib/*/libLLVM*",
+    "--dpkgopt=path-exclude=/usr/lib/*/libz3*",
+)
+APT_SOURCES = (Path("/etc/apt/sources.list.d"), Path("/etc/apt/sources.list"))
+
+BUSYBOX_DOCKERFILE = f"""\
+FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+LABEL {IMAGE_LABEL}=busybox
+CMD ["/bin/sh"]
+"""
+
+SESSION_DOCKERFILE = f"""\
+FROM {{base}}
+COPY keyboard_display.py entrypoint.sh /opt/streamspace/
+RUN chmod 0755 /opt/streamspace/entrypoint.sh
+ENV VNC_GEOMETRY=1024x768
+EXPOSE 5900
+STOPSIGNAL SIGTERM
+LABEL {IMAGE_LABEL}=session
+CMD ["/opt/streamspace/entrypoint.sh"]
+"""
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+# -- locking and hashing -------------------------------------------------------------------------
+@contextlib.contextmanager
+def build_lock(timeout: float = 900.0, path: Path = LOCK_FILE) -> Iterator[None]:
+    """An exclusive lock shared by every process on the machine that builds the kit's images."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as error:
+                if error.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() > deadline:
+                    raise BackendError("Image build lock", f"{path} is still held after {timeout:g} s",
+                                       "another run is building images; wait for it, or stop it") from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def input_hash(*parts: str | bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()[:16]
+
+
+def image_exists(client: docker.DockerClient, ref: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(ref)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def _build(client: docker.DockerClient, context: Path, tag: str) -> None:
+    import docker.errors
+
+    try:
+        client.images.build(path=str(context), tag=tag, pull=False, rm=True, forcerm=True)
+    except docker.errors.BuildError as error:
+        lines = [str(c.get("stream") or c.get("error") or "").strip() for c in error.build_log]
+        tail = "\n  ".join([line for line in lines if line][-8:])
+        raise BackendError(f"Building image {tag} failed", f"{error.msg}; last build lines:\n  {tail}",
+                           "read the lines above; the build context is made by environments/local/images.py") from None
+
+
+# -- busybox ----------------------------------------------------------------------------------------
+def is_static_elf(data: bytes) -> bool:
+    """True for an ELF executable without a program interpreter (statically linked)."""
+    if data[:4] != b"\x7fELF" or data[4] != 2:  # 64-bit only
+        return False
+    endian = "<" if data[5] == 1 else ">"
+    phoff, = struct.unpack_from(endian + "Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from(endian + "HH", data, 0x36)
+    for index in range(phnum):
+        p_type, = struct.unpack_from(endian + "I", data, phoff + index * phentsize)
+        if p_type == 3:  # PT_INTERP
+            return False
+    return True
+
+
+def busybox_binary(path: Path = BUSYBOX_BINARY) -> bytes:
+    fix = "run './kit setup' (it installs Debian's busybox-static), or 'apt-get install -y busybox-static'"
+    if not path.exists():
+        raise BackendError("The busybox image cannot be built", f"{path} does not exist", fix)
+    data = path.read_bytes()
+    if not is_static_elf(data):
+        raise BackendError("The busybox image cannot be built",
+                           f"{path} is not a statically linked 64-bit busybox (the 'busybox' package is installed "
+                           "instead of 'busybox-static')", fix)
+    return data
+
+
+def ensure_busybox_image(client: docker.DockerClient, progress: Progress = _quiet) -> str:
+    """The tag of the busybox test image, built now if this machine's engine does not have it yet."""
+    binary = busybox_binary()
+    tag = f"{BUSYBOX_REPO}:{input_hash(BUSYBOX_DOCKERFILE, binary)}"
+    if image_exists(client, tag):
+        return tag
+    with build_lock():
+        if image_exists(client, tag):
+            return tag
+        progress(f"building {tag}")
+        with tempfile.TemporaryDirectory(prefix="kit-busybox-") as tmp:
+            context = Path(tmp)
+            (context / "Dockerfile").write_text(BUSYBOX_DOCKERFILE)
+            (context / "busybox").write_bytes(binary)
+            (context / "busybox").chmod(0o755)
+            _build(client, context, tag)
+    return tag
+
+
+# -- session ----------------------------------------------------------------------------------------
+def apt_mirror(sources: tuple[Path, ...] = APT_SOURCES) -> str:
+    """The Debian mirror URI this machine's apt uses (deb822 ``*.sources`` first, then ``sources.list``)."""
+    candidates: list[str] = []
+    for source in sources:
+        files = sorted(source.glob("*.sources")) + sorted(source.glob("*.list")) if source.is_dir() else [source]
+        for file in files:
+            if not file.is_file():
+                continue
+            text = file.read_text(errors="replace")
+            candidates += _deb822_uris(text) if file.suffix == ".sources" else _one_line_uris(text)
+    plain = [u for u in candidates if "security" not in u and "backports" not in u]
+    for uri in plain + candidates:
+        if re.match(r"^(https?|file)://", uri):
+            return uri.rstrip("/")
+    raise BackendError("The session image cannot be built", "no Debian mirror found in the apt sources "
+                       f"({', '.join(str(s) for s in sources)})",
+                       "configure a Debian mirror for apt (apt-get update must work)")
+
+
+def _deb822_uris(text: str) -> list[str]:
+    uris: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        fields: dict[str, str] = {}
+        for line in paragraph.splitlines():
+            if line.startswith("#") or ":" not in line or line[:1].isspace():
+                continue
+            key, _, value = line.partition(":")
+            fields[key.strip().lower()] = value.strip()
+        if "deb" in fields.get("types", "").split() and fields.get("enabled", "yes").lower() != "no":
+            uris += fields.get("uris", "").split()
+    return uris
+
+
+def _one_line_uris(text: str) -> list[str]:
+    uris: list[str] = []
+    for line in text.splitlines():
+        words = re.sub(r"\[[^\]]*\]", " ", line.split("#", 1)[0]).split()
+        if len(words) >= 3 and words[0] == "deb":
+            uris.append(words[1])
+    return uris
+
+
+def _session_inputs() -> tuple[str, str]:
+    rootfs = input_hash(SUITE, *SESSION_PACKAGES, *MMDEBSTRAP_OPTIONS)
+    files = [(SESSION_DIR / name).read_bytes() for name in ("keyboard_display.py", "entrypoint.sh")]
+    session = input_hash(rootfs, SESSION_DOCKERFILE, *files)
+    return rootfs, session
+
+
+def _make_rootfs(client: docker.DockerClient, ref: str, progress: Progress, timeout: float) -> None:
+    tool = shutil.which("mmdebstrap")
+    if tool is None:
+        raise BackendError("The session image cannot be built", "mmdebstrap is not installed",
+                           "run './kit setup' (it installs mmdebstrap)")
+    mirror = apt_mirror()
+    repository, _, tag = ref.partition(":")
+    with tempfile.TemporaryDirectory(prefix="kit-rootfs-") as tmp:
+        tarball = Path(tmp) / "rootfs.tar"
+        argv = [tool, *MMDEBSTRAP_OPTIONS, f"--include={','.join(SESSION_PACKAGES)}", SUITE, str(tarball), mirror]
+        progress(f"making a Debian {SUITE} root file system with mmdebstrap (about a minute, once per machine)")
+        try:
+            result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise BackendError("The session image cannot be built", f"mmdebstrap took more than {timeout:g} s",
+                               "check that the Debian mirror in the apt sources is reachable and fast") from None
+        if result.returncode != 0:
+            tail = "\n  ".join((result.stderr or result.stdout).strip().splitlines()[-8:])
+            raise BackendError("The session image cannot be built", f"mmdebstrap failed:\n  {tail}",
+                               "check 'apt-get update' works; mmdebstrap needs root (or unprivileged user "
+                               "namespaces)")
+        progress(f"importing the root file system as {ref}")
+        answer = client.api.import_image_from_file(str(tarball), repository=repository, tag=tag)
+    image_id = re.search(r"sha256:[0-9a-f]{64}", str(answer))
+    if image_id and not image_exists(client, ref):
+        # podman's compatible API ignores the tag of an import and names it ':latest'
+        image = client.images.get(image_id.group(0))
+        image.tag(repository, tag)
+        if f"{repository}:latest" in " ".join(image.tags):
+            with contextlib.suppress(Exception):
+                client.images.remove(f"{repository}:latest")
+    if not image_exists(client, ref):
+        raise BackendError("The session image cannot be built", f"importing the root file system as {ref} failed",
+                           "check the engine's log")
+
+
+def ensure_session_image(client: docker.DockerClient, progress: Progress = _quiet,
+                         timeout: float = 900.0) -> str:
+    """The tag of the StreamSpace session image, built now if the engine does not have it yet."""
+    rootfs_hash, session_hash = _session_inputs()
+    tag = f"{SESSION_REPO}:{session_hash}"
+    if image_exists(client, tag):
+        return tag
+    with build_lock(timeout):
+        if image_exists(client, tag):
+            return tag
+        rootfs = f"{ROOTFS_REPO}:{rootfs_hash}"
+        if not image_exists(client, rootfs):
+            _make_rootfs(client, rootfs, progress, timeout)
+        progress(f"building {tag}")
+        with tempfile.TemporaryDirectory(prefix="kit-session-") as tmp:
+            context = Path(tmp)
+            (context / "Dockerfile").write_text(SESSION_DOCKERFILE.format(base=rootfs))
+            for name in ("keyboard_display.py", "entrypoint.sh"):
+                shutil.copy2(SESSION_DIR / name, context / name)
+            _build(client, context, tag)
+    return tag

@@ -1,0 +1,76 @@
+"""DatabaseKit: PostgreSQL keywords for the StreamSpace acceptance kit (psycopg 3).
+
+= Connections =
+`Connect To Database` opens a connection (``alias=`` names it); the last one opened or switched
+to with `Switch Database Connection` is used unless a keyword gets ``alias=``. Every statement
+runs under a statement timeout (30 s unless ``statement_timeout=`` says otherwise, or a
+keyword's ``timeout=`` overrides it for one call) and commits at once. Passwords are accepted
+as ``Secret`` and never logged.
+
+= Queries and assertions =
+`Query` returns rows as dictionaries (or tuples) and logs them as a compact table. Checks take
+AssertionEngine operators and retry with ``retry_timeout=``:
+| Get Row Count | agent_commands | == | 0 | retry_timeout=10s |
+| Check Query Result | SELECT state FROM sessions WHERE name = %s | == | running | parameters=${{['s1']}} |
+
+= Isolation and cleanup =
+`Create Test Database` and `Create Test Schema` make throwaway places that the library removes
+at the end of the test (or suite), even when it fails.
+
+= Schema and data =
+`Get Schema Snapshot` returns tables, columns, indexes and constraints as plain dictionaries;
+`Schema Snapshots Should Be Equal` prints one line per difference. `Get Table Checksums` gives per
+table a row count and an order-independent checksum; `Table Checksums Should Be Equal` compares.
+
+= Migrations =
+`Read Migrations` reads ``NNN_<name>.up.sql`` / ``.down.sql`` and ``NNN_<name>.sql`` /
+``NNN_<name>_rollback.sql``. The version table is golang-migrate's ``schema_migrations(version,
+dirty)``. Each step runs in its own transaction and is timed; a failing step is rolled back and
+named (file, statement, line). Steps that cannot run in a transaction (``CREATE INDEX
+CONCURRENTLY``) run outside one and leave the version dirty if they fail halfway.
+`Fresh Install Should Succeed`, `Incremental Migration Should Preserve Data` and
+`Rollback Should Restore Schema And Data` are whole scenarios in one keyword.
+
+= Safety =
+`Migrate Down`, `Force Schema Version` and rollback scenarios act only on databases allow-listed
+as test targets (library argument ``test_targets`` or ``DATABASEKIT_TEST_TARGETS``, globs on
+``host:port/dbname``; loopback servers are allowed by default).
+"""
+
+from __future__ import annotations
+
+from robotlibcore import DynamicCore
+
+from DatabaseKit.context import DbContext
+from DatabaseKit.keywords.connection import ConnectionKeywords
+from DatabaseKit.keywords.isolation import IsolationKeywords
+from DatabaseKit.keywords.migrations import MigrationKeywords
+from DatabaseKit.keywords.query import QueryKeywords
+from DatabaseKit.keywords.scenarios import ScenarioKeywords
+from DatabaseKit.keywords.schema import SchemaKeywords
+
+__version__ = "0.1.0"
+DEFAULT_TEST_TARGETS = "127.*,localhost:*,[::1]:*"
+
+
+class DatabaseKit(DynamicCore):
+    __doc__ = __doc__
+    ROBOT_LIBRARY_SCOPE = "GLOBAL"
+    ROBOT_LIBRARY_VERSION = __version__
+    ROBOT_LIBRARY_DOC_FORMAT = "ROBOT"
+
+    def __init__(self, test_targets: str = DEFAULT_TEST_TARGETS) -> None:
+        """``test_targets``: comma-separated ``host:port/dbname`` globs that destructive keywords may touch."""
+        self.ctx = DbContext(test_targets)
+        self.ROBOT_LIBRARY_LISTENER = self.ctx.cleanup
+        DynamicCore.__init__(self, [
+            ConnectionKeywords(self.ctx),
+            QueryKeywords(self.ctx),
+            IsolationKeywords(self.ctx),
+            SchemaKeywords(self.ctx),
+            MigrationKeywords(self.ctx),
+            ScenarioKeywords(self.ctx),
+        ])
+
+
+__all__ = ["DatabaseKit"]

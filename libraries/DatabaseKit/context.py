@@ -1,0 +1,164 @@
+"""What every DatabaseKit keyword class shares: connections, cleanup, guard, error translation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from DatabaseKit.watchdog import Watchdog
+
+from kitcore import CleanupListener, Connections, KitError, TargetGuard
+from kitcore.secrets import mask
+
+
+@dataclass
+class DbHandle:
+    """One open connection (autocommit), how to open it again, and its statement timeout."""
+
+    conn: psycopg.Connection
+    params: dict[str, Any]
+    password: str | None
+    statement_timeout_ms: int
+    alias: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        return f"{self.params.get('host', 'localhost')}:{self.params.get('port', 5432)}/{self.params.get('dbname', '')}"
+
+    @property
+    def dbname(self) -> str:
+        return str(self.params.get("dbname", ""))
+
+    def mask(self, text: str) -> str:
+        return mask(text, self.password)
+
+    def reopen(self) -> None:
+        """Open the connection again after it broke (e.g. the server restarted)."""
+        self.conn = open_connection(self.params, self.password, self.statement_timeout_ms)
+
+
+def open_connection(params: dict[str, Any], password: str | None, statement_timeout_ms: int) -> psycopg.Connection:
+    conninfo = make_conninfo(**{k: v for k, v in params.items() if v is not None})
+    options = f"-c statement_timeout={int(statement_timeout_ms)}"
+    kwargs: dict[str, Any] = {"autocommit": True, "options": options}
+    if password is not None:
+        kwargs["password"] = password
+    return psycopg.connect(conninfo, **kwargs)
+
+
+def params_from(conninfo: str | None, **given: Any) -> dict[str, Any]:
+    params: dict[str, Any] = conninfo_to_dict(conninfo) if conninfo else {}
+    for key, value in given.items():
+        if value is not None and value != "":
+            params[key] = value
+    params.pop("password", None)
+    return params
+
+
+def close_handle(handle: DbHandle) -> None:
+    handle.conn.close()
+
+
+class DbContext:
+    def __init__(self, test_targets: str = "") -> None:
+        self.connections: Connections[DbHandle] = Connections("database", "Connect To Database", close_handle)
+        self.cleanup = CleanupListener("DatabaseKit")
+        self.guard = TargetGuard("DatabaseKit", "DATABASEKIT_TEST_TARGETS", test_targets.split(","))
+        self.watchdog = Watchdog()
+
+    def handle(self, alias: str | None = None) -> DbHandle:
+        handle = self.connections.get(alias)
+        if handle.conn.closed or handle.conn.broken:
+            with self.call(handle, "Reconnect"):
+                handle.reopen()
+        return handle
+
+    @contextmanager
+    def call(self, handle: DbHandle, what: str, timeout: float | None = None) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.Error as error:
+            raise translate(error, handle, what, timeout) from None
+
+    def run(self, handle: DbHandle, sql: Any, params: Sequence[Any] | dict[str, Any] | None = None,
+            timeout: float | None = None, what: str | None = None) -> Result:
+        """Run one statement and read its rows; ``timeout`` (s) overrides the statement timeout for it."""
+        label = what or f"SQL '{short(sql)}'"
+        budget = timeout if timeout is not None else handle.statement_timeout_ms / 1000
+        with self.call(handle, label, timeout), self.watchdog.watch(handle.conn, budget):
+            if timeout is None:
+                return _result(handle.conn.execute(sql, params))
+            with handle.conn.transaction():
+                handle.conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(int(timeout * 1000))])
+                return _result(handle.conn.execute(sql, params))
+
+
+@dataclass
+class Result:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    rowcount: int
+
+
+def _result(cursor: psycopg.Cursor) -> Result:
+    if cursor.description is None:
+        return Result([], [], cursor.rowcount)
+    return Result([c.name for c in cursor.description], cursor.fetchall(), cursor.rowcount)
+
+
+def short(sql: Any, limit: int = 120) -> str:
+    text = sql if isinstance(sql, str) else str(getattr(sql, "_obj", sql))
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def translate(error: psycopg.Error, handle: DbHandle, what: str, timeout: float | None = None) -> KitError:
+    """A KitError naming cause and fix; carries the server's error position (``.position``) and SQLSTATE."""
+    kit_error = _translate(error, handle, what, timeout)
+    diag = getattr(error, "diag", None)
+    position = getattr(diag, "statement_position", None) if diag is not None else None
+    kit_error.position = int(position) if position else None  # type: ignore[attr-defined]
+    kit_error.sqlstate = getattr(error, "sqlstate", None)  # type: ignore[attr-defined]
+    return kit_error
+
+
+def _translate(error: psycopg.Error, handle: DbHandle, what: str, timeout: float | None) -> KitError:
+    text = handle.mask(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
+    where = f"PostgreSQL at {handle.where}"
+    lowered = text.lower()
+    if "password authentication failed" in lowered or "no password supplied" in lowered:
+        return KitError(f"{what} failed: {where} refused the credentials", text,
+                        "check user= and password= (give the password as a Secret)")
+    budget = timeout if timeout is not None else handle.statement_timeout_ms / 1000
+    if isinstance(error, pg_errors.QueryCanceled) or "statement timeout" in lowered:
+        return KitError(f"{what} timed out on {where}",
+                        f"it ran longer than the statement timeout of {budget:g} s ({text})",
+                        "raise statement_timeout= in 'Connect To Database' or timeout= of this keyword, "
+                        "or find what blocks the statement")
+    if "connection refused" in lowered:
+        return KitError(f"{what} failed: cannot reach {where}", f"connection refused: nothing listens there ({text})",
+                        "start PostgreSQL there, or fix host=/port=/conninfo= in 'Connect To Database'")
+    if isinstance(error, pg_errors.UndefinedTable):
+        return KitError(f"{what} failed on {where}", f"a table is missing: {text}",
+                        "check the table name and the schema (search_path), or run the migrations first")
+    if isinstance(error, pg_errors.InvalidCatalogName):
+        return KitError(f"{what} failed on {where}", text, "create the database first, or fix dbname=")
+    if isinstance(error, psycopg.OperationalError) and "closed the connection" in lowered and handle.extra.pop(
+            "watchdog", None):
+        pass
+    if isinstance(error, psycopg.OperationalError):
+        return KitError(f"{what} failed: cannot talk to {where}", text,
+                        "check that PostgreSQL is up and that host/port/user/dbname are right")
+    return KitError(f"{what} failed on {where}", text)
+
+
+def elapsed_since(start: float) -> float:
+    return round(time.perf_counter() - start, 4)

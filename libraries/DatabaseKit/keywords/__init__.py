@@ -1,0 +1,1 @@
+"""DatabaseKit keyword classes, one per area."""

@@ -1,0 +1,197 @@
+"""Queries and statements: Query, Execute SQL, Execute SQL Script, row counts and result checks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from psycopg import sql as pgsql
+from robot.api import logger
+from robot.api.deco import keyword
+
+from DatabaseKit.context import DbContext, DbHandle, short
+from DatabaseKit.sqlsplit import position_in_source, split_sql
+from kitcore import AssertionOperator, KitError, get_and_assert, to_seconds
+from kitcore.logging import log_table
+
+_SELECT = re.compile(r"^\s*(SELECT|WITH|VALUES|TABLE)\b", re.IGNORECASE)
+
+
+def _seconds(timeout: str | float | None) -> float | None:
+    return None if timeout in (None, "") else to_seconds(timeout)
+
+
+class QueryKeywords:
+    def __init__(self, ctx: DbContext) -> None:
+        self.ctx = ctx
+
+    def _rows(self, handle: DbHandle, statement: str, parameters: Any, timeout: str | float | None,
+              log: bool = True) -> tuple[list[str], list[tuple[Any, ...]]]:
+        result = self.ctx.run(handle, statement, parameters, _seconds(timeout), what=f"Query '{short(statement)}'")
+        if log:
+            log_table(short(statement, 200), result.columns, result.rows)
+        return result.columns, result.rows
+
+    @keyword("Query", tags=["query"])
+    def query(self, statement: str, parameters: list[Any] | dict[str, Any] | None = None, rows: str = "dicts",
+              timeout: str | float | None = None, log: bool = True, alias: str | None = None) -> list[Any]:
+        """Run a SELECT and return its rows: a list of dictionaries (``rows=dicts``, the default) or
+        of tuples (``rows=tuples``). The rows are logged as a compact table.
+
+        ``parameters`` fill ``%s`` (list) or ``%(name)s`` (dictionary) placeholders; never paste
+        values into the SQL text. ``timeout`` overrides the statement timeout for this query.
+
+        Example:
+        | ${sessions} = | Query | SELECT name, state FROM sessions WHERE user_id = %s | parameters=${{[7]}} |
+        | Should Be Equal | ${sessions}[0][state] | running |
+        """
+        if rows not in ("dicts", "tuples"):
+            raise KitError(f"Unknown rows='{rows}'", fix="use rows=dicts or rows=tuples")
+        handle = self.ctx.handle(alias)
+        columns, found = self._rows(handle, statement, parameters, timeout, log)
+        if rows == "tuples":
+            return found
+        return [dict(zip(columns, row, strict=False)) for row in found]
+
+    @keyword("Execute SQL", tags=["query"])
+    def execute_sql(self, statement: str, parameters: list[Any] | dict[str, Any] | None = None,
+                    timeout: str | float | None = None, alias: str | None = None) -> int:
+        """Run one statement (committed at once); returns the number of rows it touched.
+
+        Example:
+        | Execute SQL | UPDATE sessions SET state = %s WHERE name = %s | parameters=${{['failed', 'alice-x']}} |
+        """
+        handle = self.ctx.handle(alias)
+        result = self.ctx.run(handle, statement, parameters, _seconds(timeout), what=f"SQL '{short(statement)}'")
+        logger.info(f"{short(statement)}: {result.rowcount} rows")
+        return result.rowcount
+
+    @keyword("Execute SQL Script", tags=["query"])
+    def execute_sql_script(self, path: str, in_transaction: bool = True, timeout: str | float | None = None,
+                           alias: str | None = None) -> int:
+        """Run every statement of the SQL file ``path``; returns how many ran.
+
+        With ``in_transaction=True`` (the default) the script runs in one transaction: a failing
+        statement rolls it all back. The error names the statement, its number and its line.
+
+        Example:
+        | Execute SQL Script | ${CURDIR}/data/seed.sql |
+        """
+        handle = self.ctx.handle(alias)
+        file = Path(path)
+        if not file.is_file():
+            raise KitError(f"SQL script '{path}' does not exist", fix="check the path (relative to the working folder)")
+        source = file.read_text(encoding="utf-8")
+        statements = [s for s in split_sql(source) if not s.transaction_control]
+        budget = _seconds(timeout)
+
+        def run_all() -> None:
+            for statement in statements:
+                try:
+                    self.ctx.run(handle, statement.text, None, budget, what=f"Statement {statement.index}")
+                except KitError as error:
+                    raise script_error(file, source, statement, len(statements), error) from None
+
+        if in_transaction:
+            with self.ctx.call(handle, f"SQL script {file.name}"), handle.conn.transaction():
+                run_all()
+        else:
+            run_all()
+        logger.info(f"Ran {len(statements)} statements from {file.name}")
+        return len(statements)
+
+    @keyword("Get Row Count", tags=["query", "getter"])
+    def get_row_count(self, table_or_select: str, assertion_operator: AssertionOperator | None = None,
+                      assertion_expected: Any = None, retry_timeout: str | float | None = None,
+                      poll: str | float | None = None, parameters: list[Any] | None = None,
+                      alias: str | None = None) -> int:
+        """The number of rows of a table (name, ``schema.table`` allowed) or of a SELECT; with an
+        operator, asserts it, retrying until ``retry_timeout``.
+
+        Example:
+        | Get Row Count | agent_commands | == | 0 |
+        | Get Row Count | SELECT 1 FROM sessions WHERE state = 'running' | >= | 3 | retry_timeout=10s |
+        """
+        handle = self.ctx.handle(alias)
+        if _SELECT.match(table_or_select):
+            statement: Any = pgsql.SQL("SELECT count(*) FROM ({}) AS q").format(pgsql.SQL(table_or_select))
+            label = short(table_or_select)
+        else:
+            statement = pgsql.SQL("SELECT count(*) FROM {}").format(
+                pgsql.Identifier(*table_or_select.strip().split(".")))
+            label = f"table {table_or_select}"
+
+        def count() -> int:
+            return int(self.ctx.run(handle, statement, parameters, what=f"Row count of {label}").rows[0][0])
+
+        return get_and_assert(count, assertion_operator, assertion_expected, f"Row count of {label}",
+                              retry_timeout, poll)
+
+    @keyword("Check Query Result", tags=["query", "assertion"])
+    def check_query_result(self, statement: str, assertion_operator: AssertionOperator, assertion_expected: Any,
+                           row: int = 0, column: int | str = 0, retry_timeout: str | float | None = None,
+                           poll: str | float | None = None, parameters: list[Any] | None = None,
+                           alias: str | None = None) -> Any:
+        """Assert one value of a query's result (``row``, ``column`` by number or name), retrying
+        until ``retry_timeout``; returns the value.
+
+        Example:
+        | Check Query Result | SELECT state FROM sessions WHERE name = %s | == | running |
+        | ... | parameters=${{['alice-1']}} | retry_timeout=10s |
+        """
+        handle = self.ctx.handle(alias)
+
+        def value() -> Any:
+            columns, rows = self._rows(handle, statement, parameters, None, log=False)
+            if row >= len(rows):
+                raise KitError(f"The query returned {len(rows)} rows, so there is no row {row}",
+                               fix="check the query or wait for the data with retry_timeout=")
+            index = column
+            if isinstance(column, str) and not column.isdigit():
+                if column not in columns:
+                    raise KitError(f"The query has no column '{column}'", f"columns: {', '.join(columns)}")
+                index = columns.index(column)
+            return rows[row][int(index)]
+
+        return get_and_assert(value, assertion_operator, assertion_expected, f"Result of '{short(statement)}'",
+                              retry_timeout, poll)
+
+    @keyword("Query Result Should Be", tags=["query", "assertion"])
+    def query_result_should_be(self, statement: str, assertion_operator: AssertionOperator,
+                               assertion_expected: Any, retry_timeout: str | float | None = None,
+                               poll: str | float | None = None, parameters: list[Any] | None = None,
+                               alias: str | None = None) -> Any:
+        """Assert a query's whole result: a single value when it is one row of one column, else
+        the list of rows as lists; retries until ``retry_timeout``.
+
+        Example:
+        | Query Result Should Be | SELECT count(*) FROM agents WHERE status = 'online' | == | 2 |
+        | Query Result Should Be | SELECT name FROM sessions ORDER BY name | == | ${{[['a'], ['b']]}} |
+        """
+        handle = self.ctx.handle(alias)
+
+        def result() -> Any:
+            _, rows = self._rows(handle, statement, parameters, None, log=False)
+            if len(rows) == 1 and len(rows[0]) == 1:
+                return rows[0][0]
+            return [list(r) for r in rows]
+
+        return get_and_assert(result, assertion_operator, assertion_expected, f"Result of '{short(statement)}'",
+                              retry_timeout, poll)
+
+
+def script_error(file: Path, source: str, statement: Any, total: int, error: KitError) -> KitError:
+    line, column = statement.line, statement.column
+    position = _position(error)
+    if position:
+        line, column = position_in_source(source, statement, position)
+    return KitError(
+        f"{file.name} failed at statement {statement.index} of {total} (line {line}, column {column})",
+        f"{error.cause or error}; statement: {statement.short}",
+        error.fix or "correct that statement",
+    )
+
+
+def _position(error: KitError) -> int | None:
+    return getattr(error, "position", None)

@@ -1,0 +1,65 @@
+"""A client-side deadline for every statement, so that a frozen server cannot hang a test.
+
+The statement timeout is enforced by the server; a server that is stopped (SIGSTOP, a VM pause,
+a black-holed network) cannot enforce anything. One daemon thread per library watches the calls
+in flight; a call still running ``grace`` seconds after its statement timeout is cancelled and,
+if that does not help, its socket is shut down, so the blocked call fails with an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import psycopg
+
+
+class Watchdog:
+    def __init__(self, grace: float = 5.0, period: float = 0.25) -> None:
+        self.grace = grace
+        self.period = period
+        self._calls: dict[int, tuple[float, psycopg.Connection]] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.fired = 0
+
+    @contextlib.contextmanager
+    def watch(self, conn: psycopg.Connection, budget: float | None) -> Iterator[None]:
+        """Guard the calls made in the block; ``budget`` seconds (None or <= 0: not guarded)."""
+        if not budget or budget <= 0:
+            yield
+            return
+        key = threading.get_ident()
+        with self._lock:
+            self._calls[key] = (time.monotonic() + budget + self.grace, conn)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="DatabaseKit-watchdog", daemon=True)
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._calls.pop(key, None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.period)
+            now = time.monotonic()
+            with self._lock:
+                late = [(k, c) for k, (deadline, c) in self._calls.items() if now > deadline]
+                for key, _ in late:
+                    self._calls.pop(key, None)
+            for _, conn in late:
+                self.fired += 1
+                self._break(conn)
+
+    @staticmethod
+    def _break(conn: psycopg.Connection) -> None:
+        with contextlib.suppress(Exception):
+            fd = conn.pgconn.socket
+            with socket.socket(fileno=os.dup(fd)) as sock:
+                sock.shutdown(socket.SHUT_RDWR)

@@ -1,0 +1,1 @@
+"""DockerKit's keyword classes, one module per area."""

@@ -1,0 +1,61 @@
+"""What KubeKit's keyword classes share: connections, the cleanup listener and the safety latch."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from kitcore import AssertionOperator, CleanupListener, Connections, KitError, get_and_assert, to_seconds
+from KubeKit.connection import KubeConnection, KubeError
+from KubeKit.guard import KubeGuard
+
+T = TypeVar("T")
+
+
+class KubeContext:
+    def __init__(self, listener: CleanupListener, guard: KubeGuard, timeout: str) -> None:
+        self.listener = listener
+        self.guard = guard
+        self.default_timeout = to_seconds(timeout)
+        self.connections: Connections[KubeConnection] = Connections(
+            "Kubernetes", "Connect To Kubernetes", lambda conn: conn.close())
+
+    def conn(self, alias: str | None = None) -> KubeConnection:
+        return self.connections.get(alias)
+
+    def check(self, conn: KubeConnection, action: str, namespace: str) -> None:
+        self.guard.check(action, namespace, conn.context)
+
+    def register_delete(self, conn: KubeConnection, description: str, key: str,
+                        delete: Callable[[], Any]) -> None:
+        """Remember how to remove something just created; a 404 at cleanup time means it is gone already."""
+
+        def undo() -> None:
+            try:
+                conn.call(f"Remove {description}", delete, _timeout=False)
+            except KubeError as error:
+                if error.status != 404:
+                    raise
+
+        self.listener.register(description, undo, key)
+
+    def forget(self, key: str) -> None:
+        with contextlib.suppress(Exception):
+            self.listener.forget(key)
+
+
+def get_and_check(getter: Callable[[], T], operator: AssertionOperator | str | None, expected: Any, message: str,
+                  timeout: Any = None, poll: Any = None) -> T:
+    """:func:`kitcore.get_and_assert`, also taking the operator as text (``==``) when called from Python."""
+    if isinstance(operator, str):
+        try:
+            operator = AssertionOperator[operator]
+        except KeyError:
+            raise KitError(f"'{operator}' is not an assertion operator",
+                           fix="use one of: " + ", ".join(o.value for o in AssertionOperator)) from None
+    return get_and_assert(getter, operator, expected, message, timeout, poll)
+
+
+def object_key(conn: KubeConnection, kind: str, namespace: str | None, name: str) -> str:
+    return f"kube:{id(conn)}:{kind}:{namespace or ''}:{name}"

@@ -1,0 +1,181 @@
+"""Leases (coordination.k8s.io/v1): who holds them, and how fast a new holder takes over."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from robot.api import logger
+from robot.libraries.DateTime import convert_date
+from robotlibcore import keyword
+
+from kitcore import AssertionOperator, KitError, WaitTimeout, to_seconds
+from KubeKit.connection import KubeConnection, KubeError
+from KubeKit.context import KubeContext, get_and_check
+from KubeKit.watching import ListWatch, State, holder_of
+
+
+def _epoch(since: Any) -> float:
+    """A moment as epoch seconds: a number, or a date Robot understands (``Get Time  epoch``, ISO...)."""
+    if isinstance(since, (int, float)):
+        return float(since)
+    try:
+        return float(since)
+    except ValueError:
+        return float(convert_date(str(since), result_format="epoch"))
+
+
+class LeaseKeywords:
+    def __init__(self, ctx: KubeContext) -> None:
+        self.ctx = ctx
+
+    def _watch(self, conn: KubeConnection, name: str, namespace: str) -> ListWatch:
+        return ListWatch(conn, conn.coordination.list_namespaced_lease, namespace,
+                         field_selector=f"metadata.name={name}")
+
+    def _read(self, conn: KubeConnection, name: str, namespace: str) -> dict[str, Any]:
+        lease = conn.call(f"Read lease '{name}' in {namespace}", conn.coordination.read_namespaced_lease,
+                          name, namespace)
+        return conn.api.sanitize_for_serialization(lease)
+
+    @keyword("Get Lease Holder", tags=["leases", "assertion"])
+    def get_lease_holder(
+        self,
+        name: str,
+        namespace: str,
+        assertion_operator: AssertionOperator | None = None,
+        expected: Any = None,
+        timeout: str | None = None,
+        alias: str | None = None,
+    ) -> str:
+        """The lease's ``holderIdentity`` (empty when nobody holds it); can assert.
+
+        Example:
+        | ${leader} = | Get Lease Holder | streamspace-agent-k8s-local | streamspace |
+        | Get Lease Holder | ${lease} | ${ns} | != | ${old_leader} | timeout=30s |
+        """
+        conn = self.ctx.conn(alias)
+        return get_and_check(
+            lambda: str((self._read(conn, name, namespace).get("spec") or {}).get("holderIdentity") or ""),
+            assertion_operator, expected, f"Holder of lease {name}", timeout)
+
+    @keyword("Get Lease Transitions", tags=["leases", "assertion"])
+    def get_lease_transitions(
+        self,
+        name: str,
+        namespace: str,
+        assertion_operator: AssertionOperator | None = None,
+        expected: Any = None,
+        timeout: str | None = None,
+        alias: str | None = None,
+    ) -> int:
+        """How many times the lease changed hands (``spec.leaseTransitions``, 0 when absent); can assert.
+
+        Example:
+        | Get Lease Transitions | ${lease} | ${ns} | == | ${before + 1} |
+        """
+        conn = self.ctx.conn(alias)
+        return get_and_check(
+            lambda: int((self._read(conn, name, namespace).get("spec") or {}).get("leaseTransitions") or 0),
+            assertion_operator, expected, f"Transitions of lease {name}", timeout)
+
+    @keyword("Wait Until Lease Has A Holder", tags=["leases", "wait"])
+    def wait_until_lease_has_a_holder(self, name: str, namespace: str, timeout: str = "60s", poll: str = "0.5s",
+                                      alias: str | None = None) -> str:
+        """Wait until the lease exists and names a holder; returns the holder.
+
+        Example:
+        | ${leader} = | Wait Until Lease Has A Holder | ${lease} | ${ns} | timeout=30s |
+        """
+        conn = self.ctx.conn(alias)
+        return self._watch(conn, name, namespace).until(
+            f"Lease '{name}' in {namespace} to have a holder",
+            lambda state: holder_of(state, name) or None,
+            lambda state: "no such lease" if name not in state else "no holder",
+            to_seconds(timeout), to_seconds(poll, 0.5))
+
+    @keyword("Wait Until Lease Holder Changes", tags=["leases", "wait", "failover"])
+    def wait_until_lease_holder_changes(
+        self,
+        name: str,
+        namespace: str,
+        from_holder: str | None = None,
+        since: Any = None,
+        timeout: str = "60s",
+        stable_for: str = "0s",
+        poll: str = "0.5s",
+        alias: str | None = None,
+    ) -> list[Any]:
+        """Wait until someone other than ``from_holder`` holds the lease; returns the new holder and the
+        failover time in seconds.
+
+        ``from_holder`` defaults to the holder when the wait starts (give it when the old leader may
+        already be gone by then). The failover time counts from ``since`` (epoch seconds or a date,
+        e.g. from ``Get Time  epoch`` just before the leader was killed) or else from the start of
+        the wait, to the moment the change was seen. With ``stable_for``, the new holder must then
+        keep the lease for that long: the keyword fails if it flaps to another holder meanwhile.
+        Follows a watch on the lease (polls where the API cannot watch).
+
+        Example:
+        | ${killed_at} = | Get Time | epoch |
+        | Kill The Agent Leader |
+        | ${leader} | ${seconds} = | Wait Until Lease Holder Changes | ${lease} | ${ns} | from_holder=${old} |
+        | ... | since=${killed_at} | timeout=30s | stable_for=5s |
+        | Should Be True | ${seconds} < ${LEADER_ELECTION_BUDGET} |
+        """
+        conn = self.ctx.conn(alias)
+        started = time.time()
+        origin = _epoch(since) if since not in (None, "") else started
+        watcher = self._watch(conn, name, namespace)
+        if from_holder is None:
+            try:
+                from_holder = str((self._read(conn, name, namespace).get("spec") or {}).get("holderIdentity") or "")
+            except KubeError as error:
+                if error.status != 404:
+                    raise
+                from_holder = ""
+        old = from_holder
+        seen: dict[str, float] = {}
+
+        def changed(state: State) -> str | None:
+            holder = holder_of(state, name)
+            if holder and holder != old:
+                seen["at"] = time.time()
+                return holder
+            return None
+
+        def describe(state: State) -> str:
+            if name not in state:
+                return "no such lease"
+            return f"holder still '{holder_of(state, name)}'" if holder_of(state, name) else "no holder"
+
+        new = watcher.until(f"Lease '{name}' in {namespace} to change holder from '{old}'", changed, describe,
+                            to_seconds(timeout), to_seconds(poll, 0.5))
+        failover = seen["at"] - origin
+        window = to_seconds(stable_for, 0.0)
+        if window > 0:
+            self._hold_still(watcher, name, namespace, old, new, window, to_seconds(poll, 0.5))
+        logger.info(f"Lease {name}: '{old}' -> '{new}' after {failover:.3f} s"
+                    + (f", stable for {window:g} s" if window > 0 else ""))
+        return [new, round(failover, 3)]
+
+    @staticmethod
+    def _hold_still(watcher: ListWatch, name: str, namespace: str, old: str, new: str, window: float,
+                    poll: float) -> None:
+        start = time.monotonic()
+
+        def flapped(state: State) -> str | None:
+            holder = holder_of(state, name)
+            return None if holder == new else (holder or "(nobody)")
+
+        try:
+            other = watcher.until(f"Lease '{name}' to keep holder '{new}'", flapped, lambda _s: f"still '{new}'",
+                                  window, poll)
+        except WaitTimeout:
+            return  # nobody else took it during the window: stable
+        raise KitError(
+            f"Lease '{name}' in {namespace} flapped between holders",
+            cause=f"'{old}' -> '{new}' -> '{other}' within {time.monotonic() - start:.2f} s of the change "
+            f"(stable_for={window:g} s)",
+            fix="two candidates are fighting for the lease: check their lease duration, renew deadline and clocks",
+        )

@@ -1,0 +1,94 @@
+"""Plots of load runs and resource samples: PNG files under the output folder, embedded in log.html."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
+
+from kitcore.logging import log_png
+from LoadKit.runner import Sample
+
+
+def output_dir() -> Path:
+    try:
+        folder = BuiltIn().get_variable_value("${OUTPUT DIR}")
+    except RobotNotRunningError:
+        folder = None
+    path = Path(folder) if folder else Path("results")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _figure(width: float = 8, height: float = 3.6) -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    return pyplot.subplots(figsize=(width, height), dpi=90)
+
+
+def _save(fig: Any, title: str, stem: str) -> Path:
+    from matplotlib import pyplot
+
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png")
+    pyplot.close(fig)
+    png = buffer.getvalue()
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-") or "plot"
+    folder = output_dir()
+    path = folder / f"{safe}.png"
+    number = 1
+    while path.exists():
+        number += 1
+        path = folder / f"{safe}-{number}.png"
+    path.write_bytes(png)
+    log_png(f"{title} (saved as {path.name})", png, width=720)
+    return path
+
+
+def plot_latency(samples: Sequence[Sample], name: str) -> Path:
+    """Latency over time; failed calls in red at the bottom."""
+    fig, axes = _figure()
+    good = [s for s in samples if s.ok]
+    bad = [s for s in samples if not s.ok]
+    axes.scatter([s.start for s in good], [s.latency * 1000 for s in good], s=4, label="ok")
+    if bad:
+        axes.scatter([s.start for s in bad], [0 for _ in bad], s=8, color="red", marker="x", label="error")
+    axes.set_xlabel("time since start (s)")
+    axes.set_ylabel("latency (ms)")
+    axes.set_title(f"{name}: latency over time")
+    axes.legend(loc="upper right")
+    return _save(fig, f"Latency over time: {name}", f"load-{name}-latency")
+
+
+def plot_steps(steps: Sequence[dict[str, Any]], name: str) -> Path:
+    """Throughput (bars) and p95 latency (line) per concurrency step."""
+    fig, axes = _figure()
+    labels = [str(s["concurrency"]) for s in steps]
+    axes.bar(labels, [s["success_throughput_per_s"] for s in steps], color="tab:blue")
+    axes.set_xlabel("concurrency")
+    axes.set_ylabel("successful ops/s", color="tab:blue")
+    twin = axes.twinx()
+    twin.plot(labels, [s["p95_ms"] for s in steps], color="tab:orange", marker="o")
+    twin.set_ylabel("p95 latency (ms)", color="tab:orange")
+    axes.set_title(f"{name}: throughput per concurrency step")
+    return _save(fig, f"Throughput per concurrency step: {name}", f"load-{name}-steps")
+
+
+def plot_resources(series: dict[str, list[tuple[float, float]]], ylabel: str, name: str) -> Path:
+    fig, axes = _figure()
+    for label, points in series.items():
+        axes.plot([p[0] for p in points], [p[1] for p in points], label=label)
+    axes.set_xlabel("time since start (s)")
+    axes.set_ylabel(ylabel)
+    axes.set_title(f"{name}: {ylabel}")
+    if series:
+        axes.legend(loc="upper right", fontsize="small")
+    return _save(fig, f"{ylabel}: {name}", f"resources-{name}-{ylabel}")

@@ -1,0 +1,50 @@
+"""ProbesKit: background probes that measure what a fault did to the service.
+
+Probes run in daemon threads with a bounded loop (``max_duration``) and are stopped at the
+end of the test that started them. Each report gives figures that are zero when nothing
+went wrong:
+
+| probe | figures |
+| availability | ``downtime``, ``longest_downtime`` = ``rto``, ``outages``, ``errors``, per replica |
+| session state | ``left_steady`` (sessions that ever left ``running``), ``left_count`` |
+| command delivery | ``lost`` = ``rpo``, ``duplicates``, ``unexpected``, delivery delays |
+| stream | ``max_gap``, ``gaps_over_threshold``, ``disconnects`` |
+
+Resolution is the probe's ``interval``: a downtime window runs from the first failed check
+to the first good one.
+
+= From Python =
+Other libraries register completion sources for the command delivery probe:
+``BuiltIn().get_library_instance("ProbesKit").register_completion_source("db", fn)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from robotlibcore import DynamicCore
+
+from kitcore import CleanupListener
+from ProbesKit.keywords.probes import ProbeKeywords
+from ProbesKit.registry import ProbeRegistry
+
+__version__ = "0.1.0"
+
+
+class ProbesKit(DynamicCore):
+    """Keywords for background probes: availability, session state, command delivery, streams."""
+
+    ROBOT_LIBRARY_SCOPE = "GLOBAL"
+    ROBOT_LIBRARY_VERSION = __version__
+
+    def __init__(self) -> None:
+        self.listener = CleanupListener("ProbesKit")
+        self.ROBOT_LIBRARY_LISTENER = self.listener
+        self.registry = ProbeRegistry(self.listener)
+        self._probes = ProbeKeywords(self.registry)
+        super().__init__([self._probes])
+
+    def register_completion_source(self, name: str, source: Callable[[], Any]) -> None:
+        """Make ``source`` (returns every completion seen so far) usable as ``source=name``."""
+        self._probes.sources[name] = source

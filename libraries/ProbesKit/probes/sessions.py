@@ -1,0 +1,86 @@
+"""Session-state stability: poll sessions through the REST API; report any that left ``running``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from ProbesKit.probes.base import Probe
+
+STEADY = "running"
+
+
+class SessionStateProbe(Probe):
+    """Polls ``GET /api/v1/sessions/<name>`` for each session, through the first API URL that
+    answers (so losing one replica is not mistaken for a session change)."""
+
+    kind = "session-state"
+
+    def __init__(self, name: str, api_urls: list[str], sessions: list[str], token: str | None,
+                 interval: float = 0.5, timeout: float = 2.0, max_duration: float = 600.0,
+                 steady: str = STEADY) -> None:
+        super().__init__(name, interval, max_duration)
+        self.api_urls = [u.rstrip("/") for u in api_urls]
+        self.sessions = list(sessions)
+        self.timeout = timeout
+        self.steady = steady
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.history: dict[str, list[tuple[float, str]]] = {s: [] for s in self.sessions}
+        self.unreachable = 0
+        self.polls = 0
+        self._http = requests.Session()
+        self._http.trust_env = False
+
+    def _state(self, session: str) -> str | None:
+        """The session's state; ``missing`` for 404; None if no API replica answered."""
+        for url in self.api_urls:
+            try:
+                response = self._http.get(f"{url}/api/v1/sessions/{session}", headers=self._headers,
+                                          timeout=self.timeout)
+            except requests.RequestException:
+                continue
+            if response.status_code == 404:
+                return "missing"
+            if response.status_code >= 500:
+                continue
+            if response.status_code != 200:
+                return f"HTTP {response.status_code}"
+            return str(response.json().get("state", "unknown"))
+        return None
+
+    def tick(self) -> None:
+        for session in self.sessions:
+            when = self.now()
+            state = self._state(session)
+            with self._lock:
+                self.polls += 1
+                if state is None:
+                    self.unreachable += 1
+                    continue
+                seen = self.history[session]
+                if not seen or seen[-1][1] != state:
+                    seen.append((when, state))
+
+    def teardown(self) -> None:
+        self._http.close()
+
+    def figures(self) -> dict[str, Any]:
+        with self._lock:
+            history = {k: list(v) for k, v in self.history.items()}
+            polls, unreachable = self.polls, self.unreachable
+        sessions = {}
+        left = []
+        for session, seen in history.items():
+            off = [(t, s) for t, s in seen if s != self.steady]
+            if off:
+                left.append(session)
+            sessions[session] = {
+                "states": [s for _, s in seen],
+                "changes": [{"at": self.wall(t), "state": s} for t, s in seen],
+                "left_steady": bool(off),
+                "first_left_at": self.wall(off[0][0]) if off else None,
+                "final": seen[-1][1] if seen else None,
+            }
+        return {"sessions_watched": len(history), "polls": polls, "unreachable": unreachable,
+                "steady_state": self.steady, "left_steady": left, "left_count": len(left), "sessions": sessions}

@@ -1,0 +1,1 @@
+"""VncKit's keyword classes, one per area."""

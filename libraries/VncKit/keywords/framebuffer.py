@@ -1,0 +1,154 @@
+"""The kept framebuffer: updates, screenshots, waiting for change, colours of regions."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from robot.api import logger
+from robot.api.deco import keyword
+
+from kitcore import AssertionOperator, Wait, get_and_assert
+from kitcore.logging import log_png
+from VncKit.framebuffer import colour_hex, parse_colour
+from VncKit.keywords.base import KeywordGroup, as_operator
+from VncKit.rfb import Update
+from VncKit.screen import refresh, wait_for_change
+
+
+class FramebufferKeywords(KeywordGroup):
+    @keyword("Request Full Update", tags=["framebuffer"])
+    def request_full_update(self, region: str | None = None, timeout: str | None = None,
+                            alias: str | None = None) -> float:
+        """Ask for every pixel of the screen (or ``region``) and wait until it has arrived.
+
+        Returns the seconds it took. ``region`` is ``x,y,width,height``.
+
+        Example:
+        | Request Full Update |
+        | Request Full Update | 0,0,100,100 | timeout=5s |
+        """
+        client = self.client(alias)
+        area = self.region(client, region)
+        update = refresh(client, area, self.seconds(timeout, client.timeout))
+        seconds = update.finished - update.started
+        logger.info(f"Full update of {area}: {len(update.rects)} rectangles, {update.nbytes} bytes")
+        return seconds
+
+    @keyword("Request Incremental Update", tags=["framebuffer"])
+    def request_incremental_update(self, region: str | None = None, timeout: str = "1s",
+                                   alias: str | None = None) -> int:
+        """Ask for what changed on the screen (or ``region``) and apply the updates that arrive within ``timeout``.
+
+        The server answers only when pixels changed, so no update within ``timeout`` is not an
+        error. Returns the number of updates applied.
+
+        Example:
+        | ${updates} = | Request Incremental Update | timeout=500ms |
+        """
+        client = self.client(alias)
+        area = self.region(client, region)
+        budget = self.seconds(timeout, 1.0)
+        deadline = time.monotonic() + budget
+        client.request_update(True, area)
+        count = 0
+        while (message := client.next_message(deadline)) is not None:
+            if isinstance(message, Update):
+                count += 1
+                client.request_update(True, area)
+        logger.info(f"{count} incremental updates of {area} in {budget:g} s")
+        return count
+
+    @keyword("Take VNC Screenshot", tags=["framebuffer"])
+    def take_vnc_screenshot(self, path: str | None = None, region: str | None = None, refresh_first: bool = True,
+                            alias: str | None = None) -> str | None:
+        """Embed the screen (or ``region``) as a PNG in log.html; with ``path``, also save it there.
+
+        By default the screen is fetched fresh first; ``refresh_first=False`` uses the framebuffer
+        as last received. Returns the saved file's path, or None.
+
+        Example:
+        | Take VNC Screenshot |
+        | Take VNC Screenshot | ${OUTPUT_DIR}/desktop.png |
+        """
+        client = self.client(alias)
+        area = self.region(client, region)
+        if refresh_first:
+            refresh(client, area)
+        png = client.framebuffer.png(area)
+        log_png(f"VNC screen of {client.description} ({area.width}x{area.height})", png,
+                width=min(area.width, 800))
+        if path:
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(png)
+            logger.info(f"Saved the screenshot to {target}")
+            return str(target)
+        return None
+
+    @keyword("Wait Until Screen Changes", tags=["framebuffer", "wait"])
+    def wait_until_screen_changes(self, region: str | None = None, timeout: str = "10s",
+                                  alias: str | None = None) -> float:
+        """Wait until the screen (or ``region``) differs from the framebuffer as last received.
+
+        The comparison base is what VncKit last saw, so input sent just before this keyword counts.
+        Call `Request Full Update` first for a fresh base. Returns the seconds waited.
+
+        Example:
+        | Press Key | a |
+        | Wait Until Screen Changes | timeout=2s |
+        """
+        client = self.client(alias)
+        area = self.region(client, region)
+        change = wait_for_change(client, area, self.seconds(timeout, 10.0))
+        logger.info(f"Region {area} changed after {change.elapsed * 1000:.1f} ms ({change.updates} updates)")
+        return change.elapsed
+
+    @keyword("Get Region Color", tags=["framebuffer", "getter"])
+    def get_region_color(self, region: str | None = None, operator: AssertionOperator | None = None,
+                         expected: Any = None, timeout: str | None = None, alias: str | None = None) -> str:
+        """The most frequent colour in ``region`` (``x,y,width,height``; empty for the whole screen) as ``#rrggbb``.
+
+        The region is fetched fresh on every try; with ``timeout`` the assertion is retried.
+
+        Example:
+        | Get Region Color | 0,0,50,50 | == | #000000 |
+        """
+        client = self.client(alias)
+        area = self.region(client, region)
+
+        def probe() -> str:
+            refresh(client, area)
+            return colour_hex(client.framebuffer.dominant_colour(area))
+
+        value = get_and_assert(probe, as_operator(operator), expected, f"Colour of region {area}", timeout)
+        if operator is None:
+            logger.info(f"Colour of region {area}: {value}")
+        return value
+
+    @keyword("Region Should Have Color", tags=["framebuffer", "wait"])
+    def region_should_have_color(self, region: str | None, color: str, tolerance: int = 0, share: float = 1.0,
+                                 timeout: str = "5s", alias: str | None = None) -> None:
+        """Wait until at least ``share`` (0-1) of the pixels of ``region`` have ``color`` (± ``tolerance`` per channel).
+
+        Example:
+        | Region Should Have Color | 8,8,14,14 | #ffffff |
+        | Region Should Have Color | ${EMPTY} | black | share=0.9 | timeout=2s |
+        """
+        client = self.client(alias)
+        area = self.region(client, region)
+        wanted = parse_colour(color)
+
+        def probe() -> float:
+            refresh(client, area)
+            return client.framebuffer.share_of_colour(area, wanted, int(tolerance))
+
+        def describe(found: float) -> str:
+            common = ", ".join(f"{colour_hex(c)} x{n}" for n, c in client.framebuffer.colours(area)[:3])
+            return f"{found:.1%} of the pixels matched; most common: {common}"
+
+        wait = Wait(f"Region {area} to have colour {colour_hex(wanted)} (share {share:g}, tolerance {tolerance})",
+                    self.seconds(timeout, 5.0), 0.1)
+        outcome = wait.until(probe, lambda found: found >= float(share), describe)
+        logger.info(f"Region {area}: {outcome.value:.1%} {colour_hex(wanted)} after {outcome.tries} tries")

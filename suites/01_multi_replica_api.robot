@@ -1,0 +1,123 @@
+*** Settings ***
+Documentation       Scenario 1 — a Control Plane with several API replicas.
+...
+...                 Agents connect outbound to any API replica; the replicas share PostgreSQL and a Redis agent
+...                 hub (``agent:<id>:pod`` says which replica holds an agent's WebSocket). A command for an
+...                 agent held by another replica travels over Redis pub/sub on ``pod:<replica>:commands``.
+...                 These tests check that any replica can serve any request, that the replicas agree on what
+...                 they report, that losing a replica loses no session, and that losing Redis degrades the
+...                 API without breaking it and recovers once Redis is back.
+
+Resource            ../resources/ha.resource
+Variables           ../variables/thresholds.yaml
+
+Suite Setup         The HA Test Environment Is Running
+Suite Teardown      Leave The Platform
+Test Setup          Acting As The Admin
+Test Teardown       Heal Everything
+
+Test Tags           ha
+
+
+*** Test Cases ***
+Each Agent Is Held By One Replica That Every Replica Names
+    [Documentation]    The replicas and the Redis hub agree on which replica holds each agent.
+    [Tags]    redis
+    Given An HA Control Plane With 3 API Replicas
+    Then Each Agent Is Held By Exactly One Replica That Every Replica Names    kubernetes
+    And Each Agent Is Held By Exactly One Replica That Every Replica Names    docker
+
+Sessions Created Through Different Replicas All Run
+    [Documentation]    Any replica accepts a session request, whichever replica holds the agent.
+    Given An HA Control Plane With 3 API Replicas
+    ${user: str} =    And A New User Called    alice
+    ${first: str} =    When A Running Session For    ${user}    kubernetes    replica=api-1
+    ${second: str} =    And A Running Session For    ${user}    docker    replica=api-2
+    ${third: str} =    And A Running Session For    ${user}    kubernetes    replica=api-3
+    Then The Session Should Read The Same On Every Running Replica    ${first}
+    And The Session Should Read The Same On Every Running Replica    ${second}
+    And The Session Should Read The Same On Every Running Replica    ${third}
+
+A Command Sent Through Another Replica Crosses Over Redis
+    [Documentation]    A replica that does not hold the agent publishes the command on the holder's channel.
+    [Tags]    redis
+    Given An HA Control Plane With 3 API Replicas
+    ${holder: str} =    And The Replica Holding The Agent Of    kubernetes
+    ${other: str} =    And A Replica Other Than    ${holder}
+    And Commands Published For A Replica Are Watched    ${holder}
+    ${user: str} =    And A New User Called    alice
+    ${session: str} =    When A Running Session For    ${user}    kubernetes    replica=${other}
+    Then The Command Should Cross Over Redis    ${holder}    ${session}    start_session
+    When Terminate Session    ${session}    replica=${other}
+    Then The Command Should Cross Over Redis    ${holder}    ${session}    stop_session
+    And Wait Until Session Is    ${session}    terminated    timeout=${SESSION_COMMAND_BUDGET}
+
+Agent Status Reads The Same On Every Replica
+    [Documentation]    Every replica reports both agents online and held by the same replica.
+    Given An HA Control Plane With 3 API Replicas
+    Then Agent Status Should Read The Same On Every Replica    kubernetes
+    And Agent Status Should Read The Same On Every Replica    docker
+
+A Token Works On Every Replica
+    [Documentation]    One login is enough for every replica (the replicas share the token secret).
+    Given An HA Control Plane With 3 API Replicas
+    ${user: str} =    When A New User Called    alice
+    Then Every Replica Accepts The Token Of    ${user}
+
+A Token Survives The Restart Of A Replica
+    [Documentation]    Restarting a replica logs nobody out.
+    Given An HA Control Plane With 3 API Replicas
+    ${user: str} =    And A New User Called    alice
+    When An API Replica Is Restarted    api-1
+    Then Every Replica Accepts The Token Of    ${user}
+
+Sessions Survive The Death Of The Replica Holding The Agent
+    [Documentation]    The replica holding the Kubernetes agent crashes: sessions keep running, the agent moves
+    ...    to another replica, and new sessions still start.
+    Given An HA Control Plane With 3 API Replicas
+    ${user: str} =    And A New User Called    alice
+    ${sessions: list} =    And Running Sessions For    ${user}    2    kubernetes
+    ${killed: str} =    When The Replica Holding The Agent Dies    kubernetes
+    Then Sessions Should Survive    ${sessions}
+    And The Agent Moves Away From    kubernetes    ${killed}
+    And Every Running API Replica Answers
+    And A Running Session For    ${user}    kubernetes
+
+A Session Is Managed Through The Surviving Replicas
+    [Documentation]    A session created through a replica that then dies is hibernated, woken and terminated
+    ...    through the others.
+    Given An HA Control Plane With 3 API Replicas
+    ${user: str} =    And A New User Called    alice
+    ${session: str} =    And A Running Session For    ${user}    docker    replica=api-3
+    When API Replica Dies    api-3
+    Then The Session Is Hibernated    ${session}
+    And The Session Is Woken    ${session}
+    And The Session Is Terminated    ${session}
+
+The API Degrades Gracefully Without Redis
+    [Documentation]    With Redis gone every replica still answers, reads work, commands to agents held locally
+    ...    work, and a replica that cannot reach the agent answers at once instead of hanging.
+    [Tags]    redis    chaos
+    Given An HA Control Plane With 3 API Replicas
+    ${user: str} =    And A New User Called    alice
+    ${session: str} =    And A Running Session For    ${user}    kubernetes
+    ${holder: str} =    And The Replica Holding The Agent Of    kubernetes
+    When Redis Is Lost
+    Then The API Answers Without Redis
+    And Session Should Be Running    ${session}
+    And A Running Session For    ${user}    kubernetes    replica=${holder}
+    And A Session Through A Replica Without The Agent Is Refused Cleanly Or Runs
+
+The Agent Hub Recovers When Redis Comes Back
+    [Documentation]    Once Redis is back, heartbeats re-create the hub keys within the budget and commands cross
+    ...    replicas again.
+    [Tags]    redis    chaos
+    Given An HA Control Plane With 3 API Replicas
+    And Redis Is Lost
+    ${since: float} =    When Redis Comes Back
+    Then The Agent Hub Recovers Within    ${REDIS_RECOVERY_BUDGET}    ${since}
+    And Agent Status Should Read The Same On Every Replica    kubernetes
+    ${holder: str} =    And The Replica Holding The Agent Of    kubernetes
+    ${other: str} =    And A Replica Other Than    ${holder}
+    ${user: str} =    And A New User Called    alice
+    And A Running Session For    ${user}    kubernetes    replica=${other}

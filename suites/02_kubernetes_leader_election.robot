@@ -1,0 +1,103 @@
+*** Settings ***
+Documentation       Scenario 2 — leader election among the Kubernetes agent's replicas.
+...
+...                 The Kubernetes agent runs as several replicas sharing one agent id, hence one
+...                 ``coordination.k8s.io/v1`` Lease ``streamspace-agent-<agentId>``. Exactly one replica leads:
+...                 only the leader connects to the Control Plane and runs commands; a replica that is no longer
+...                 leader refuses commands with ``not leader``. When the leader dies another replica must take
+...                 the Lease within LEADER_ELECTION_BUDGET (30 s, the seed's target), the agent must come back
+...                 online, and no session, command or data may be lost or carried out twice.
+
+Resource            ../resources/kubernetes_agents.resource
+Variables           ../variables/thresholds.yaml
+
+Suite Setup         The Kubernetes Test Environment Is Running
+Suite Teardown      Leave The Platform
+Test Setup          Acting As The Admin
+Test Teardown       Heal Everything
+
+Test Tags           kubernetes    ha
+
+
+*** Test Cases ***
+Exactly One Replica Leads And Holds The Lease
+    [Documentation]    Of three replicas exactly one leads, and the Lease names it.
+    ${leader: str} =    Given Three Kubernetes Agent Replicas With One Leader
+    Then The Lease Should Name    ${leader}
+    And Only The Leader Is Connected To The Control Plane    ${leader}
+
+Only The Leader Runs Sessions
+    [Documentation]    Sessions are started by the leader: the agent the Control Plane uses is the leading replica.
+    ${leader: str} =    Given Three Kubernetes Agent Replicas With One Leader
+    ${user: str} =    And A New User Called    alice
+    ${sessions: list} =    When Running Sessions For    ${user}    2    kubernetes
+    Then Only The Leader Is Connected To The Control Plane    ${leader}
+    And Every Session Should Still Have Its Pod    ${sessions}
+    And The Leader Should Still Be    ${leader}
+
+A New Leader Is Elected Within The Budget When The Leader Dies
+    [Documentation]    The leader crashes; another replica takes the Lease within the election budget.
+    [Tags]    failover
+    Given Three Kubernetes Agent Replicas With One Leader
+    ${failover: dict} =    When The Agent Leader Is Killed
+    ${new: str} =    Then A New Leader Is Elected Within    ${LEADER_ELECTION_BUDGET}    ${failover}
+    And The Agent Is Back Online Within    ${AGENT_RECONNECT_BUDGET}    ${failover}    ${new}
+
+Leader Failover Keeps Every Session
+    [Documentation]    Sessions started before the leader dies are still running, with their pods, afterwards.
+    [Tags]    failover
+    Given Three Kubernetes Agent Replicas With One Leader
+    ${user: str} =    And A New User Called    alice
+    ${sessions: list} =    And Running Sessions For    ${user}    3    kubernetes
+    ${failover: dict} =    When The Agent Leader Is Killed
+    Then A New Leader Is Elected Within    ${LEADER_ELECTION_BUDGET}    ${failover}
+    And Every Session Should Be Running    ${sessions}
+    And Every Session Should Still Have Its Pod    ${sessions}
+
+No Command Is Lost Or Carried Out Twice Across A Failover
+    [Documentation]    Commands issued while the leader dies are all carried out, each exactly once.
+    [Tags]    failover    data-loss
+    Given Three Kubernetes Agent Replicas With One Leader
+    ${user: str} =    And A New User Called    alice
+    ${sessions: list} =    And Running Sessions For    ${user}    3    kubernetes
+    And Commands Are Counted
+    ${failover: dict} =    When The Agent Leader Is Killed
+    And Every Session Is Hibernated Through The Failover    ${sessions}
+    Then A New Leader Is Elected Within    ${LEADER_ELECTION_BUDGET}    ${failover}
+    And No Command Was Lost
+    And No Command Was Carried Out Twice    ${sessions}
+
+A Deposed Leader Refuses Commands Gracefully
+    [Documentation]    The leader is cut off from Kubernetes and loses the Lease; whatever it is sent meanwhile it
+    ...    refuses with "not leader", nothing hangs, and the platform keeps working through the new leader.
+    [Tags]    failover    partition
+    Given Three Kubernetes Agent Replicas With One Leader
+    ${user: str} =    And A New User Called    alice
+    ${since: str} =    And The Database Clock
+    ${failover: dict} =    When The Agent Leader Is Cut Off From Kubernetes
+    ${new: str} =    Then A New Leader Is Elected Within    ${LEADER_ELECTION_BUDGET}    ${failover}
+    And A Running Session For    ${user}    kubernetes
+    And Commands Refused By A Follower Say Why    ${since}
+    And Only The Leader Is Connected To The Control Plane    ${new}
+
+A Follower Dying Changes Nothing
+    [Documentation]    A replica that does not lead crashes: the leadership does not move and sessions still start.
+    ${leader: str} =    Given Three Kubernetes Agent Replicas With One Leader
+    When A Follower Is Killed    ${leader}
+    Then The Leader Should Still Be    ${leader}
+    ${user: str} =    And A New User Called    alice
+    And A Running Session For    ${user}    kubernetes
+    And Only The Leader Is Connected To The Control Plane    ${leader}
+
+A Session Started After Failover Runs Through The New Leader
+    [Documentation]    After a failover, hibernate, wake and terminate all go through the new leader.
+    [Tags]    failover
+    Given Three Kubernetes Agent Replicas With One Leader
+    ${user: str} =    And A New User Called    alice
+    ${failover: dict} =    When The Agent Leader Is Killed
+    ${new: str} =    And A New Leader Is Elected Within    ${LEADER_ELECTION_BUDGET}    ${failover}
+    ${session: str} =    Then A Running Session For    ${user}    kubernetes
+    And The Session Is Hibernated    ${session}
+    And The Session Is Woken    ${session}
+    And The Session Is Terminated    ${session}
+    And Only The Leader Is Connected To The Control Plane    ${new}

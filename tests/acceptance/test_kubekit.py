@@ -1,0 +1,475 @@
+"""KubeKit's keywords against the Kubernetes API stand-in (a separate process started by a fixture).
+
+The "other side" — a kubelet making pods ready, candidates taking a lease — is played with the
+official ``kubernetes`` client, as the reference stack's components do.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+import uuid
+
+import pytest
+import yaml
+from kubernetes import client
+
+from environments.local.kubeapi import KubeApiStandIn
+from kitcore import KitError, TargetRefused, WaitTimeout
+from KubeKit import KubeKit
+
+TIMEOUT = 5
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory):
+    server = KubeApiStandIn(tmp_path_factory.mktemp("kubeapi")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def api(standin):
+    with client.ApiClient(client.Configuration(host=standin.url)) as api_client:
+        yield api_client
+
+
+@pytest.fixture
+def kit(standin):
+    library = KubeKit()
+    library.connect_to_kubernetes(api_url=standin.url, timeout="5s")
+    yield library
+    library.cleanup.run_all()  # what the listener does at the end of a test
+    library.close_all_kubernetes_connections()
+
+
+@pytest.fixture
+def ns(kit):
+    return kit.create_test_namespace()
+
+
+def later(delay: float, action) -> threading.Thread:
+    """Run ``action`` after ``delay`` seconds in a thread (the other side of a wait)."""
+    thread = threading.Thread(target=lambda: (time.sleep(delay), action()))
+    thread.start()
+    return thread
+
+
+def make_pod(api, namespace: str, name: str, **labels: str) -> None:
+    client.CoreV1Api(api).create_namespaced_pod(namespace, {
+        "metadata": {"name": name, "labels": labels}, "spec": {"containers": [{"name": "c", "image": "i"}]}})
+
+
+def make_ready(api, namespace: str, name: str, ip: str = "10.1.0.9") -> None:
+    client.CoreV1Api(api).patch_namespaced_pod_status(name, namespace, {"status": {
+        "phase": "Running", "podIP": ip, "conditions": [{"type": "Ready", "status": "True"}]}})
+
+
+def take_lease(api, namespace: str, name: str, holder: str) -> None:
+    """A candidate takes the lease the way client-go's leader election does: read, then replace."""
+    leases = client.CoordinationV1Api(api)
+    lease = leases.read_namespaced_lease(name, namespace)
+    changed = holder != (lease.spec.holder_identity or "")
+    lease.spec.holder_identity = holder
+    lease.spec.lease_transitions = (lease.spec.lease_transitions or 0) + (1 if changed else 0)
+    leases.replace_namespaced_lease(name, namespace, lease)
+
+
+# -- connections --------------------------------------------------------------------------------
+def test_connect_to_the_stand_in_and_read_its_version(kit, standin):
+    assert kit.get_kubernetes_version("contains", "stand-in").endswith("stand-in")
+    with pytest.raises(AssertionError, match="Kubernetes version"):
+        kit.get_kubernetes_version("==", "v1.99.0")
+
+
+def test_unreachable_api_fails_fast_naming_the_url():
+    library = KubeKit()
+    start = time.monotonic()
+    with pytest.raises(KitError, match=r"Cannot reach the Kubernetes API at http://127\.0\.0\.1:9") as error:
+        library.connect_to_kubernetes(api_url="http://127.0.0.1:9", timeout="2s")
+    assert time.monotonic() - start < 3
+    assert "Fix:" in str(error.value)
+
+
+def _kubeconfig(path, url: str) -> str:
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "kit-local",
+        "clusters": [{"name": "standin", "cluster": {"server": url}}],
+        "users": [{"name": "tester", "user": {"token": "not-a-secret"}}],
+        "contexts": [{"name": "kit-local", "context": {"cluster": "standin", "user": "tester"}},
+                     {"name": "production", "context": {"cluster": "standin", "user": "tester"}}]}))
+    return str(path)
+
+
+def test_kubeconfig_context_and_a_missing_context(standin, tmp_path):
+    config = _kubeconfig(tmp_path / "kubeconfig", standin.url)
+    library = KubeKit()
+    assert library.connect_to_kubernetes(kubeconfig=config, context="kit-local") == standin.url
+    assert library.connect_to_kubernetes(kubeconfig=config) == standin.url  # the current context
+    with pytest.raises(KitError, match="no context 'nope'") as error:
+        library.connect_to_kubernetes(kubeconfig=config, context="nope")
+    assert "kit-local, production" in str(error.value)
+    with pytest.raises(KitError, match="does not exist"):
+        library.connect_to_kubernetes(kubeconfig=str(tmp_path / "missing"))
+    library.close_all_kubernetes_connections()
+
+
+def test_in_cluster_outside_a_cluster_says_so():
+    with pytest.raises(KitError, match="inside the cluster"):
+        KubeKit().connect_to_kubernetes(in_cluster=True)
+
+
+def test_switch_and_close_all_connections(standin):
+    library = KubeKit()
+    library.connect_to_kubernetes(api_url=standin.url, alias="first")
+    library.connect_to_kubernetes(api_url=standin.url, alias="second")
+    assert library.switch_kubernetes_connection("first") == standin.url
+    with pytest.raises(KitError, match="No Kubernetes connection named 'third'"):
+        library.switch_kubernetes_connection("third")
+    library.close_all_kubernetes_connections()
+    with pytest.raises(KitError, match="Connect To Kubernetes"):
+        library.get_kubernetes_version()
+
+
+# -- the safety latch ---------------------------------------------------------------------------
+def test_destructive_keywords_refuse_namespaces_not_allow_listed(kit, api):
+    client.CoreV1Api(api).create_namespace({"metadata": {"name": "team-prod"}})
+    try:
+        with pytest.raises(TargetRefused, match="namespace 'team-prod'") as error:
+            kit.delete_namespace("team-prod")
+        assert "test_namespaces=team-prod" in str(error.value)
+        assert "KIT_TEST_NAMESPACES=team-prod" in str(error.value)
+        for refused in (lambda: kit.delete_pod("p", "team-prod", force=True),
+                        lambda: kit.scale_deployment("d", "team-prod", 0),
+                        lambda: kit.delete_custom_object("Session", "s", "team-prod"),
+                        lambda: kit.delete_manifest_objects(
+                            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}, "team-prod"),
+                        lambda: kit.create_test_namespace("team-tmp")):
+            with pytest.raises(TargetRefused):
+                refused()
+        client.CoreV1Api(api).read_namespace("team-prod")  # still there
+    finally:
+        client.CoreV1Api(api).delete_namespace("team-prod")
+
+
+def test_allow_list_from_the_environment_and_the_import_argument(standin, api, monkeypatch):
+    monkeypatch.setenv("KIT_TEST_NAMESPACES", "qa-*")
+    library = KubeKit(test_namespaces="scratch")
+    library.connect_to_kubernetes(api_url=standin.url)
+    try:
+        created = [library.create_test_namespace("qa-1"), library.create_test_namespace("scratch")]
+        library.delete_namespace("qa-1")
+        assert created == ["qa-1", "scratch"]
+    finally:
+        library.cleanup.run_all()
+    names = {n.metadata.name for n in client.CoreV1Api(api).list_namespace().items}
+    assert not names & {"qa-1", "scratch"}
+
+
+def test_a_context_not_allow_listed_is_refused(standin, tmp_path):
+    library = KubeKit()
+    library.connect_to_kubernetes(kubeconfig=_kubeconfig(tmp_path / "kubeconfig", standin.url), context="production")
+    with pytest.raises(TargetRefused, match="context 'production'") as error:
+        library.delete_pod("p", "kit-x")
+    assert "test_contexts=production" in str(error.value)
+
+
+# -- namespaces ---------------------------------------------------------------------------------
+def test_test_namespace_is_removed_by_the_cleanup_listener(kit):
+    name = kit.create_test_namespace()
+    assert name.startswith("kit-")
+    kit.namespace_should_exist(name)
+    kit.cleanup.end_test(None, None)
+    kit.namespace_should_not_exist(name)
+    with pytest.raises(KitError, match=f"Namespace '{name}' should exist"):
+        kit.namespace_should_exist(name, timeout="0.3s")
+
+
+def test_create_test_namespace_never_takes_over_an_existing_one(kit, ns):
+    with pytest.raises(KitError, match="exists already"):
+        kit.create_test_namespace(ns)
+
+
+def test_delete_namespace_and_its_objects(kit, api):
+    name = kit.create_test_namespace("kit-delete-me")
+    make_pod(api, name, "p1")
+    kit.delete_namespace(name, timeout="5s")
+    kit.namespace_should_not_exist(name)
+    assert kit.cleanup.pending() == []  # forgotten: nothing left to undo
+    with pytest.raises(KitError, match="404"):
+        kit.delete_namespace(name)
+
+
+# -- manifests and objects ----------------------------------------------------------------------
+MANIFEST = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: busybox}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {selector: {app: web}, ports: [{name: vnc, port: 5900}]}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {mode: test}
+"""
+
+
+def test_apply_get_and_delete_a_manifest(kit, ns, tmp_path):
+    assert kit.apply_manifest(MANIFEST, namespace=ns) == ["Deployment/web", "Service/web", "ConfigMap/settings"]
+    first = kit.get_object("Deployment", "web", ns)
+    assert first["spec"]["replicas"] == 2 and first["metadata"]["namespace"] == ns
+    changed = tmp_path / "web.yaml"
+    changed.write_text(MANIFEST.replace("replicas: 2", "replicas: 4"))
+    kit.apply_manifest(str(changed), namespace=ns)  # exists: replaced
+    again = kit.get_object("deployments", "web", ns)
+    assert again["spec"]["replicas"] == 4
+    assert int(again["metadata"]["resourceVersion"]) > int(first["metadata"]["resourceVersion"])
+    assert kit.get_object("Service", "web", ns)["spec"]["ports"][0]["name"] == "vnc"
+    assert kit.delete_manifest_objects(MANIFEST, namespace=ns) == ["ConfigMap/settings", "Service/web",
+                                                                   "Deployment/web"]
+    with pytest.raises(KitError, match=r"404.*deployments.apps \"web\" not found"):
+        kit.get_object("Deployment", "web", ns)
+    assert kit.delete_manifest_objects(MANIFEST, namespace=ns) == []  # already gone: fine
+    with pytest.raises(KitError, match="404"):
+        kit.delete_manifest_objects(MANIFEST, namespace=ns, missing_ok=False)
+
+
+def test_apply_manifest_cleans_up_what_it_created(kit, ns, api):
+    kit.apply_manifest(MANIFEST, namespace=ns)
+    kit.cleanup.end_test(None, None)  # the manifest's objects, then the namespace
+    assert client.AppsV1Api(api).list_namespaced_deployment(ns).items == []
+
+
+def test_manifest_errors_are_clear(kit, ns):
+    with pytest.raises(KitError, match="not valid YAML"):
+        kit.apply_manifest("kind: [unclosed", namespace=ns)
+    with pytest.raises(KitError, match="does not exist"):
+        kit.apply_manifest("missing-file.yaml", namespace=ns)
+    with pytest.raises(KitError, match="serves no kind 'Gizmo'"):
+        kit.apply_manifest("apiVersion: v1\nkind: Gizmo\nmetadata: {name: g}\n", namespace=ns)
+
+
+def test_custom_objects_sessions_and_templates(kit, ns):
+    session = kit.create_custom_object("Session", "alice-firefox-1", ns, spec={"user": "alice"},
+                                       labels={"user": "alice"})
+    assert session["kind"] == "Session" and session["metadata"]["uid"]
+    kit.create_custom_object("sessions", "bob-firefox-1", ns, labels={"user": "bob"})
+    kit.create_custom_object("Template", "firefox", ns, spec={"image": "firefox"})
+    assert kit.list_custom_objects("Session", ns) == ["alice-firefox-1", "bob-firefox-1"]
+    assert kit.list_custom_objects("Session", ns, selector="user=alice") == ["alice-firefox-1"]
+    assert kit.get_custom_object("Template", "firefox", ns)["spec"] == {"image": "firefox"}
+    kit.delete_custom_object("Session", "alice-firefox-1", ns)
+    with pytest.raises(KitError, match="404"):
+        kit.get_custom_object("Session", "alice-firefox-1", ns)
+    kit.cleanup.end_test(None, None)
+    assert kit.cleanup.pending() == []
+
+
+# -- pods ---------------------------------------------------------------------------------------
+def test_pod_getters_assert(kit, ns, api):
+    make_pod(api, ns, "web-1", app="web")
+    make_pod(api, ns, "db-1", app="db")
+    assert kit.get_pods(ns) == ["db-1", "web-1"]
+    assert kit.get_pods(ns, "app in (web)", "==", ["web-1"]) == ["web-1"]
+    assert kit.get_pod_phase("web-1", ns) == "Pending"
+    with pytest.raises(AssertionError, match=r"retried .* last seen: .*'Pending'"):
+        kit.get_pod_phase("web-1", ns, "==", "Running", timeout="0.5s")
+    assert kit.get_pod_ip("web-1", ns) == ""
+    later(0.3, lambda: make_ready(api, ns, "web-1"))
+    assert kit.get_pod_phase("web-1", ns, "==", "Running", timeout="5s") == "Running"
+    assert kit.get_pod_ip("web-1", ns, "==", "10.1.0.9") == "10.1.0.9"
+    with pytest.raises(KitError, match="404"):
+        kit.get_pod_phase("nope", ns)
+
+
+def test_pod_should_be_ready(kit, ns, api):
+    make_pod(api, ns, "p1")
+    with pytest.raises(KitError, match=r"is not ready.*phase Pending"):
+        kit.pod_should_be_ready("p1", ns, timeout="0.3s")
+    make_ready(api, ns, "p1")
+    kit.pod_should_be_ready("p1", ns)
+
+
+def test_wait_until_pods_are_ready(kit, ns, api):
+    for name in ("s-1", "s-2", "other"):
+        make_pod(api, ns, name, app="session" if name != "other" else "other")
+    make_ready(api, ns, "other")
+    threads = [later(0.2, lambda: make_ready(api, ns, "s-1")), later(0.4, lambda: make_ready(api, ns, "s-2"))]
+    start = time.monotonic()
+    assert kit.wait_until_pods_are_ready(ns, "app=session", count=2, timeout="5s") == ["s-1", "s-2"]
+    assert time.monotonic() - start < 2
+    for thread in threads:
+        thread.join(TIMEOUT)
+    with pytest.raises(WaitTimeout, match=r"3 ready pod\(s\).*last seen: .*s-1: Running ready"):
+        kit.wait_until_pods_are_ready(ns, "app=session", count=3, timeout="0.5s")
+
+
+def test_delete_pod_graceful_and_forced(kit, ns, api):
+    make_pod(api, ns, "p1")
+    make_pod(api, ns, "p2")
+    kit.delete_pod("p1", ns)
+    kit.delete_pod("p2", ns, force=True)
+    assert kit.get_pods(ns) == []
+    with pytest.raises(KitError, match="404"):
+        kit.delete_pod("p1", ns)
+
+
+def test_logs_exec_and_port_forward_say_the_stand_in_cannot(kit, ns, api):
+    make_pod(api, ns, "p1")
+    for call in (lambda: kit.get_pod_logs("p1", ns, since="1 min"),
+                 lambda: kit.exec_in_pod("p1", ns, "cat /etc/hostname"),
+                 lambda: kit.port_forward_to_pod("p1", ns, 5900)):
+        with pytest.raises(KitError, match=r"Kubernetes API stand-in .* runs no kubelet"):
+            call()
+
+
+# -- deployments --------------------------------------------------------------------------------
+def test_scale_and_wait_for_ready_replicas(kit, ns, api):
+    kit.apply_manifest(MANIFEST, namespace=ns)
+    assert kit.scale_deployment("web", ns, 3) == 2
+    assert kit.get_object("Deployment", "web", ns)["spec"]["replicas"] == 3
+    assert kit.get_ready_replicas("web", ns, "==", 0) == 0
+    apps = client.AppsV1Api(api)
+    later(0.3, lambda: apps.patch_namespaced_deployment_status("web", ns, {"status": {"readyReplicas": 3}}))
+    assert kit.wait_until_deployment_has_ready_replicas("web", ns, timeout="5s") == 3
+    assert kit.get_ready_replicas("web", ns, ">=", 3) == 3
+    with pytest.raises(WaitTimeout, match="last seen: 3 ready of 5 wanted"):
+        kit.wait_until_deployment_has_ready_replicas("web", ns, replicas=5, timeout="0.5s")
+    assert kit.scale_deployment("web", ns, 0) == 3
+    with pytest.raises(KitError, match="404"):
+        kit.scale_deployment("nope", ns, 1)
+
+
+# -- leases -------------------------------------------------------------------------------------
+@pytest.fixture
+def lease(api, ns):
+    client.CoordinationV1Api(api).create_namespaced_lease(ns, {"metadata": {"name": "agent"}, "spec": {
+        "holderIdentity": "agent-a", "leaseDurationSeconds": 3, "leaseTransitions": 0}})
+    return "agent"
+
+
+def test_lease_holder_and_transitions(kit, ns, api, lease):
+    assert kit.get_lease_holder(lease, ns) == "agent-a"
+    assert kit.get_lease_transitions(lease, ns, "==", 0) == 0
+    take_lease(api, ns, lease, "agent-b")
+    assert kit.get_lease_holder(lease, ns, "==", "agent-b") == "agent-b"
+    assert kit.get_lease_transitions(lease, ns) == 1
+    with pytest.raises(AssertionError, match="Holder of lease agent"):
+        kit.get_lease_holder(lease, ns, "==", "agent-a", timeout="0.3s")
+    with pytest.raises(KitError, match="404"):
+        kit.get_lease_holder("nope", ns)
+
+
+def test_wait_until_lease_has_a_holder(kit, ns, api):
+    later(0.3, lambda: client.CoordinationV1Api(api).create_namespaced_lease(
+        ns, {"metadata": {"name": "late"}, "spec": {}}))
+    later(0.6, lambda: take_lease(api, ns, "late", "agent-a"))
+    assert kit.wait_until_lease_has_a_holder("late", ns, timeout="5s") == "agent-a"
+    with pytest.raises(WaitTimeout, match="last seen: no such lease"):
+        kit.wait_until_lease_has_a_holder("never", ns, timeout="0.4s")
+
+
+def test_wait_until_lease_holder_changes_measures_the_failover(kit, ns, api, lease):
+    thread = later(0.5, lambda: take_lease(api, ns, lease, "agent-b"))
+    holder, seconds = kit.wait_until_lease_holder_changes(lease, ns, timeout="5s")
+    thread.join(TIMEOUT)
+    assert holder == "agent-b"
+    assert 0.4 <= seconds < 1.5, seconds
+    # from a given moment, and when the holder changed before the wait began
+    since = time.time() - 2.0
+    holder, seconds = kit.wait_until_lease_holder_changes(lease, ns, from_holder="agent-a", since=since)
+    assert holder == "agent-b" and 2.0 <= seconds < 2.5
+
+
+def test_wait_until_lease_holder_changes_times_out(kit, ns, lease):
+    with pytest.raises(WaitTimeout, match=r"change holder from 'agent-a'.*last seen: holder still 'agent-a'"):
+        kit.wait_until_lease_holder_changes(lease, ns, timeout="0.5s")
+
+
+def test_a_flapping_holder_fails_the_stable_for_window(kit, ns, api, lease):
+    later(0.2, lambda: take_lease(api, ns, lease, "agent-b"))
+    later(0.5, lambda: take_lease(api, ns, lease, "agent-c"))
+    with pytest.raises(KitError, match=r"flapped between holders.*'agent-a' -> 'agent-b' -> 'agent-c'"):
+        kit.wait_until_lease_holder_changes(lease, ns, timeout="5s", stable_for="2s")
+
+
+def test_a_stable_new_holder_passes_the_stable_for_window(kit, ns, api, lease):
+    later(0.2, lambda: take_lease(api, ns, lease, "agent-b"))
+    later(0.5, lambda: take_lease(api, ns, lease, "agent-b"))  # a renewal is not a flap
+    start = time.monotonic()
+    holder, _seconds = kit.wait_until_lease_holder_changes(lease, ns, timeout="5s", stable_for="1s")
+    assert holder == "agent-b"
+    assert time.monotonic() - start >= 1.1
+
+
+def test_two_candidates_race_and_the_keyword_reports_the_winner(kit, ns, standin, lease):
+    def candidate(identity: str) -> None:
+        with client.ApiClient(client.Configuration(host=standin.url)) as own:
+            leases = client.CoordinationV1Api(own)
+            for _ in range(20):
+                current = leases.read_namespaced_lease(lease, ns)
+                if current.spec.holder_identity not in ("agent-a", None, ""):
+                    return
+                current.spec.holder_identity = identity
+                try:
+                    leases.replace_namespaced_lease(lease, ns, current)
+                    return
+                except client.ApiException as error:
+                    assert error.status == 409
+
+    threads = [later(0.3, lambda i=i: candidate(f"agent-{i}")) for i in ("b", "c")]
+    holder, _seconds = kit.wait_until_lease_holder_changes(lease, ns, timeout="5s", stable_for="0.5s")
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert holder in ("agent-b", "agent-c")
+    assert kit.get_lease_holder(lease, ns) == holder
+
+
+# -- events -------------------------------------------------------------------------------------
+def test_wait_until_event(kit, ns, api):
+    def report() -> None:
+        client.CoreV1Api(api).create_namespaced_event(ns, {
+            "metadata": {"name": f"web-1.{uuid.uuid4().hex[:6]}"}, "reason": "Started", "message": "Started web",
+            "involvedObject": {"kind": "Pod", "name": "web-1", "namespace": ns}})
+
+    later(0.3, report)
+    assert kit.wait_until_event("Started", "web-1", ns, kind="Pod", timeout="5s") == "Started web"
+    with pytest.raises(WaitTimeout, match=r"Event 'Killing'.*last seen: events with reasons Started"):
+        kit.wait_until_event("Killing", "web-1", ns, timeout="0.4s")
+
+
+# -- polling where the API cannot watch ---------------------------------------------------------
+def test_waits_poll_where_the_api_cannot_watch(kit, ns, api, lease):
+    from KubeKit.watching import ListWatch, holder_of
+
+    conn = kit.ctx.conn()
+    original = conn.coordination.list_namespaced_lease
+    calls = {"watch": 0, "list": 0}
+
+    @functools.wraps(original)
+    def list_without_watch(*args, **kwargs):
+        if kwargs.get("watch"):
+            calls["watch"] += 1
+            raise client.ApiException(status=405, reason="Method Not Allowed")
+        calls["list"] += 1
+        return original(*args, **kwargs)
+
+    later(0.5, lambda: take_lease(api, ns, lease, "agent-b"))
+    watcher = ListWatch(conn, list_without_watch, ns, field_selector=f"metadata.name={lease}")
+    holder = watcher.until("holder b", lambda s: holder_of(s, lease) if holder_of(s, lease) == "agent-b" else None,
+                           lambda s: holder_of(s, lease), timeout=5, poll=0.1)
+    assert holder == "agent-b"
+    assert calls["watch"] == 1 and calls["list"] >= 3  # one refused watch, then polling

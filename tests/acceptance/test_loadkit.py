@@ -1,0 +1,99 @@
+"""LoadKit against real servers: figures for a known 20 ms server, errors, pacing, steps,
+failure point, resource sampling of a real process and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from environments.local.postgres_server import PostgresServer
+from LoadKit.sampling import PostgresConnections, ProcessGroup, ResourceSampler
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from test_environmentkit import SERVERS, run_suite  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def delay_server():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(SERVERS), "http", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "the test server did not start"
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}", proc.pid
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+@pytest.fixture
+def postgres(tmp_path):
+    server = PostgresServer(tmp_path / "pg").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_robot_suite(delay_server, tmp_path):
+    url, pid = delay_server
+    rc, output = run_suite("loadkit.robot", tmp_path, BASE_URL=url, SERVER_PID=str(pid))
+    assert rc == 0, f"{rc} Robot test(s) failed; see {tmp_path}/log.html"
+    assert 'pass="8" fail="0"' in output
+    assert "test-token" not in output
+    plots = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert any(p.startswith("load-fixed-delay-latency") for p in plots), plots
+    assert any(p.endswith("-steps.png") for p in plots), plots
+    assert any(p.startswith("resources-") for p in plots), plots
+    log = (tmp_path / "log.html").read_text()
+    assert "data:image/png;base64," in log
+
+
+def test_postgres_connections_are_counted(postgres):
+    group = PostgresConnections("postgres", postgres.dsn)
+    sampler = ResourceSampler("pg", [group], interval=0.05, max_duration=30).start()
+    held = []
+    try:
+        time.sleep(0.3)
+        held = [psycopg.connect(postgres.dsn, connect_timeout=5) for _ in range(4)]
+        deadline = time.monotonic() + 5
+        while not any(v >= 4 for _, v in group.count.points):
+            assert time.monotonic() < deadline, f"never saw 4 connections: {group.count.points[-3:]}"
+            time.sleep(0.05)
+    finally:
+        for conn in held:
+            conn.close()
+        result = sampler.stop()
+    figures = result["targets"]["postgres"]
+    assert figures["max_connections"] == 4
+    assert min(v for _, v in group.count.points) == 0  # before the test's connections: the sampler's own is not counted
+    assert result["errors"] == []
+
+
+def test_process_pattern_finds_processes_started_later(delay_server):
+    _, pid = delay_server
+    group = ProcessGroup("servers", pattern=r"test_environmentkit_servers\.py http")
+    group.sample(0.0)
+    assert pid in group._known

@@ -1,0 +1,135 @@
+"""Docker agent sessions: real containers from the session image, VNC through the agent's tunnel,
+hibernate/wake/stop semantics (container stopped, volume and its data kept, removed on stop)."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from environments.local.engine import cleanup_by_label
+from environments.local.images import ensure_session_image
+
+from .conftest import wait_until, write_config
+
+AGENT_ID = "docker-session-test"
+
+
+@pytest.fixture
+def docker_client(engine):
+    client = engine.client(timeout=60)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def session_image(docker_client):
+    return ensure_session_image(docker_client)
+
+
+@pytest.fixture
+def run_label(docker_client):
+    label = f"streamspace.kit/run=agents-{secrets.token_hex(4)}"
+    try:
+        yield label
+    finally:
+        cleanup_by_label(docker_client, label)
+
+
+def rfb_handshake(fake_cp, session_id):
+    stream = fake_cp.vnc_open(session_id, AGENT_ID)
+    fake_cp.wait(lambda: [p for p in fake_cp.of_type("vnc_ready") if p["streamId"] == stream], 10, "vnc_ready")
+    greeting = fake_cp.wait(lambda: fake_cp.vnc_received(stream)[:12], 10, "the RFB greeting")
+    assert greeting == b"RFB 003.008\n"
+    fake_cp.vnc_send(session_id, stream, b"RFB 003.008\n", AGENT_ID)
+    security = fake_cp.wait(lambda: fake_cp.vnc_received(stream)[12:], 5, "security types")
+    assert security[0] >= 1 and 1 in security[1:1 + security[0]], f"expected security None: {security!r}"
+    fake_cp.send("vnc_close", {"sessionId": session_id, "streamId": stream}, AGENT_ID)
+
+
+def read_marker(container) -> bytes:
+    code, output = container.exec_run(["cat", "/home/session/marker"])
+    assert code == 0, output
+    return output
+
+
+def test_docker_session_lifecycle(engine, docker_client, session_image, run_label, redis_server, fake_cp,
+                                  agents, key_file, tmp_path):
+    run_id = run_label.split("=", 1)[1]
+    config = write_config(tmp_path / "agent.json", run_id, labels={"run": run_label},
+                          network=f"streamspace-{run_id}")
+    for replica in ("docker-agent-a", "docker-agent-b"):
+        agents.start("docker", replica, ["--replica", replica, "--agent-id", AGENT_ID,
+                                         "--engine-url", engine.url, "--redis-url", redis_server.url,
+                                         "--api-urls", fake_cp.url, "--agent-key-file", str(key_file),
+                                         "--config", str(config)])
+    wait_until(lambda: fake_cp.open_connections(AGENT_ID), 15, "the agent connects")
+    sid = f"bob-desktop-{secrets.token_hex(4)}"
+    name = f"streamspace-{sid}"
+    start = {"sessionId": sid, "user": "bob", "template": "desktop", "namespace": "streamspace",
+             "templateManifest": {"spec": {"baseImage": session_image, "vnc": {"enabled": True, "port": 5900}}},
+             "memory": "256Mi", "cpu": "500m", "persistentHome": True, "tags": []}
+
+    cid = fake_cp.command("start_session", start, AGENT_ID)
+    kind, done = fake_cp.result(cid, 60)
+    assert kind == "complete", done
+    assert done["result"]["state"] == "running"
+    first_port = done["result"]["vncHostPort"]
+    status = [s for s in fake_cp.of_type("status") if s["sessionId"] == sid][-1]
+    assert status["vncReady"] is True and status["platformMetadata"]["hostPort"] == first_port
+
+    container = docker_client.containers.get(name)
+    labels = container.labels
+    assert {k: labels.get(k) for k in ("app", "component", "session-id", "user")} == \
+        {"app": "streamspace", "component": "session", "session-id": sid, "user": "bob"}
+    key, value = run_label.split("=", 1)
+    assert labels.get(key) == value
+    host = container.attrs["HostConfig"]
+    assert host["Memory"] == 256 * 1024 * 1024 and host["NanoCpus"] == 500_000_000
+    binding = container.attrs["NetworkSettings"]["Ports"]["5900/tcp"][0]
+    assert binding["HostIp"] == "127.0.0.1" and int(binding["HostPort"]) == first_port
+    assert f"streamspace-{run_id}" in container.attrs["NetworkSettings"]["Networks"]
+    assert docker_client.networks.get(f"streamspace-{run_id}").attrs["Labels"].get(key) == value
+    volume = docker_client.volumes.get(f"{name}-home")
+    assert volume.attrs["Labels"].get(key) == value
+    rfb_handshake(fake_cp, sid)
+
+    code, output = container.exec_run(["sh", "-c", "echo kept-through-hibernate > /home/session/marker"])
+    assert code == 0, output
+
+    cid = fake_cp.command("hibernate_session", {"sessionId": sid, "namespace": "streamspace"}, AGENT_ID)
+    kind, done = fake_cp.result(cid, 30)
+    assert (kind, done["result"]["state"]) == ("complete", "hibernated")
+    container.reload()
+    assert container.status == "exited"
+    docker_client.volumes.get(f"{name}-home")  # kept
+
+    cid = fake_cp.command("wake_session", {"sessionId": sid, "namespace": "streamspace"}, AGENT_ID)
+    kind, done = fake_cp.result(cid, 60)
+    assert (kind, done["result"]["state"]) == ("complete", "running"), done
+    container.reload()
+    assert container.status == "running"
+    assert done["result"]["vncHostPort"] == int(container.attrs["NetworkSettings"]["Ports"]["5900/tcp"][0]["HostPort"])
+    print(f"\nMEASURED docker wake: published port {first_port} -> {done['result']['vncHostPort']}")
+    assert read_marker(container).strip() == b"kept-through-hibernate"
+    rfb_handshake(fake_cp, sid)
+
+    # failover keeps the session: the new leader re-reports the running container
+    leader = fake_cp.open_connections(AGENT_ID)[0].replica
+    before = len(fake_cp.of_type("status"))
+    agents.procs[leader].kill()
+    fake_cp.wait(lambda: [s for s in fake_cp.of_type("status")[before:] if s["sessionId"] == sid
+                          and s["_replica"] != leader and s["vncReady"]], 10, "the new leader re-reports the session")
+    rfb_handshake(fake_cp, sid)
+
+    cid = fake_cp.command("stop_session", {"sessionId": sid, "namespace": "streamspace"}, AGENT_ID)
+    kind, done = fake_cp.result(cid, 30)
+    assert (kind, done["result"]["state"]) == ("complete", "terminated")
+    assert not docker_client.containers.list(all=True, filters={"name": name})
+    assert not [v for v in docker_client.volumes.list(filters={"label": run_label}) if v.name == f"{name}-home"]
+
+    cid = fake_cp.command("wake_session", {"sessionId": sid}, AGENT_ID)
+    kind, done = fake_cp.result(cid, 10)
+    assert kind == "failed" and sid in done["error"]

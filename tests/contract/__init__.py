@@ -1,0 +1,1 @@
+"""Contract tests of the reference stack: HTTP/WebSocket only, against running API replicas."""

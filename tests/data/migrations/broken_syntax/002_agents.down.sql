@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS agent_commands;
+DROP TABLE IF EXISTS agents;

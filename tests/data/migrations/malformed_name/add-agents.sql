@@ -1,0 +1,1 @@
+CREATE TABLE agents (agent_id VARCHAR(255) PRIMARY KEY);

@@ -1,0 +1,2 @@
+DROP INDEX CONCURRENTLY IF EXISTS idx_sessions_agent;
+DROP INDEX CONCURRENTLY IF EXISTS idx_users_active;

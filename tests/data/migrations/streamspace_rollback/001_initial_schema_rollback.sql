@@ -1,0 +1,3 @@
+DROP TABLE sessions;
+DROP TABLE catalog_templates;
+DROP TABLE users;

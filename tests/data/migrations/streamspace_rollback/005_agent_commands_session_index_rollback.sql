@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY idx_agent_commands_session_id;

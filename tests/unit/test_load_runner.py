@@ -1,0 +1,98 @@
+"""LoadKit's runner and summary with Python callables: counts, concurrency bound, pacing, errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from kitcore import KitError
+from LoadKit import operations
+from LoadKit.runner import RunResult, Sample, run_load
+from LoadKit.summary import percentile, summarise
+
+
+def test_percentile_is_nearest_rank():
+    values = list(range(1, 101))
+    assert percentile(values, 50) == 50
+    assert percentile(values, 95) == 95
+    assert percentile(values, 99) == 99
+    assert percentile(values, 100) == 100
+    assert percentile([7.0], 99) == 7.0
+    assert percentile([], 50) == 0.0
+
+
+def test_every_call_is_made_once_and_concurrency_is_bounded():
+    lock = threading.Lock()
+    state = {"now": 0, "peak": 0, "calls": 0}
+
+    def operation() -> None:
+        with lock:
+            state["now"] += 1
+            state["calls"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.005)
+        with lock:
+            state["now"] -= 1
+
+    result = run_load(operation, count=60, concurrency=4)
+    assert state["calls"] == 60
+    assert len(result.samples) == 60
+    assert state["peak"] == 4
+    assert all(s.latency >= 0.004 for s in result.samples)
+
+
+def test_errors_are_samples_with_their_kind():
+    calls = iter(range(1000))
+
+    def flaky() -> None:
+        if next(calls) % 4 == 0:
+            raise ValueError("every fourth fails")
+
+    summary = summarise(run_load(flaky, count=40, concurrency=2))
+    assert summary["count"] == 40
+    assert summary["failed"] == 10
+    assert summary["success_rate"] == 75.0
+    assert summary["errors"] == {"ValueError: every fourth fails": 10}
+
+
+def test_rate_paces_the_start_of_calls():
+    result = run_load(lambda: None, count=11, concurrency=3, rate=50.0)
+    starts = [s.start for s in result.samples]
+    assert starts[-1] >= 0.19  # call 10 is due at 10/50 s
+    assert result.wall < 1.0
+
+
+def test_max_duration_ends_a_run():
+    result = run_load(lambda: time.sleep(0.05), count=10_000, concurrency=2, max_duration=0.3)
+    assert result.wall < 2.0
+    assert 0 < len(result.samples) < 10_000
+    assert "max_duration" in result.stopped_early
+
+
+def test_summary_figures_from_known_samples():
+    samples = [Sample(i * 0.01, (i + 1) / 1000) for i in range(100)]  # 1..100 ms
+    summary = summarise(RunResult(samples, wall=2.0, concurrency=5, client_cpu=0.1))
+    assert summary["p50_ms"] == 50.0
+    assert summary["p95_ms"] == 95.0
+    assert summary["max_ms"] == 100.0
+    assert summary["throughput_per_s"] == 50.0
+    assert summary["client_cpu_percent"] == 5.0
+    assert summary["generator_saturated"] is False
+
+
+def test_operations_resolve_names_callables_and_inline_http():
+    operations.register_operation("unit-op", lambda: None)
+    assert operations.resolve("unit-op")[0] == "unit-op"
+    label, op = operations.resolve("GET http://127.0.0.1:9/x")
+    assert isinstance(op, operations.HttpOperation) and label == "GET http://127.0.0.1:9/x"
+    with pytest.raises(KitError, match=r"No load operation 'nothing-here'.*unit-op"):
+        operations.resolve("nothing-here")
+
+
+def test_http_operation_puts_the_token_in_a_header_only():
+    op = operations.HttpOperation("post", "http://127.0.0.1:9/x", body={"a": 1}, token="s3cret")
+    assert op.headers["Authorization"] == "Bearer s3cret"
+    assert op.body == b'{"a": 1}'
+    assert "s3cret" not in op.describe()
