@@ -63,9 +63,19 @@ Every API Replica Is Healthy
 
 
 *** Keywords ***
+Every API Replica Should Be Healthy
+    [Documentation]    ``GET /health`` answers ``healthy`` on every replica of the Control Plane.
+    ${names} =    Get Platform Replica Names
+    Should Not Be Empty    ${names}    msg=the platform has no API replica
+    FOR    ${name}    IN    @{names}
+        Get API Health    ${name}    ==    healthy
+    END
+
 Close Every Connection
+    [Documentation]    Close what the smoke tests opened.
     Close All Redis Connections
     Close All Database Connections
     Close All Container Engine Connections
     Close All Kubernetes Connections
     Close All VNC Connections
+    Close All Platform Connections

@@ -13,7 +13,7 @@ Variables           ../variables/thresholds.yaml
 
 Suite Setup         The Kubernetes Test Environment Is Running
 Suite Teardown      Leave The Platform
-Test Setup          Acting As The Admin
+Test Setup          The Platform Is Ready
 Test Teardown       Heal Everything
 
 Test Tags           kubernetes    ha

@@ -14,7 +14,7 @@ Variables           ../variables/thresholds.yaml
 
 Suite Setup         The HA Test Environment Is Running
 Suite Teardown      Leave The Platform
-Test Setup          Acting As The Admin
+Test Setup          The Platform Is Ready
 Test Teardown       Close All VNC Connections
 
 Test Tags           vnc

@@ -12,7 +12,7 @@ Variables           ../variables/users.yaml
 
 Suite Setup         The Multi User Test Environment Is Running
 Suite Teardown      Leave The Platform
-Test Setup          Acting As The Admin
+Test Setup          The Platform Is Ready
 Test Teardown       Close All VNC Connections
 
 Test Tags           multi-user

@@ -12,7 +12,7 @@ Variables           ../variables/thresholds.yaml
 
 Suite Setup         The Cross Platform Test Environment Is Running
 Suite Teardown      Leave The Platform
-Test Setup          Acting As The Admin
+Test Setup          The Platform Is Ready
 Test Teardown       Heal Everything
 
 Test Tags           cross-platform    kubernetes    docker

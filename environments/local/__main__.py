@@ -72,6 +72,10 @@ async def supervise(args: argparse.Namespace) -> int:
     except BackendError as error:
         print(f"[stack] ERROR: {error}", file=sys.stderr, flush=True)
         status = 2
+    except Exception as error:  # noqa: BLE001 - any failure to start is reported, then everything stops
+        print(f"[stack] ERROR: the stack could not start: {type(error).__name__}: {error}. "
+              f"See the component logs in {stack.logs}", file=sys.stderr, flush=True)
+        status = 2
     finally:
         if watcher:
             watcher.cancel()

@@ -70,30 +70,39 @@ def _unix_path(url: str) -> str | None:
 
 def ping(url: str, timeout: float = PING_TIMEOUT) -> bool:
     """True when the Docker API at ``url`` (``unix:///path`` or ``tcp://host:port``) answers ``/_ping``."""
+    return ping_headers(url, timeout) is not None
+
+
+def ping_headers(url: str, timeout: float = PING_TIMEOUT) -> dict[str, str] | None:
+    """The headers of a ``200`` answer to ``/_ping`` (``Api-Version``, ``Libpod-Api-Version``...), else None."""
     path = _unix_path(url)
     try:
         if path is not None:
             if not os.path.exists(path):
-                return False
+                return None
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.settimeout(timeout)
                 sock.connect(path)
                 sock.sendall(b"GET /_ping HTTP/1.1\r\nHost: engine\r\nConnection: close\r\n\r\n")
                 data = b""
-                while chunk := sock.recv(4096):
+                while b"\r\n\r\n" not in data and (chunk := sock.recv(4096)):
                     data += chunk
-            status = data.split(b"\r\n", 1)[0].split()
-            return len(status) >= 2 and status[0].startswith(b"HTTP/") and status[1] == b"200"
+            lines = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+            status = lines[0].split()
+            if len(status) < 2 or not status[0].startswith("HTTP/") or status[1] != "200":
+                return None
+            return {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
         target = url.split("://", 1)[-1].rstrip("/")
         host, _, port = target.rpartition(":")
         conn = http.client.HTTPConnection(host or "127.0.0.1", int(port or 2375), timeout=timeout)
         try:
             conn.request("GET", "/_ping")
-            return conn.getresponse().status == 200
+            answer = conn.getresponse()
+            return {k.lower(): v for k, v in answer.getheaders()} if answer.status == 200 else None
         finally:
             conn.close()
     except (OSError, ValueError, http.client.HTTPException):
-        return False
+        return None
 
 
 @dataclass
@@ -103,9 +112,11 @@ class Engine:
     workdir: Path
     docker_host: str | None = None
     docker_socket: Path = DOCKER_SOCKET
+    run_label: str | None = None
     url: str = ""
     kind: str = ""
     owned: bool = False
+    api_version: str = ""
     conf: Path | None = None
     process: ManagedProcess | None = field(default=None, repr=False)
     _socket_dir: Path | None = field(default=None, repr=False)
@@ -130,11 +141,9 @@ class Engine:
 
     def _use_existing(self, url: str) -> Engine:
         self.url, self.owned = url, False
-        self.kind = "docker"
-        with contextlib.suppress(Exception), contextlib.closing(self.client(timeout=PING_TIMEOUT * 2)) as client:
-            components = client.version().get("Components") or []
-            if any("podman" in str(c.get("Name", "")).lower() for c in components):
-                self.kind = "podman"
+        headers = ping_headers(url) or {}
+        self.kind = "podman" if "libpod-api-version" in headers else "docker"
+        self.api_version = headers.get("api-version", "")
         return self
 
     def _start_podman(self, timeout: float, tried: str) -> Engine:
@@ -163,6 +172,7 @@ class Engine:
         try:
             wait_for(lambda: ping(self.url, 1.0), timeout, "Podman's Docker API did not answer",
                      self.process.log, self.process.popen)
+            self.api_version = (ping_headers(self.url) or {}).get("api-version", "")
         except BackendError:
             self.stop()
             raise
@@ -180,13 +190,23 @@ class Engine:
         if not self.url:
             raise BackendError("Container engine not started", "Engine.start() was not called",
                                "call Engine.start() first")
-        return docker.DockerClient(base_url=self.url, timeout=int(max(1, timeout)))
+        # the engine's API version from its ping (the SDK's "auto" asks /version: ~1 s on Podman)
+        return docker.DockerClient(base_url=self.url, timeout=int(max(1, timeout)),
+                                   version=self.api_version or "auto")
 
     def answers(self) -> bool:
         return bool(self.url) and ping(self.url)
 
     def stop(self, grace: float = 5.0) -> None:
-        """Stop podman's service if the kit started it; a Docker engine found running is left alone."""
+        """Remove what carries ``run_label`` (if set), then stop podman's service if the kit started it.
+
+        A Docker engine found running is left running. Containers outlive the service (their
+        ``conmon`` monitors are not its children), so a run must remove its objects first:
+        ``run_label`` does that here.
+        """
+        if self.run_label and self.url and self.answers():
+            with contextlib.suppress(Exception), contextlib.closing(self.client(timeout=30)) as client:
+                cleanup_by_label(client, self.run_label)
         if self.owned and self.process is not None:
             self.process.stop(grace)
             self.process = None

@@ -9,7 +9,6 @@ the two ends. Healing resumes the flow, so TCP streams stay intact as after a re
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 
 CHUNK = 65536
@@ -53,11 +52,6 @@ class Link:
         else:
             self._open.set()
 
-    async def drop_connections(self) -> None:
-        """Close every relayed connection (the server side went away, e.g. it was killed)."""
-        for writer in list(self._writers):
-            writer.close()
-
     async def close(self) -> None:
         if self._server:
             self._server.close()
@@ -80,7 +74,14 @@ class Link:
             except (TimeoutError, OSError):
                 return
             self._writers.add(up_writer)
-            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+            # when one side closes, close both: a process that dies closes its sockets, and the
+            # peer must see that at once (a half-open relay would hide a crash)
+            pipes = {asyncio.ensure_future(self._pipe(reader, up_writer)),
+                     asyncio.ensure_future(self._pipe(up_reader, writer))}
+            _, pending = await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
+            for pipe in pending:
+                pipe.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         finally:
             for w in (writer, up_writer):
                 if w is not None:
@@ -100,9 +101,6 @@ class Link:
                 await writer.drain()
         except (ConnectionError, OSError, asyncio.CancelledError):
             pass
-        finally:
-            with contextlib.suppress(Exception):
-                writer.write_eof()
 
 
 def _matches(name: str, pattern: str) -> bool:

@@ -196,9 +196,10 @@ class LocalStack:
             "sessionImage": self.session_image,
             "namespace": self.options.namespace,
             "timings": self.options.timings,
-            "admin": {"username": "admin", "password": self.secrets["admin"], "email": "admin@streamspace.local"},
-            "users": [{"username": u, "password": self.secrets[u], "email": f"{u}@streamspace.local"}
-                      for u in USERS],
+            "seed": {
+                "admin": {"username": "admin", "password": self.secrets["admin"]},
+                "users": [{"username": u, "password": self.secrets[u]} for u in USERS],
+            },
         }
         self._private_file("config.json", json.dumps(config, indent=2))
         self._private_file("jwt.secret", self.secrets["jwtSecret"])
@@ -425,11 +426,11 @@ class LocalStack:
         if self._stopped:
             return
         self._stopped = True
-        order = [n for n in self.components if self.components[n].kind in ("docker-agent", "k8s-agent")]
-        order += [n for n in self.components if self.components[n].kind == "kubelet"]
-        order += [n for n in self.components if self.components[n].kind == "api"]
-        for name in order:
-            _quietly(self.components[name].stop)
+        for kinds in (("docker-agent", "k8s-agent"), ("kubelet",), ("api",)):
+            group = [c for c in self.components.values() if c.kind in kinds]
+            with ThreadPoolExecutor(max(1, len(group))) as pool:
+                for component in group:
+                    pool.submit(_quietly, component.stop)
         if self.loop and self.loop.is_running():
             _quietly(lambda: asyncio.run_coroutine_threadsafe(self.links.close(), self.loop).result(10))
         if self.engine is not None:

@@ -13,7 +13,6 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from DatabaseKit.watchdog import Watchdog
-
 from kitcore import CleanupListener, Connections, KitError, TargetGuard
 from kitcore.secrets import mask
 
@@ -46,8 +45,8 @@ class DbHandle:
 
 
 def open_connection(params: dict[str, Any], password: str | None, statement_timeout_ms: int) -> psycopg.Connection:
-    conninfo = make_conninfo(**{k: v for k, v in params.items() if v is not None})
-    options = f"-c statement_timeout={int(statement_timeout_ms)}"
+    conninfo = make_conninfo(**{k: v for k, v in params.items() if v is not None and k != "options"})
+    options = f"{params.get('options') or ''} -c statement_timeout={int(statement_timeout_ms)}".strip()
     kwargs: dict[str, Any] = {"autocommit": True, "options": options}
     if password is not None:
         kwargs["password"] = password
@@ -86,6 +85,14 @@ class DbContext:
         try:
             yield
         except psycopg.Error as error:
+            if self.watchdog.broke(handle.conn):
+                budget = timeout if timeout is not None else handle.statement_timeout_ms / 1000
+                raise KitError(
+                    f"{what} got no answer from PostgreSQL at {handle.where}",
+                    f"nothing came back {budget:g} s (statement timeout) + {self.watchdog.grace:g} s after the "
+                    f"call; the server seems frozen or unreachable, so the connection was closed",
+                    "check that the server runs and is reachable; the next keyword reconnects",
+                ) from None
             raise translate(error, handle, what, timeout) from None
 
     def run(self, handle: DbHandle, sql: Any, params: Sequence[Any] | dict[str, Any] | None = None,
@@ -151,9 +158,6 @@ def _translate(error: psycopg.Error, handle: DbHandle, what: str, timeout: float
                         "check the table name and the schema (search_path), or run the migrations first")
     if isinstance(error, pg_errors.InvalidCatalogName):
         return KitError(f"{what} failed on {where}", text, "create the database first, or fix dbname=")
-    if isinstance(error, psycopg.OperationalError) and "closed the connection" in lowered and handle.extra.pop(
-            "watchdog", None):
-        pass
     if isinstance(error, psycopg.OperationalError):
         return KitError(f"{what} failed: cannot talk to {where}", text,
                         "check that PostgreSQL is up and that host/port/user/dbname are right")

@@ -158,7 +158,8 @@ def _in_transaction(ctx: DbContext, handle: DbHandle, versions: VersionTable, fi
         with handle.conn.transaction():
             for statement in statements:
                 try:
-                    handle.conn.execute(statement.text)
+                    with ctx.watchdog.watch(handle.conn, handle.statement_timeout_ms / 1000):
+                        handle.conn.execute(statement.text)
                 except psycopg.Error as error:
                     failed = (statement, error)
                     raise
@@ -182,7 +183,8 @@ def _outside_transaction(ctx: DbContext, handle: DbHandle, versions: VersionTabl
     versions.set(to_version, True)
     for done, statement in enumerate(statements):
         try:
-            handle.conn.execute(statement.text)
+            with ctx.watchdog.watch(handle.conn, handle.statement_timeout_ms / 1000):
+                handle.conn.execute(statement.text)
         except psycopg.Error as error:
             if done == 0:
                 versions.set(from_version, False)

@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 
 import psycopg
@@ -25,7 +26,7 @@ class Watchdog:
         self._calls: dict[int, tuple[float, psycopg.Connection]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self.fired = 0
+        self._broken: weakref.WeakSet[psycopg.Connection] = weakref.WeakSet()
 
     @contextlib.contextmanager
     def watch(self, conn: psycopg.Connection, budget: float | None) -> Iterator[None]:
@@ -54,11 +55,20 @@ class Watchdog:
                 for key, _ in late:
                     self._calls.pop(key, None)
             for _, conn in late:
-                self.fired += 1
+                self._broken.add(conn)
                 self._break(conn)
+
+    def broke(self, conn: psycopg.Connection) -> bool:
+        """Whether the watchdog closed ``conn`` (asked once: the answer is forgotten)."""
+        if conn in self._broken:
+            self._broken.discard(conn)
+            return True
+        return False
 
     @staticmethod
     def _break(conn: psycopg.Connection) -> None:
+        with contextlib.suppress(Exception):
+            conn.cancel_safe(timeout=1.0)
         with contextlib.suppress(Exception):
             fd = conn.pgconn.socket
             with socket.socket(fileno=os.dup(fd)) as sock:

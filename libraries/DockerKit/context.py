@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import docker
@@ -33,7 +33,28 @@ class EngineHandle:
     kind: str = "docker"
     alias: str | None = None
     helper_image: str | None = None
-    version: dict[str, Any] = field(default_factory=dict)
+    api_version: str = ""
+
+
+def open_client(url: str, timeout: float) -> tuple[docker.DockerClient, str, str]:
+    """A client for ``url`` at the engine's API version, its kind and version, from one ``/_ping``.
+
+    (The SDK's automatic version detection asks ``/version``, which takes most of a second on Podman.)
+    """
+    seconds = max(1, int(timeout))
+    client = docker.DockerClient(base_url=url, timeout=seconds, version="1.41")
+    try:
+        answer = client.api.get(client.api.base_url + "/_ping", timeout=seconds)
+        answer.raise_for_status()
+    except Exception:
+        client.close()
+        raise
+    api_version = answer.headers.get("Api-Version") or "1.41"
+    kind = "podman" if answer.headers.get("Libpod-Api-Version") else "docker"
+    if api_version != "1.41":
+        client.close()
+        client = docker.DockerClient(base_url=url, timeout=seconds, version=api_version)
+    return client, kind, api_version
 
 
 def close_handle(handle: EngineHandle) -> None:
@@ -125,7 +146,7 @@ class DockerContext:
         url, timeout = handle.url, handle.timeout
 
         def undo() -> None:
-            client = docker.DockerClient(base_url=url, timeout=max(1, int(timeout)))
+            client = open_client(url, timeout)[0]
             try:
                 remove_object(client, kind, name)
             finally:

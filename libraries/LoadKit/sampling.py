@@ -88,6 +88,7 @@ class ContainerGroup:
             self.client = docker.from_env(timeout=10)
         self.names = names
         self.label_filter = label_filter
+        self._previous: dict[str, dict[str, Any]] = {}
         self.cpu = Series()
         self.mem = Series()
 
@@ -102,12 +103,21 @@ class ContainerGroup:
 
     def sample(self, when: float) -> None:
         cpu = mem = 0.0
+        measured = False
         for container in self._containers():
             with contextlib.suppress(Exception):
                 stats = container.stats(stream=False)
-                cpu += container_cpu_percent(stats)
+                # Podman leaves precpu_stats empty in one-shot stats: use this sampler's previous reading
+                previous = self._previous.get(container.id)
+                if previous and not (stats.get("precpu_stats", {}).get("system_cpu_usage")):
+                    stats["precpu_stats"] = previous
+                self._previous[container.id] = stats.get("cpu_stats", {})
                 mem += (stats.get("memory_stats", {}).get("usage") or 0) / MB
-        self.cpu.add(when, cpu)
+                if stats.get("precpu_stats", {}).get("system_cpu_usage"):  # else: no interval to measure yet
+                    cpu += container_cpu_percent(stats)
+                    measured = True
+        if measured:
+            self.cpu.add(when, cpu)
         self.mem.add(when, mem)
 
     def figures(self) -> dict[str, Any]:

@@ -45,10 +45,23 @@ Agent Leader Is Killed And A Follower Leads
     [Documentation]    Killing the leader returns its name; another replica leads; healing starts it again.
     ${old: str} =    Kill Agent Leader    kubernetes
     Should Be Equal    ${old}    k8s-agent-a
-    Get Agent Leader    kubernetes    ==    k8s-agent-b    timeout=5s
+    ${new: str} =    Wait Until Agent Leader Changes    kubernetes    ${old}    timeout=5s
+    Should Be Equal    ${new}    k8s-agent-b
     Heal Everything
     Component Should Be Running    k8s-agent-a
     Chaos Should Be Undone
+
+Docker Agent Is Killed By Leadership Or By Name
+    [Documentation]    With no name the leader is killed; a name kills that replica; healing starts both.
+    ${leader: str} =    Kill Docker Agent
+    Should Be Equal    ${leader}    docker-agent-a
+    ${named: str} =    Kill Docker Agent    docker-agent-b
+    Should Be Equal    ${named}    docker-agent-b
+    ${leaderless: object} =    Get Agent Leader    docker
+    Should Be Equal    ${leaderless}    ${None}
+    Heal Everything
+    Component Should Be Running    docker-agent-a
+    Component Should Be Running    docker-agent-b
 
 Redis Lost For A Duration Comes Back By Itself
     [Documentation]    With a duration, Redis comes back in the background.
@@ -87,6 +100,7 @@ Timeline Lists Every Action With Times
     Should Contain    ${actions}    partition
     Should Contain    ${actions}    lose Redis
     Should Contain    ${actions}    kill kubernetes agent leader
+    Should Contain    ${actions}    kill docker agent
     ${times: list} =    Evaluate    [e['time'] for e in $events]
     Should Match Regexp    ${times}[0]    ^${TIME_FORMAT}$
     Should Match Regexp    ${times}[-1]    ^${TIME_FORMAT}$

@@ -33,7 +33,6 @@ Migrations Install, Upgrade With Data And Roll Back
 Test Databases Are Gone After The Test
     [Documentation]    The library's listener dropped the previous test's databases.
     [Tags]    cleanup
-    Switch Database Connection    admin
     Get Row Count    SELECT 1 FROM pg_database WHERE datname LIKE 'kit%'    ==    0
 
 Queries Are Checked With Operators

@@ -33,7 +33,7 @@ def test_robot_suite_applies_and_undoes_every_fault(fake_stack, tmp_path):
     rc, output = run_suite("chaoskit.robot", tmp_path / "out", TOPOLOGY_FILE=str(fake_stack))
     # exactly one test fails, on purpose: the one that kills api-1 and then fails
     assert rc == 1, f"{rc} Robot test(s) failed; see {tmp_path}/out/log.html"
-    assert 'pass="10" fail="1"' in output
+    assert 'pass="11" fail="1"' in output
     assert "failing on purpose after killing api-1" in output
     # after the run nothing is left broken
     import json

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -315,3 +317,21 @@ def test_destructive_keywords_refuse_targets_not_allow_listed(postgres):
             lib.force_schema_version(1)
     finally:
         lib.close_all_database_connections()
+
+
+def test_a_frozen_server_cannot_hang_a_query(kit, postgres, admin):
+    kit.connect_to_database("127.0.0.1", postgres.port, "postgres", dbname="postgres", statement_timeout="0.5s",
+                            alias="frozen")
+    kit.ctx.watchdog.grace = 0.5
+    pid = kit.query("SELECT pg_backend_pid() AS pid")[0]["pid"]
+    os.kill(pid, signal.SIGSTOP)  # the backend can no longer answer nor enforce its statement timeout
+    try:
+        start = time.monotonic()
+        with pytest.raises(KitError) as error:
+            kit.query("SELECT 1")
+        elapsed = time.monotonic() - start
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert elapsed < 4, f"the query hung for {elapsed:.1f} s"
+    assert "got no answer from PostgreSQL" in str(error.value) and "seems frozen" in str(error.value)
+    assert kit.query("SELECT 2 AS two") == [{"two": 2}]  # reconnected

@@ -101,6 +101,23 @@ def test_a_second_private_service_coexists_and_stops_without_leaving_children(en
     assert engine.answers(), "stopping one run's service must not touch another's"
 
 
+def test_stop_removes_the_runs_objects_first(engine, tmp_path):
+    run = f"streamspace.kit/run=stop-{uuid.uuid4().hex[:8]}"
+    borrowed = Engine(tmp_path / "borrow", docker_host=engine.url, run_label=run).start()
+    client = borrowed.client()
+    try:
+        busybox = images.ensure_busybox_image(client)
+        container = client.containers.run(busybox, ["sleep", "60"], detach=True, labels=_labels(run))
+        volume = client.volumes.create(f"kit-vol-{uuid.uuid4().hex[:6]}", labels=_labels(run))
+        borrowed.stop()
+        assert client.containers.list(all=True, filters={"id": container.id}) == []
+        assert volume.name not in {v.name for v in client.volumes.list()}
+        assert engine.answers()
+    finally:
+        cleanup_by_label(client, run)
+        client.close()
+
+
 def test_docker_host_that_answers_is_used_and_never_stopped(engine, tmp_path):
     borrowed = Engine(tmp_path / "borrow", docker_host=engine.url).start()
     assert borrowed.url == engine.url and not borrowed.owned

@@ -143,9 +143,10 @@ async def supervise(args: argparse.Namespace) -> int:
         ports[name] = port
         components[name] = Component(name, [sys.executable, str(HERE), "http", "--port", str(port)],
                                      f"http://127.0.0.1:{port}")
-    for letter in "abc"[: args.k8s_agents]:
-        name = f"k8s-agent-{letter}"
-        components[name] = Component(name, [sys.executable, "-c", "import time; time.sleep(3600)"])
+    for prefix, count in (("k8s-agent", args.k8s_agents), ("docker-agent", args.docker_agents)):
+        for letter in "abc"[:count]:
+            name = f"{prefix}-{letter}"
+            components[name] = Component(name, [sys.executable, "-c", "import time; time.sleep(3600)"])
     workdir = Path(tempfile.mkdtemp(prefix="kit-fake-supervisor-"))
     if args.redis:
         port = free_port()
@@ -161,11 +162,11 @@ async def supervise(args: argparse.Namespace) -> int:
     done = asyncio.Event()
 
     def topology() -> dict:
-        def k8s() -> list[dict]:
+        def replicas_of(prefix: str) -> list[dict]:
             leader_seen = False
             replicas = []
             for c in components.values():
-                if c.name.startswith("k8s-agent-"):
+                if c.name.startswith(prefix):
                     leader = c.running and not leader_seen
                     leader_seen = leader_seen or leader
                     replicas.append({"name": c.name, "running": c.running, "leader": leader})
@@ -175,7 +176,9 @@ async def supervise(args: argparse.Namespace) -> int:
             "environment": "local", "runId": "fake0001", "control": control_url,
             "api": [{"name": c.name, "url": c.url, "running": c.running, "pid": c.proc.pid if c.proc else None}
                     for c in components.values() if c.name.startswith("api-")],
-            "agents": {"kubernetes": {"agentId": "k8s-local", "namespace": "streamspace", "replicas": k8s()}},
+            "agents": {"kubernetes": {"agentId": "k8s-local", "namespace": "streamspace",
+                                      "replicas": replicas_of("k8s-agent-")},
+                       "docker": {"agentId": "docker-local", "replicas": replicas_of("docker-agent-")}},
             "credentials": {"admin": {"username": "admin", "password": "fake-admin-secret"},
                             "users": [{"username": "alice", "password": "fake-alice-secret"}],
                             "agentKey": "ab" * 32, "jwtSecret": "fake-jwt-secret"},
@@ -280,7 +283,7 @@ def main() -> int:
     sup.add_argument("--parent-pid", type=int)
     sup.add_argument("--api-replicas", type=int, default=2)
     sup.add_argument("--k8s-agents", type=int, default=2)
-    sup.add_argument("--docker-agents", type=int, default=0)
+    sup.add_argument("--docker-agents", type=int, default=2)
     sup.add_argument("--redis", action="store_true")
     sup.add_argument("--quiet", action="store_true")
     sup.add_argument("--fail-on-start", action="store_true")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import json
 import secrets
@@ -67,7 +68,8 @@ class FakeControlPlane:
         async def _stop() -> None:
             for conn in self.connections:
                 if conn.ws is not None and not conn.ws.closed:
-                    await conn.ws.close()
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(conn.ws.close(), 1.0)
             if self.runner is not None:
                 await self.runner.cleanup()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 
 import redis
@@ -87,3 +88,19 @@ def test_wrong_agent_key_is_refused_and_reported(redis_server, engine, fake_cp, 
     log = agents.log("docker-agent-a")
     assert "refused to register" in log and "Fix:" in log
     assert "0" * 64 not in log, "the agent key was written to the log"
+
+
+def test_a_frozen_leader_that_wakes_up_steps_down(redis_server, engine, fake_cp, agents, key_file, tmp_path, run_id):
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True, socket_timeout=2)
+    config = write_config(tmp_path / "agent.json", run_id)
+    start_replicas(agents, ["docker-agent-a", "docker-agent-b"], engine, redis_server, fake_cp, key_file, config)
+    leader = wait_until(lambda: fake_cp.open_connections(AGENT_ID), 15, "a leader connects")[0].replica
+    other = "docker-agent-b" if leader == "docker-agent-a" else "docker-agent-a"
+    agents.procs[leader].signal(signal.SIGSTOP)
+    try:
+        wait_until(lambda: holder(client) == other, TIMINGS["dockerLeaderLease"] + 2, "the other replica leads")
+    finally:
+        agents.procs[leader].signal(signal.SIGCONT)
+    wait_until(lambda: [c.replica for c in fake_cp.open_connections(AGENT_ID)] == [other],
+               TIMINGS["dockerLeaderLease"] / 3 + 3, "only the new leader stays connected")
+    assert holder(client) == other

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import signal
 import socket
 import time
 from datetime import UTC, datetime
@@ -120,11 +121,21 @@ def test_three_replicas_elect_exactly_one_leader_and_fail_over_within_lease_plus
           f"connected to the Control Plane after {connected:.2f} s (lease {TIMINGS['leaseDuration']} s + "
           f"retry {TIMINGS['retryPeriod']} s = {budget:g} s)")
     assert elected <= budget + 0.3, f"election took {elected:.2f} s, budget {budget:g} s"
+    assert elected >= TIMINGS["leaseDuration"] - TIMINGS["retryPeriod"] - 0.1, "a live lease was taken over"
     assert connected <= budget + 1.0
     assert new_holder in names and new_holder != leader
     assert lease(kube, namespace)["spec"]["leaseTransitions"] == transitions + 1
     time.sleep(1.0)
     assert [c.replica for c in fake_cp.open_connections(AGENT_ID)] == [new_holder]
+
+    stopped_at = time.monotonic()
+    agents.procs[new_holder].stop(grace=5)  # a graceful stop hands the lease back at once
+    last = wait_until(lambda: (h := holder(kube, namespace)) not in (leader, new_holder, "") and h, 5,
+                      "the last replica takes the released lease")
+    handover = time.monotonic() - stopped_at
+    print(f"MEASURED kubernetes agent handover after a graceful stop: {handover:.2f} s")
+    assert handover < TIMINGS["leaseDuration"], "the lease was not released on a graceful stop"
+    wait_until(lambda: [c.replica for c in fake_cp.open_connections(AGENT_ID)] == [last], 5, "it connects")
 
 
 def test_a_replica_that_is_not_the_holder_refuses_commands_and_campaigns_again(
@@ -282,6 +293,34 @@ def test_kubelet_keeps_replicas_and_stops_its_processes_on_exit(kube_api, kube, 
     wait_until(lambda: (r := running()) and len(r) == 2 and victim not in {p["metadata"]["name"] for p in r},
                20, "a replacement pod")
     assert len(xvnc_pids_on("127.0.201.")) == 2
+    kubelet.kill()  # kill -9: its pods die with it (parent-death signal)
+    wait_until(lambda: not xvnc_pids_on("127.0.201."), 5, "pod processes gone with the killed kubelet")
+
+    kubelet = start_kubelet(agents, kube_api, namespace, tmp_path)  # a new kubelet runs the pods again
+    wait_until(lambda: len(xvnc_pids_on("127.0.201.")) == 2 and len(running()) == 2, 20, "pods running again")
+    ips = {p["status"]["podIP"] for p in running()}
+    wait_until(lambda: all(port_answers(5900, ip) for ip in ips), 5, "pods answer again")
     kubelet.stop(grace=5)
     assert not xvnc_pids_on("127.0.201."), "the kubelet left pod processes behind"
     assert not any(port_answers(5900, ip) for ip in ips)
+
+
+def test_a_frozen_leader_that_wakes_up_finds_the_lease_gone_and_steps_down(
+        kube_api, kube, namespace, fake_cp, agents, key_file, tmp_path, run_id):
+    config = write_config(tmp_path / "agent.json", run_id)
+    start_replicas(agents, ["k8s-agent-a", "k8s-agent-b"], kube_api, namespace, fake_cp, key_file, config)
+    leader = wait_until(lambda: fake_cp.open_connections(AGENT_ID), 15, "a leader connects")[0].replica
+    other = "k8s-agent-b" if leader == "k8s-agent-a" else "k8s-agent-a"
+    agents.procs[leader].signal(signal.SIGSTOP)  # frozen: no renewals, its socket stays open
+    try:
+        wait_until(lambda: holder(kube, namespace) == other, TIMINGS["leaseDuration"] + 2, "the other replica leads")
+        wait_until(lambda: any(c.replica == other for c in fake_cp.open_connections(AGENT_ID)), 5, "it connects")
+    finally:
+        agents.procs[leader].signal(signal.SIGCONT)
+    resumed_at = time.monotonic()
+    wait_until(lambda: [c.replica for c in fake_cp.open_connections(AGENT_ID)] == [other],
+               TIMINGS["retryPeriod"] + 3, "the resumed old leader disconnects")
+    print(f"\nMEASURED resumed stale leader stepped down {time.monotonic() - resumed_at:.2f} s after SIGCONT")
+    assert holder(kube, namespace) == other
+    time.sleep(TIMINGS["retryPeriod"] * 2)
+    assert [c.replica for c in fake_cp.open_connections(AGENT_ID)] == [other], "two leaders after the freeze"

@@ -171,3 +171,42 @@ def test_command_for_an_agent_on_another_replica_goes_over_redis(
         terminate(dave, name)
     finally:
         pubsub.close()
+
+
+def test_agent_failed_moves_the_session_to_failed_with_the_message(
+        stack: Stack, tokens: dict[str, str], k8s_agent: ContractAgent) -> None:
+    bob = Api(stack["api-3"], tokens["bob"])
+    k8s_agent.answer = False
+    try:
+        name = create(bob, K8S_TEMPLATE)["name"]
+        ContractAgent.wait(lambda: any(c["payload"]["sessionId"] == name for c in k8s_agent.commands), 5,
+                           "the start command did not arrive")
+        command = next(c for c in k8s_agent.commands if c["payload"]["sessionId"] == name)
+        k8s_agent.send("failed", {"commandId": command["commandId"], "error": "image pull failed"})
+        failed = wait_state(bob, name, "failed")
+        assert failed["status"]["phase"] == "Failed" and failed["status"]["message"] == "image pull failed"
+        k8s_agent.send("complete", {"commandId": command["commandId"], "result": {"sessionId": name,
+                                                                                  "state": "running"}})
+        assert bob.call("GET", f"/api/v1/sessions/{name}").json()["state"] == "failed"
+    finally:
+        k8s_agent.answer = True
+    terminate(bob, name)
+
+
+def test_not_leader_puts_the_command_back_and_it_is_sent_again(
+        stack: Stack, tokens: dict[str, str], k8s_agent: ContractAgent) -> None:
+    bob = Api(stack["api-1"], tokens["bob"])
+    k8s_agent.answer = False
+    try:
+        name = create(bob, K8S_TEMPLATE)["name"]
+        ContractAgent.wait(lambda: any(c["payload"]["sessionId"] == name for c in k8s_agent.commands), 5,
+                           "the start command did not arrive")
+        command_id = next(c for c in k8s_agent.commands if c["payload"]["sessionId"] == name)["commandId"]
+        k8s_agent.answer = True
+        k8s_agent.send("failed", {"commandId": command_id, "error": "not leader"})
+        ContractAgent.wait(lambda: [c["commandId"] for c in k8s_agent.commands].count(command_id) == 2, 5,
+                           "the refused command was not sent again")
+        wait_state(bob, name, "running")
+    finally:
+        k8s_agent.answer = True
+    terminate(bob, name)

@@ -195,8 +195,11 @@ def _seed_locked(conn: psycopg.Connection, config: StackConfig) -> None:
 class Pool:
     """A few async connections (autocommit, dict rows); a broken connection is replaced."""
 
-    def __init__(self, dsn: str, size: int = 6) -> None:
-        self.dsn = dsn
+    def __init__(self, dsn: str, size: int = 6, query_timeout: float = 15.0) -> None:
+        # a cut link must fail, not hang: TCP keepalives and a user timeout on every connection
+        self.dsn = make_conninfo(dsn, keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=2,
+                                 tcp_user_timeout=10000)
+        self.query_timeout = query_timeout
         self.size = size
         self._idle: asyncio.Queue[psycopg.AsyncConnection] = asyncio.Queue()
         self._slots = asyncio.Semaphore(size)
@@ -230,8 +233,12 @@ class Pool:
 
     async def fetch(self, query: str, params: Any = None) -> list[dict[str, Any]]:
         async with self.connection() as conn:
-            cursor = await conn.execute(query, params)
-            return await cursor.fetchall() if cursor.description else []
+            try:
+                async with asyncio.timeout(self.query_timeout):
+                    cursor = await conn.execute(query, params)
+                    return await cursor.fetchall() if cursor.description else []
+            except TimeoutError:
+                raise psycopg.OperationalError(f"the query took more than {self.query_timeout:g} s") from None
 
     async def fetchone(self, query: str, params: Any = None) -> dict[str, Any] | None:
         rows = await self.fetch(query, params)

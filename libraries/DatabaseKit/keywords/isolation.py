@@ -35,7 +35,8 @@ class IsolationKeywords:
 
         It is dropped at the end of the test (or the suite, when created in a suite setup) after its
         sessions are ended. With ``connect=True`` a connection to it (same server and credentials)
-        becomes the current one, named ``alias`` (default: the database name).
+        becomes the current one, named ``alias`` (default: the database name); when the database is
+        dropped, the connection it was made from becomes current again if it has an alias.
 
         Example:
         | ${db} = | Create Test Database |
@@ -57,6 +58,9 @@ class IsolationKeywords:
                 drop_database(self.ctx, keeper, db)
             finally:
                 keeper.conn.close()
+            current = self.ctx.connections.current if self.ctx.connections else None
+            if admin_alias and current is not None and current.dbname == db:
+                self.ctx.connections.switch(admin_alias)  # back to where the database was made from
 
         self.ctx.cleanup.register(f"test database '{db}' at {admin.where}", drop, key=f"database:{db}")
         logger.info(f"Created test database '{db}' at {admin.where}"

@@ -9,7 +9,7 @@ import docker
 from robot.api import logger
 from robot.api.deco import keyword
 
-from DockerKit.context import DockerContext, EngineHandle, unreachable
+from DockerKit.context import DockerContext, EngineHandle, open_client, unreachable
 from kitcore import AssertionOperator, KitError, get_and_assert, to_seconds
 
 DEFAULT_SOCKETS = ("/var/run/docker.sock", "/run/podman/podman.sock")
@@ -47,21 +47,15 @@ class ConnectionKeywords:
         target = url or discover_url()
         seconds = to_seconds(timeout if timeout is not None else self.ctx.timeout, 30.0)
         try:
-            client = docker.DockerClient(base_url=target, timeout=max(1, int(seconds)))
+            client, kind, api_version = open_client(target, seconds)
         except docker.errors.DockerException as error:
             raise KitError(f"Cannot use the container engine address '{target}'", str(error),
                            "write it as unix:///path/to/docker.sock or tcp://host:port") from None
-        try:
-            client.ping()
-            version = client.version()
         except Exception as error:  # noqa: BLE001 - any failure means it does not answer
-            client.close()
             raise unreachable("Connecting to the container engine", target, error, seconds) from None
-        components = version.get("Components") or []
-        kind = "podman" if any("podman" in str(c.get("Name", "")).lower() for c in components) else "docker"
-        handle = EngineHandle(client, target, seconds, kind, alias, self.ctx.helper_image, version)
+        handle = EngineHandle(client, target, seconds, kind, alias, self.ctx.helper_image, api_version)
         self.ctx.connections.add(handle, alias)
-        logger.info(f"Connected to {kind} {version.get('Version')} (API {version.get('ApiVersion')}) at {target}")
+        logger.info(f"Connected to {kind} (API {api_version}) at {target}")
         return kind
 
     @keyword("Switch Container Engine Connection", tags=["connection"])

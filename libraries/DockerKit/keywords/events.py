@@ -32,13 +32,19 @@ class EventKeywords:
     def __init__(self, ctx: DockerContext) -> None:
         self.ctx = ctx
 
-    def _events(self, handle: EngineHandle, since: int, until: int, filters: dict[str, Any]) -> list[dict[str, Any]]:
+    def _first(self, handle: EngineHandle, since: int, until: int, filters: dict[str, Any],
+               accept: Any, seen: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The first accepted event between ``since`` and ``until`` (the engine ends the stream at ``until``)."""
         with self.ctx.call(handle, "Reading engine events"):
             stream = handle.client.events(decode=True, since=since, until=until, filters=filters)
             try:
-                return list(stream)
+                for event in stream:
+                    if accept(event):
+                        return event
+                    seen.append(event)
             finally:
                 stream.close()
+        return None
 
     @keyword("Wait Until Container Event", tags=["events", "wait"])
     def wait_until_container_event(self, action: str, label: str | None = None, container: str | None = None,
@@ -75,10 +81,11 @@ class EventKeywords:
             now = time.time()
             remaining = budget - (time.monotonic() - started)
             until = math.ceil(now + max(0.0, min(WINDOW, remaining)))
-            events = self._events(handle, math.floor(since_time), until, filters)
-            found = [e for e in events if _matches(e, action, key, value, container, int(since_time * 1e9))]
+            events: list[dict[str, Any]] = []
+            found = self._first(handle, math.floor(since_time), until, filters,
+                                lambda e: _matches(e, action, key, value, container, int(since_time * 1e9)), events)
             if found:
-                return self._describe(found[0])
+                return self._describe(found)
             relevant = [e for e in events if int(e.get("timeNano") or 0) >= int(since_time * 1e9)]
             if relevant:
                 seen = ", ".join(f"{e.get('Action')} {((e.get('Actor') or {}).get('Attributes') or {}).get('name')}"

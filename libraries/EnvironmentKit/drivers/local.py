@@ -42,6 +42,7 @@ class LocalDriver(EnvironmentDriver):
         extra_args: Sequence[str] = (),
         command: Sequence[str] | None = None,
         cwd: Path | str | None = None,
+        log_dir: Path | str | None = None,
     ) -> None:
         self.options = {"--api-replicas": api_replicas, "--k8s-agents": k8s_agents,
                         "--docker-agents": docker_agents}
@@ -51,6 +52,8 @@ class LocalDriver(EnvironmentDriver):
         self.cwd = Path(cwd) if cwd else REPO_ROOT
         self.process: subprocess.Popen | None = None
         self.control: ControlClient | None = None
+        self.log_dir = Path(log_dir) if log_dir else REPO_ROOT / "results" / "environment"
+        self._log: Path | None = None
         self._workdir: Path | None = None
         self._last: Topology | None = None
 
@@ -61,7 +64,8 @@ class LocalDriver(EnvironmentDriver):
 
     @property
     def log_path(self) -> Path | None:
-        return self._workdir / "supervisor.log" if self._workdir else None
+        """The supervisor's output (kept after the run; it holds no credentials: --quiet)."""
+        return self._log
 
     def argv(self, ready_file: Path) -> list[str]:
         argv = [*self.command, "--ready-file", str(ready_file), "--parent-pid", str(os.getpid())]
@@ -75,8 +79,9 @@ class LocalDriver(EnvironmentDriver):
     def start(self, timeout: float) -> Topology:
         self._workdir = Path(tempfile.mkdtemp(prefix="kit-env-"))
         ready = self._workdir / "topology.json"
-        log = self.log_path
-        assert log is not None
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_dir / f"supervisor-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        self._log = log
         with open(log, "wb") as handle:
             try:
                 self.process = subprocess.Popen(
@@ -94,13 +99,14 @@ class LocalDriver(EnvironmentDriver):
             if self.process.poll() is not None:
                 code = self.process.returncode
                 self.process = None
+                self.stop()
                 raise KitError("The local environment stopped before it was ready",
                                cause=f"its supervisor exited with code {code}{self.log_tail()}",
                                fix=f"read the lines above (whole log: {log}); './kit stack' shows the same "
                                    "start in a terminal")
             if time.monotonic() >= deadline:
                 tail = self.log_tail()
-                self.stop(10.0, keep_log=True)
+                self.stop(10.0)
                 raise KitError("The local environment was not ready in time",
                                cause=f"no topology after {timeout:g} s{tail}",
                                fix=f"raise the timeout of 'Start Test Environment' or start fewer components "
@@ -116,29 +122,37 @@ class LocalDriver(EnvironmentDriver):
         self._last = parsed
         return parsed
 
-    def stop(self, timeout: float = 30.0, keep_log: bool = False) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
         process, self.process = self.process, None
-        if process is None:
-            self._close()
-            return
-        if process.poll() is None and self.control is not None:
-            with contextlib.suppress(KitError):
-                self.control.shutdown(timeout=min(5.0, timeout))
+        if process is not None:
+            self._end(process, timeout)
+        self._close()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def _end(self, process: subprocess.Popen, timeout: float) -> None:
+        """Ask the supervisor to stop (control API, else SIGTERM); SIGKILL its group if it hangs."""
+        if process.poll() is None:
+            asked = False
+            if self.control is not None:
+                with contextlib.suppress(KitError):
+                    self.control.shutdown(timeout=min(5.0, timeout))
+                    asked = True
+            if not asked:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGTERM)
             try:
-                process.wait(timeout)
+                process.wait(10)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
-        self._close()
-        if self._workdir is not None and not keep_log:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
 
     def _close(self) -> None:
         if self.control is not None:
@@ -149,7 +163,7 @@ class LocalDriver(EnvironmentDriver):
         log = self.log_path
         if log is None or not log.exists():
             return ""
-        text = log.read_text(errors="replace").strip().splitlines()[-lines:]
+        text = condense(log.read_text(errors="replace").strip().splitlines())[-lines:]
         return ("; supervisor log tail:\n  " + "\n  ".join(text)) if text else "; the supervisor wrote nothing"
 
     # -- topology and faults ----------------------------------------------------------
@@ -194,3 +208,17 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     except ValueError:
         return None  # still being written
     return data if isinstance(data, dict) else None
+
+
+def condense(lines: list[str], frames: int = 3) -> list[str]:
+    """A Python traceback shortened to its last ``frames`` frames and the error line."""
+    if "Traceback (most recent call last):" not in lines:
+        return lines
+    start = len(lines) - 1 - lines[::-1].index("Traceback (most recent call last):")
+    before, trace = lines[:start], lines[start + 1:]
+    frame_starts = [i for i, line in enumerate(trace) if line.lstrip().startswith('File "')]
+    kept: list[str] = []
+    for i in frame_starts[-frames:]:
+        kept += [trace[i]] + [t for t in trace[i + 1:i + 2] if not t.lstrip().startswith('File "')]
+    errors = [t for t in trace if t and not t.startswith(" ")]
+    return [*before[-6:], "Traceback (last frames):", *kept, *errors[-1:]]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from robot.api import logger
 from robot.api.deco import keyword
 from robot.api.types import Secret
 
 from EnvironmentKit.keywords.lifecycle import current_topology
-from kitcore import AssertionOperator, KitError, get_and_assert
+from kitcore import AssertionOperator, KitError, Wait, get_and_assert, to_seconds
 
 
 class EndpointKeywords:
@@ -149,6 +150,26 @@ class EndpointKeywords:
         """
         return get_and_assert(lambda: current_topology().agent_leader(platform), assertion_operator, expected,
                               f"{platform} agent leader", timeout, poll)
+
+    @keyword("Wait Until Agent Leader Changes")
+    def wait_until_agent_leader_changes(self, platform: str = "kubernetes", previous: str | None = None,
+                                        timeout: str = "30s", poll: str = "0.2s") -> str:
+        """Wait until a replica other than ``previous`` leads the platform's agent; returns its name.
+
+        Leaderless moments (no replica holds the lease yet) do not count as a change. The time
+        it took is logged -- the failover time.
+
+        Example:
+        | ${old} = | Kill Agent Leader | kubernetes |
+        | ${new} = | Wait Until Agent Leader Changes | kubernetes | ${old} | timeout=30s |
+        """
+        outcome = Wait(f"a new {platform} agent leader (other than {previous})", to_seconds(timeout),
+                       to_seconds(poll)).until(lambda: current_topology().agent_leader(platform),
+                                               accept=lambda leader: leader is not None and leader != previous,
+                                               describe=lambda leader: f"leader {leader}")
+        logger.info(f"{platform} agent leader is now {outcome.value} (after {outcome.elapsed:.2f} s, "
+                    f"{outcome.tries} tries)")
+        return str(outcome.value)
 
     @keyword("Get Agent Replicas")
     def get_agent_replicas(self, platform: str = "kubernetes") -> list[str]:

@@ -1,11 +1,12 @@
 """Kubernetes agent HA: leader election on a ``coordination.k8s.io/v1`` Lease (CONTRACT.md §4).
 
 Every replica of one agent shares one AGENT_ID, hence one Lease ``streamspace-agent-<AGENT_ID>``:
-exactly one leader. The algorithm is client-go's: a candidate takes the Lease when it is free or
-when its record has not changed for ``leaseDuration`` (judged by the candidate's own clock, so no
-clock skew matters), writing with the ``resourceVersion`` it read (a stale one gets 409, the race
-is lost). The leader renews every ``retryPeriod``; when it cannot renew for ``renewDeadline``
-(shorter than the lease) or sees another holder, it steps down at once.
+exactly one leader. A candidate takes the Lease when it is free or expired
+(``renewTime + leaseDurationSeconds`` is past: every replica of the local stack shares one clock,
+so a killed leader is replaced within lease duration + retry period), writing with the
+``resourceVersion`` it read (a stale one gets 409: the race is lost). The leader renews every
+``retryPeriod``; when it cannot renew for ``renewDeadline`` (shorter than the lease) or sees
+another holder, it steps down at once.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class LeaseElector:
         if record != self.observed:
             self.observed, self.observed_at = record, monotonic
         held_for = float(spec.get("leaseDurationSeconds") or self.lease_duration)
-        if holder and holder != self.identity and monotonic - self.observed_at < held_for:
+        if holder and holder != self.identity and self._still_held(spec, now, monotonic, held_for):
             return LOST if self.is_leader else FOLLOWER
         if holder == self.identity:
             acquire, transitions = spec.get("acquireTime") or micro_time(now), spec.get("leaseTransitions") or 0
@@ -119,6 +120,14 @@ class LeaseElector:
             log.info("took lease %s from '%s' (transition %d)", self.name, holder or "nobody", transitions)
         self.renewed_at = time.monotonic()
         return LEADER
+
+    def _still_held(self, spec: dict[str, Any], now: datetime, monotonic: float, held_for: float) -> bool:
+        """The Lease's own rule: held until ``renewTime + leaseDurationSeconds``. Without a readable
+        renewTime, client-go's rule: held until the record has not changed for the lease duration."""
+        renewed = parse_time(spec.get("renewTime"))
+        if renewed is not None:
+            return (now - renewed).total_seconds() < held_for
+        return monotonic - self.observed_at < held_for
 
     async def _attempt(self) -> str:
         try:

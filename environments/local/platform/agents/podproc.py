@@ -62,7 +62,21 @@ def stop_process(proc: subprocess.Popen | None, grace: float = 2.0) -> None:
 
 
 def display_in_use(display: int) -> bool:
-    return os.path.exists(f"/tmp/.X{display}-lock") or os.path.exists(f"/tmp/.X11-unix/X{display}")
+    """True while an X server holds the display; a lock left by a killed server is removed."""
+    lock, sock = f"/tmp/.X{display}-lock", f"/tmp/.X11-unix/X{display}"
+    if not os.path.exists(lock):
+        return os.path.exists(sock)
+    try:
+        pid = int(Path(lock).read_text().strip())
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        for leftover in (lock, sock):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(leftover)
+        return False
+    except (OSError, ValueError):
+        return True
 
 
 @dataclass

@@ -160,7 +160,8 @@ class AgentRuntime:
 
     async def _session(self, http: aiohttp.ClientSession, url: str) -> bool:
         await self._register(http, url)
-        heartbeat = max(2.0 * self.config.heartbeat_interval, 1.0)
+        # WebSocket pings find a stalled connection (a network cut): no pong within heartbeat/2 closes it
+        heartbeat = max(2.0 * self.config.heartbeat_interval, 2.0)
         ws = await asyncio.wait_for(http.ws_connect(
             f"{ws_url(url)}/api/v1/agents/connect?agent_id={self.agent_id}",
             headers={"X-Agent-API-Key": self.connect_key}, heartbeat=heartbeat,

@@ -153,7 +153,7 @@ class Hub:
         return task
 
     async def set_keys(self, agent_id: str) -> None:
-        if self.redis is None:
+        if self.redis is None or agent_id not in self.local:
             return
         try:
             async with self.redis.pipeline(transaction=False) as pipe:

@@ -5,7 +5,7 @@ Keys (all optional; defaults are the local stack's short timings)::
     {"namespace": "streamspace", "sessionImage": "streamspace-session:local",
      "hubRedisDb": 1, "tokenTtl": 86400,
      "timings": {"heartbeatInterval": 1.0, "staleAfter": 3.0, "commandPoll": 0.5,
-                 "commandRedeliverAfter": 5.0, "commandExpireAfter": 120.0,
+                 "commandRedeliverAfter": 5.0, "commandExpireAfter": 60.0,
                  "redisRetryBackoff": [0.2, 0.4, 0.8, 1.6, 3.2]},
      "seed": {"admin": {"username": "admin", "password": "..."},
               "users": [{"username": "alice", "password": "..."}],
@@ -32,7 +32,7 @@ class Timings:
     stale_after: float = 3.0
     command_poll: float = 0.5
     command_redeliver_after: float = 5.0
-    command_expire_after: float = 120.0
+    command_expire_after: float = 60.0
     redis_retry_backoff: tuple[float, ...] = (0.2, 0.4, 0.8, 1.6, 3.2)
 
     @classmethod

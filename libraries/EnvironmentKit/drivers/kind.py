@@ -1,0 +1,144 @@
+"""The ``kind`` driver: StreamSpace in HA on a kind cluster (environments/kind/).
+
+The cluster and the Helm release are brought up outside the kit (environments/kind/README.md);
+``start`` attaches to them through the Kubernetes API, waits until the install is healthy, and
+opens stable local ports (port-forwards) for each API replica, Redis and PostgreSQL. ``stop``
+heals any cut and closes the ports; it never deletes the cluster.
+
+Settings come from ``robot -V environments/kind/variables.yaml`` (``KIND_*`` variables), the
+environment (``KIND_*``) or keyword arguments (see :class:`environments.kind.settings.KindSettings`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from EnvironmentKit.drivers.base import EnvironmentDriver
+from EnvironmentKit.topology import Topology
+from kitcore import KitError, Wait
+
+REPLICA_OPTIONS = {"api_replicas": "api_replicas", "k8s_agents": "agent_replicas"}
+
+
+def _robot_variable(name: str) -> Any:
+    try:
+        from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
+    except ImportError:  # pragma: no cover - Robot is always installed with the kit
+        return None
+    try:
+        return BuiltIn().get_variable_value("${" + name + "}")
+    except RobotNotRunningError:
+        return None
+
+
+class KindDriver(EnvironmentDriver):
+    name = "kind"
+
+    def __init__(self, **options: Any) -> None:
+        from environments.kind.settings import KindSettings
+
+        overrides = {REPLICA_OPTIONS.get(k, k): v for k, v in options.items()
+                     if k not in ("docker_agents", "only")}  # no Docker agent on kind; --only is local's
+        self.settings = KindSettings.load(_robot_variable, **overrides)
+        self.cluster: Any = None
+        self._started = False
+
+    # -- life cycle ---------------------------------------------------------------------------
+    @property
+    def test_target(self) -> bool:  # type: ignore[override]
+        return bool(self.cluster is not None and self.cluster.is_test_target)
+
+    @property
+    def started_here(self) -> bool:
+        return self._started
+
+    def _connect(self) -> Any:
+        from environments.kind.cluster import KindCluster
+        from KubeKit.connection import open_kubeconfig, open_url
+
+        s = self.settings
+        timeout = s.request_timeout
+        conn = (open_url(s.api_url, timeout) if s.api_url
+                else open_kubeconfig(s.kubeconfig or None, s.context or None, timeout))
+        return KindCluster(s, conn)
+
+    def start(self, timeout: float) -> Topology:
+        if self.cluster is None:
+            self.cluster = self._connect()
+        self._started = True
+        try:
+            outcome = Wait("StreamSpace on kind is ready", timeout=timeout, poll=1.0).until(
+                self.cluster.topology, self._ready, self._describe)
+        except KitError as error:
+            self.stop()
+            raise KitError("The kind environment was not ready in time", cause=str(error),
+                           fix=f"look at 'kubectl --context {self.settings.context} -n {self.settings.namespace} "
+                               "get pods,lease' and the pods' events; environments/kind/README.md lists the "
+                               "install steps") from None
+        return Topology(outcome.value)
+
+    def _ready(self, data: dict[str, Any]) -> bool:
+        s = self.settings
+        api = sum(1 for r in data["api"] if r["running"])
+        agents = data["agents"]["kubernetes"]["replicas"]
+        return (api >= s.api_replicas and sum(1 for r in agents if r["running"]) >= s.agent_replicas
+                and any(r["leader"] for r in agents) and data["redis"]["running"] and data["postgres"]["running"])
+
+    @staticmethod
+    def _describe(data: dict[str, Any]) -> str:
+        agents = data["agents"]["kubernetes"]
+        running = [r["name"] for r in data["api"] if r["running"]]
+        return (f"API replicas running: {running or 'none'}; agent replicas running: "
+                f"{[r['name'] for r in agents['replicas'] if r['running']] or 'none'}; lease holder: "
+                f"{agents.get('leaseHolder') or 'none'}; redis running: {data['redis']['running']}; "
+                f"postgres running: {data['postgres']['running']}")
+
+    def attach(self, topology: dict[str, Any]) -> Topology:
+        """Attach to the install a kind topology document describes (its namespace and context)."""
+        kube = topology.get("kubernetes", {}) if isinstance(topology, dict) else {}
+        for key in ("namespace", "context", "kubeconfig"):
+            if kube.get(key):
+                setattr(self.settings, key, kube[key])
+        if self.cluster is None:
+            self.cluster = self._connect()
+        return Topology(self.cluster.topology())
+
+    def stop(self, timeout: float = 30.0) -> None:
+        cluster, self.cluster = self.cluster, None
+        self._started = False
+        if cluster is not None:
+            cluster.close()
+            with contextlib.suppress(Exception):
+                cluster.conn.close()
+
+    # -- topology and faults ---------------------------------------------------------------------
+    def _cluster(self) -> Any:
+        if self.cluster is None:
+            raise KitError("No kind environment is attached", fix="call 'Start Test Environment' first")
+        return self.cluster
+
+    def topology(self) -> Topology:
+        return Topology(self._cluster().topology())
+
+    def component(self, name: str, action: str) -> Topology:
+        self._cluster().component(name, action)
+        return self.topology()
+
+    def partition(self, a: str, b: str) -> Topology:
+        self._cluster().partition(a, b)
+        return self.topology()
+
+    def heal(self) -> Topology:
+        self._cluster().heal()
+        return self.topology()
+
+    def partitions(self) -> list[dict[str, Any]]:
+        return self._cluster().partitions()
+
+
+def register() -> None:
+    """Make ``ENVIRONMENT=kind`` use this driver."""
+    from EnvironmentKit.drivers import register_driver
+
+    register_driver("kind", KindDriver)

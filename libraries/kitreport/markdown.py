@@ -1,0 +1,123 @@
+"""The Markdown reports: one per scenario suite, and the index ``REPORT.md``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kitreport.figures import Figure
+from kitreport.model import RunReport, SuiteReport, TestReport
+
+VERDICT = {"PASS": "✅ PASS", "FAIL": "❌ FAIL", "SKIP": "⏭ SKIP", "NOT RUN": "⏭ NOT RUN"}
+KEY_FIGURES = 4
+
+
+def cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>").strip()
+
+
+def fenced(text: str) -> str:
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return f"{fence}text\n{text.rstrip()}\n{fence}"
+
+
+def first_paragraph(doc: str) -> str:
+    return doc.strip().split("\n\n", 1)[0].replace("\n", " ").strip()
+
+
+def log_link(log: str | None, anchor: str, label: str = "log") -> str:
+    return f"[{label}]({log}#{anchor})" if log else label
+
+
+def figures_text(figures: dict[str, Figure]) -> str:
+    return "<br>".join(cell(f"{f.name} = {f.text}") for f in figures.values())
+
+
+def suite_report(suite: SuiteReport, log: str | None, plots: list[tuple[str, str]]) -> str:
+    """A scenario suite's report; ``log`` is log.html's path relative to the report (None: no log)."""
+    lines = [f"# {suite.name}", ""]
+    if suite.documentation:
+        lines += [first_paragraph(suite.documentation), ""]
+    lines += [
+        f"- **Verdict:** {VERDICT.get(suite.status, suite.status)} — {len(suite.tests)} tests: "
+        f"{suite.passed} passed, {suite.failed} failed, {suite.skipped} skipped",
+        f"- **Source:** `{suite.source}`" if suite.source else "- **Source:** (not recorded)",
+        f"- **Started:** {suite.start or 'n/a'}, took {suite.elapsed:.1f} s",
+        f"- **Log:** {log_link(log, suite.id, 'log.html')}" if log else "- **Log:** log.html was not written",
+        "",
+    ]
+    if suite.setup_failure:
+        lines += ["**The suite setup failed**, so its tests did not run as written:", "",
+                  fenced(suite.setup_failure), ""]
+    lines += ["## Tests", "", "| Test | Verdict | Time | Figures | Log |", "|---|---|---:|---|---|"]
+    for test in suite.tests:
+        lines.append(f"| {cell(test.name)} | {VERDICT.get(test.status, test.status)} | {test.elapsed:.1f} s | "
+                     f"{figures_text(test.figures) or '—'} | {log_link(log, test.id)} |")
+    lines.append("")
+    figures = [(t.name, f) for t in suite.tests for f in t.figures.values()]
+    figures = [("(suite)", f) for f in suite.figures.values()] + figures
+    lines += ["## Measured figures", ""]
+    if figures:
+        lines += ["| Figure | Value | Unit | Test |", "|---|---:|---|---|"]
+        lines += [f"| {cell(f.name)} | {cell(f.value)} | {cell(f.unit)} | {cell(where)} |" for where, f in figures]
+    else:
+        lines.append("This suite recorded no figures.")
+    lines.append("")
+    problems = [t for t in suite.tests if t.status in ("FAIL", "SKIP", "NOT RUN")]
+    if problems:
+        lines += ["## Failures and skips", ""]
+        for test in problems:
+            lines += [f"### {VERDICT.get(test.status, test.status)}: {test.name}", "",
+                      fenced(test.failure_message or "(no message)"), "",
+                      f"Details: {log_link(log, test.id, 'log.html#' + test.id)}", ""]
+    if plots:
+        lines += ["## Plots", ""]
+        for title, path in plots:
+            lines += [f"![{title}]({path})", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def key_figures(suite: SuiteReport) -> str:
+    figures = list({f.name: f for f in suite.all_figures()}.values())
+    shown = [cell(f"{f.name} = {f.text}") for f in figures[:KEY_FIGURES]]
+    if len(figures) > KEY_FIGURES:
+        shown.append(f"… {len(figures) - KEY_FIGURES} more")
+    return "<br>".join(shown) or "—"
+
+
+def index_report(run: RunReport, log: str | None, reports: dict[str, str], plots: list[tuple[str, str]]) -> str:
+    tests: list[TestReport] = run.tests
+    passed = sum(1 for t in tests if t.status == "PASS")
+    failed = sum(1 for t in tests if t.status == "FAIL")
+    skipped = len(tests) - passed - failed
+    lines = [f"# Test report: {run.name}", "",
+             f"**{VERDICT.get(run.status, run.status)}** — {len(run.suites)} scenario suites, {len(tests)} tests: "
+             f"{passed} passed, {failed} failed, {skipped} skipped; took {run.elapsed:.1f} s.", "",
+             f"Full log: {log_link(log, 's1', 'log.html')}" if log else "log.html was not written.", "",
+             "| Suite | Verdict | Passed | Failed | Skipped | Key figures | Report |",
+             "|---|---|---:|---:|---:|---|---|"]
+    for suite in run.suites:
+        lines.append(f"| {cell(suite.name)} | {VERDICT.get(suite.status, suite.status)} | {suite.passed} | "
+                     f"{suite.failed} | {suite.skipped} | {key_figures(suite)} | "
+                     f"[{suite.slug}]({reports[suite.slug]}) |")
+    lines.append("")
+    failures = [(s, t) for s in run.suites for t in s.tests if t.status == "FAIL"]
+    if failures:
+        lines += ["## Failed tests", ""]
+        for suite, test in failures:
+            message = test.failure_message.splitlines()[0] if test.failure_message else "(no message)"
+            lines.append(f"- **{cell(suite.name)} / {cell(test.name)}**: {cell(message)} "
+                         f"({log_link(log, test.id)})")
+        lines.append("")
+    if run.errors:
+        lines += ["## Execution errors and warnings", ""] + [f"- {cell(e)}" for e in run.errors[:20]] + [""]
+    if plots:
+        lines += ["## Plots", ""] + [f"![{title}]({path})\n" for title, path in plots]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path

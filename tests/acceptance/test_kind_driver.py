@@ -1,0 +1,329 @@
+"""The kind driver's logic against the Kubernetes API stand-in (no kind cluster can run here).
+
+The stand-in has no controllers and no kubelet, so each test creates the pods, Lease and
+Secrets a Helm install would have, and plays the ReplicaSet's part where a test needs a
+replacement pod. What cannot be checked here: real port-forwards (the stand-in answers 501)
+and NetworkPolicy enforcement (the stand-in does not serve networking.k8s.io).
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+import socketserver
+import threading
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from kubernetes import client
+
+from EnvironmentKit.drivers import create_driver, register_driver
+from EnvironmentKit.drivers.kind import KindDriver, register
+from environments.kind.cluster import DELETION_COST, Slots
+from environments.kind.forward import SocketChannel, StableForward
+from environments.kind.netpol import cut_label, policies
+from kitcore import KitError, TargetRefused
+
+TIMEOUT = 5
+RELEASE = "streamspace"
+AGENT_ID = "k8s-kind"
+
+
+@pytest.fixture(scope="module")
+def api(kube_api):
+    with client.ApiClient(client.Configuration(host=kube_api.url)) as api_client:
+        yield api_client
+
+
+@pytest.fixture
+def namespace(api):
+    core = client.CoreV1Api(api)
+    name = f"kit-kind-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": name}}, _request_timeout=TIMEOUT)
+    yield name
+    core.delete_namespace(name, _request_timeout=TIMEOUT)
+
+
+def labels(component: str) -> dict[str, str]:
+    return {"app.kubernetes.io/instance": RELEASE, "app.kubernetes.io/component": component}
+
+
+def make_pod(api, namespace: str, name: str, component: str, ip: str = "10.0.0.1", ready: bool = True) -> None:
+    core = client.CoreV1Api(api)
+    core.create_namespaced_pod(namespace, {"metadata": {"name": name, "labels": labels(component)},
+                                           "spec": {"containers": [{"name": "c", "image": "x"}]}},
+                               _request_timeout=TIMEOUT)
+    status = {"phase": "Running", "podIP": ip,
+              "containerStatuses": [{"name": "c", "ready": ready, "restartCount": 0, "image": "x", "imageID": ""}]}
+    core.patch_namespaced_pod_status(name, namespace, {"status": status}, _request_timeout=TIMEOUT)
+
+
+def make_deployment(api, namespace: str, name: str, component: str, replicas: int) -> None:
+    body = {"metadata": {"name": name, "labels": labels(component)},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels(component)},
+                     "template": {"metadata": {"labels": labels(component)},
+                                  "spec": {"containers": [{"name": "c", "image": "x"}]}}}}
+    client.AppsV1Api(api).create_namespaced_deployment(namespace, body, _request_timeout=TIMEOUT)
+
+
+def set_leader(api, namespace: str, holder: str) -> None:
+    coordination = client.CoordinationV1Api(api)
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    body = {"metadata": {"name": f"streamspace-agent-{AGENT_ID}"},
+            "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15, "renewTime": now}}
+    try:
+        coordination.create_namespaced_lease(namespace, body, _request_timeout=TIMEOUT)
+    except client.ApiException as error:
+        assert error.status == 409
+        coordination.patch_namespaced_lease(body["metadata"]["name"], namespace, {"spec": body["spec"]},
+                                            _request_timeout=TIMEOUT)
+
+
+def install(api, namespace: str) -> None:
+    """What `helm install` plus the controllers would leave in the namespace."""
+    for i in range(3):
+        make_pod(api, namespace, f"streamspace-api-{i}", "api", ip=f"10.0.1.{i + 1}")
+        make_pod(api, namespace, f"streamspace-k8s-agent-{i}", "k8s-agent", ip=f"10.0.2.{i + 1}")
+    make_pod(api, namespace, "streamspace-redis-0", "redis", ip="10.0.3.1")
+    make_pod(api, namespace, "streamspace-postgres-0", "database", ip="10.0.3.2")
+    make_deployment(api, namespace, "streamspace-api", "api", 3)
+    make_deployment(api, namespace, "streamspace-k8s-agent", "k8s-agent", 3)
+    make_deployment(api, namespace, "streamspace-redis", "redis", 1)
+    set_leader(api, namespace, "streamspace-k8s-agent-1")
+    core = client.CoreV1Api(api)
+
+    def secret(name: str, data: dict[str, str]) -> None:
+        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        core.create_namespaced_secret(namespace, {"metadata": {"name": name}, "data": encoded},
+                                      _request_timeout=TIMEOUT)
+
+    secret("streamspace-secrets", {"agent-bootstrap-key": "ab" * 32, "jwt-secret": "jwt-s3cret",
+                                   "postgres-password": "pg-s3cret"})
+    secret("streamspace-admin-credentials", {"password": "admin-s3cret"})
+
+
+@pytest.fixture
+def driver(kube_api, namespace, api):
+    install(api, namespace)
+    driver = KindDriver(api_url=kube_api.url, namespace=namespace, test_contexts="stand-in",
+                        agent_id=AGENT_ID, release=RELEASE)
+    yield driver
+    driver.stop()
+
+
+def scale_of(api, namespace: str, name: str) -> int:
+    apps = client.AppsV1Api(api)
+    return apps.read_namespaced_deployment_scale(name, namespace, _request_timeout=TIMEOUT).spec.replicas
+
+
+def test_kind_driver_registers_by_name(kube_api, namespace) -> None:
+    register()
+    made = create_driver("kind", api_url=kube_api.url, namespace=namespace)
+    assert isinstance(made, KindDriver)
+    assert made.settings.namespace == namespace
+    register_driver("kind", KindDriver)
+
+
+def test_settings_come_from_robot_style_lookup_then_environment(monkeypatch) -> None:
+    from environments.kind.settings import KindSettings
+
+    monkeypatch.setenv("KIND_NAMESPACE", "from-env")
+    monkeypatch.setenv("KIND_API_REPLICAS", "5")
+    settings = KindSettings.load(lambda key: {"KIND_AGENT_ID": "from-robot"}.get(key))
+    assert (settings.agent_id, settings.namespace, settings.api_replicas) == ("from-robot", "from-env", 5)
+    assert settings.lease_name == "streamspace-agent-from-robot"
+    monkeypatch.setenv("KIND_API_REPLICAS", "three")
+    with pytest.raises(KitError, match="KIND_API_REPLICAS"):
+        KindSettings.load()
+
+
+def test_start_reads_topology_from_the_kubernetes_api(driver) -> None:
+    topology = driver.start(timeout=10)
+    data = topology.data
+    assert topology.environment == "kind"
+    assert topology.api_names() == ["api-1", "api-2", "api-3"]
+    assert [r["pod"] for r in data["api"]] == ["streamspace-api-0", "streamspace-api-1", "streamspace-api-2"]
+    assert all(url.startswith("http://127.0.0.1:") for url in topology.api_urls())
+    agents = data["agents"]["kubernetes"]
+    assert agents["agentId"] == AGENT_ID and agents["lease"] == f"streamspace-agent-{AGENT_ID}"
+    assert topology.agent_leader("kubernetes") == "k8s-agent-b"  # holder streamspace-k8s-agent-1
+    assert data["redis"]["running"] and data["redis"]["url"].startswith("redis://127.0.0.1:")
+    assert "passfile=" in data["postgres"]["dsn"] and "pg-s3cret" not in data["postgres"]["dsn"]
+    assert topology.credentials["admin"] == {"username": "admin", "password": "admin-s3cret"}
+    assert topology.credentials["agentKey"] == "ab" * 32
+    assert "admin-s3cret" not in str(topology.public())
+    assert driver.test_target is True
+    assert driver.started_here
+
+
+def test_start_waits_and_says_what_is_missing(api, kube_api, namespace) -> None:
+    make_pod(api, namespace, "streamspace-api-0", "api")
+    make_pod(api, namespace, "streamspace-api-1", "api", ready=False)
+    driver = KindDriver(api_url=kube_api.url, namespace=namespace, test_contexts="stand-in")
+    with pytest.raises(KitError) as caught:
+        driver.start(timeout=1.5)
+    text = str(caught.value)
+    assert "not ready in time" in text and "API replicas running: ['api-1']" in text and "lease holder: none" in text
+    assert "kubectl" in text
+    assert driver.cluster is None  # stopped after the failure: no forwards left open
+
+
+def test_leader_follows_the_lease(driver, api, namespace) -> None:
+    driver.start(timeout=10)
+    set_leader(api, namespace, "streamspace-k8s-agent-2_4f1c")  # client-go style identity: <pod>_<uuid>
+    assert driver.agent_leader("kubernetes") == "k8s-agent-c"
+
+
+def test_kill_deletes_the_pod_and_the_replacement_takes_its_slot(driver, api, namespace) -> None:
+    first = driver.start(timeout=10)
+    url = first.api_replica("api-2")["url"]
+    after = driver.kill("api-2")
+    assert after.is_running("api-2") is False
+    assert after.api_replica("api-2")["pod"] is None
+    pods = [p.metadata.name for p in client.CoreV1Api(api).list_namespaced_pod(namespace).items]
+    assert "streamspace-api-1" not in pods
+    make_pod(api, namespace, "streamspace-api-7f9c2", "api")  # what the ReplicaSet would do
+    later = driver.topology()
+    assert later.api_replica("api-2")["pod"] == "streamspace-api-7f9c2"
+    assert later.api_replica("api-2")["url"] == url  # same local URL as before the kill
+    assert later.is_running("api-2") is True
+
+
+def test_stop_marks_the_pod_to_go_first_and_scales_down_then_start_scales_up(driver, api, namespace) -> None:
+    driver.start(timeout=10)
+    driver.stop_component("k8s-agent-a")
+    pod = client.CoreV1Api(api).read_namespaced_pod("streamspace-k8s-agent-0", namespace, _request_timeout=TIMEOUT)
+    assert pod.metadata.annotations[DELETION_COST] == "-2147483647"
+    assert scale_of(api, namespace, "streamspace-k8s-agent") == 2
+    client.CoreV1Api(api).delete_namespaced_pod("streamspace-k8s-agent-0", namespace)  # the ReplicaSet's part
+    stopped = driver.topology()
+    assert stopped.is_running("k8s-agent-a") is False
+    driver.start_component("k8s-agent-a")
+    assert scale_of(api, namespace, "streamspace-k8s-agent") == 3
+    make_pod(api, namespace, "streamspace-k8s-agent-new", "k8s-agent")
+    assert driver.topology().agent_replicas("kubernetes")[0]["pod"] == "streamspace-k8s-agent-new"
+
+
+def test_backends_stop_and_start_by_scaling_to_zero_and_one(driver, api, namespace) -> None:
+    driver.start(timeout=10)
+    driver.stop_component("redis")
+    assert scale_of(api, namespace, "streamspace-redis") == 0
+    driver.start_component("redis")
+    assert scale_of(api, namespace, "streamspace-redis") == 1
+
+
+def test_restart_deletes_the_pod_gracefully(driver, api, namespace) -> None:
+    driver.start(timeout=10)
+    driver.restart_component("redis")
+    assert driver.topology().is_running("redis") is False
+
+
+def test_destructive_actions_refuse_a_context_not_allow_listed(api, kube_api, namespace) -> None:
+    install(api, namespace)
+    driver = KindDriver(api_url=kube_api.url, namespace=namespace)  # default allow-list: kind-* contexts only
+    try:
+        driver.start(timeout=10)
+        assert driver.test_target is False
+        with pytest.raises(TargetRefused, match="context 'stand-in' is not allow-listed"):
+            driver.kill("api-1")
+        assert driver.topology().is_running("api-1") is True
+    finally:
+        driver.stop()
+
+
+def test_destructive_actions_refuse_a_namespace_not_allow_listed(api, kube_api) -> None:
+    core = client.CoreV1Api(api)
+    other = f"prod-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": other}}, _request_timeout=TIMEOUT)
+    driver = KindDriver(api_url=kube_api.url, namespace=other, test_contexts="stand-in")
+    try:
+        install(api, other)
+        driver.start(timeout=10)
+        with pytest.raises(TargetRefused, match=f"namespace '{other}'"):
+            driver.stop_component("redis")
+        assert scale_of(api, other, "streamspace-redis") == 1
+    finally:
+        driver.stop()
+        core.delete_namespace(other, _request_timeout=TIMEOUT)
+
+
+def test_unknown_components_and_actions_are_clear_errors(driver) -> None:
+    driver.start(timeout=10)
+    with pytest.raises(KitError, match="known: api-1, api-2, api-3, k8s-agent-a"):
+        driver.kill("api-9")
+    with pytest.raises(KitError, match="does not act on the Kubernetes API"):
+        driver.kill("kubernetes")
+    with pytest.raises(KitError, match="Unknown component action"):
+        driver.component("api-1", "explode")
+
+
+def test_partition_without_networkpolicies_is_a_clear_error_and_leaves_nothing(driver, api, namespace) -> None:
+    driver.start(timeout=10)
+    with pytest.raises(KitError, match="does not serve NetworkPolicies") as caught:
+        driver.partition("api-1", "redis")
+    assert "kind v0.24" in str(caught.value)
+    assert driver.partitions() == []
+    pod = client.CoreV1Api(api).read_namespaced_pod("streamspace-api-0", namespace, _request_timeout=TIMEOUT)
+    assert not any(k.startswith("streamspace.kit/cut-") for k in (pod.metadata.labels or {}))
+
+
+def test_partition_policies_cut_both_ways_and_nothing_else() -> None:
+    a_policy, b_policy = policies("c1", "run1", ("api-1", "redis"), ["10.0.1.1"], ["10.0.3.1"])
+    label = cut_label("c1")
+    assert a_policy["spec"]["podSelector"] == {"matchLabels": {label: "a"}}
+    assert b_policy["spec"]["podSelector"] == {"matchLabels": {label: "b"}}
+    for body, other, other_ip in ((a_policy, "b", "10.0.3.1/32"), (b_policy, "a", "10.0.1.1/32")):
+        assert body["spec"]["policyTypes"] == ["Ingress", "Egress"]
+        for peers in (body["spec"]["ingress"][0]["from"], body["spec"]["egress"][0]["to"]):
+            expression = peers[0]["podSelector"]["matchExpressions"][0]
+            assert expression == {"key": label, "operator": "NotIn", "values": [other]}
+            assert peers[1]["ipBlock"] == {"cidr": "0.0.0.0/0", "except": [other_ip]}
+    assert a_policy["metadata"]["labels"] == {"streamspace.kit/partition": "run1"}
+    # the bodies are valid NetworkPolicy objects for the official client
+    model = client.ApiClient()._ApiClient__deserialize(a_policy, "V1NetworkPolicy")
+    assert model.spec.ingress[0]._from[0].pod_selector.match_expressions[0].operator == "NotIn"
+
+
+def test_slots_keep_names_and_stopped_slots_wait_for_their_start() -> None:
+    slots = Slots(["api-1", "api-2", "api-3"])
+    slots.reconcile(["p1", "p2", "p3"], lambda i: f"api-{i + 1}")
+    assert slots.pods == {"api-1": "p1", "api-2": "p2", "api-3": "p3"}
+    slots.stopped.add("api-2")
+    slots.reconcile(["p1", "p3", "p4"], lambda i: f"api-{i + 1}")  # p2 gone, p4 new: goes to api-2 (only free)
+    assert slots.pod("api-2") == "p4" and "api-2" not in slots.stopped
+    slots.reconcile(["p1", "p3", "p4", "p5"], lambda i: f"api-{i + 1}")
+    assert slots.pod("api-4") == "p5"
+
+
+class Echo(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        while data := self.request.recv(1024):
+            self.request.sendall(data.upper())
+
+
+def test_stable_forward_relays_to_whatever_connect_returns_now() -> None:
+    servers = [socketserver.ThreadingTCPServer(("127.0.0.1", 0), Echo) for _ in range(2)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    target = {"port": servers[0].server_address[1]}
+    forward = StableForward("api-1", lambda: SocketChannel(socket.create_connection(("127.0.0.1", target["port"]),
+                                                                                    timeout=2)))
+    try:
+        with socket.create_connection(forward.address, timeout=2) as conn:
+            conn.sendall(b"hello")
+            assert conn.recv(16) == b"HELLO"
+        target["port"] = servers[1].server_address[1]  # the pod was replaced: same local port, new target
+        with socket.create_connection(forward.address, timeout=2) as conn:
+            conn.sendall(b"again")
+            assert conn.recv(16) == b"AGAIN"
+        target["port"] = 1  # nothing listens: the client sees the connection closed, the failure is kept
+        with socket.create_connection(forward.address, timeout=2) as conn:
+            conn.settimeout(2)
+            assert conn.recv(16) == b""
+        assert forward.failures == 1 and "ConnectionRefusedError" in forward.last_error
+    finally:
+        forward.close()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
