@@ -120,5 +120,5 @@ The Stream Ends When The Session Is Terminated
     ${session: str} =    And A Running Session For    ${user}    kubernetes
     ${viewer: str} =    And A VNC Viewer Is Connected To    ${session}    user=${user}
     When The Session Is Terminated    ${session}
-    Then The Viewer Should Be Disconnected    ${viewer}
+    Then The Viewer Should Lose The Desktop    ${viewer}
     And VNC Of The Session Should Be Closed For Good    ${session}

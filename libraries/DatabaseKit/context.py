@@ -14,7 +14,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from DatabaseKit.watchdog import Watchdog
 from kitcore import CleanupListener, Connections, KitError, TargetGuard
-from kitcore.secrets import mask
+from kitcore.credentials import mask
 
 
 @dataclass

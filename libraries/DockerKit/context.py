@@ -7,7 +7,7 @@ import os
 import shlex
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -153,6 +153,22 @@ class DockerContext:
                 client.close()
 
         self.cleanup.register(f"{kind} {name}", undo, key)
+
+    def register_undo(self, handle: EngineHandle, description: str, key: str,
+                      action: Callable[[docker.DockerClient], object]) -> None:
+        """At the end of the test (or suite), run ``action`` with a connection of its own."""
+        url, timeout = handle.url, handle.timeout
+
+        def undo() -> None:
+            client = open_client(url, timeout)[0]
+            try:
+                action(client)
+            except docker.errors.NotFound:
+                return
+            finally:
+                client.close()
+
+        self.cleanup.register(description, undo, key)
 
     # -- lookups ------------------------------------------------------------------------------------
     def container(self, handle: EngineHandle, name: str) -> Any:

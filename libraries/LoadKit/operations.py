@@ -14,7 +14,7 @@ from typing import Any
 
 import urllib3
 
-from kitcore import KitError
+from kitcore import KitError, reveal
 
 Operation = Callable[[], Any]
 
@@ -69,7 +69,7 @@ class HttpOperation:
         if self.method not in HTTP_METHODS:
             raise KitError(f"'{method}' is not an HTTP method", fix=f"use one of: {', '.join(HTTP_METHODS)}")
         self.url = url
-        self.headers = {k: str(v) for k, v in (headers or {}).items()}
+        self.headers = {k: str(reveal(v)) for k, v in (headers or {}).items()}  # values may be Secret
         self.body: bytes | None = None
         if body is not None:
             self.body = body if isinstance(body, bytes) else json.dumps(body).encode()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import redis
 
 from kitcore import CleanupListener, Connections, KitError, TargetGuard
-from kitcore.secrets import mask
+from kitcore.credentials import mask
 
 if TYPE_CHECKING:
     from RedisKit.subscriptions import Subscription

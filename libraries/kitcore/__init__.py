@@ -8,7 +8,7 @@ Every library uses the same pieces so that they behave alike:
 - :mod:`kitcore.connections` -- ``Connect To X  alias=...`` / switch / close all
 - :mod:`kitcore.cleanup`     -- a library listener that removes what a test or suite created
 - :mod:`kitcore.guard`       -- the allow-list that destructive keywords check
-- :mod:`kitcore.secrets`     -- Robot Framework ``Secret`` handling and masking
+- :mod:`kitcore.credentials`     -- Robot Framework ``Secret`` handling and masking
 - :mod:`kitcore.units`       -- memory and CPU quantities in human units
 - :mod:`kitcore.logging`     -- compact HTML tables and images in log.html
 """
@@ -18,7 +18,7 @@ from kitcore.cleanup import CleanupListener
 from kitcore.connections import Connections
 from kitcore.errors import KitError, TargetRefused, WaitTimeout
 from kitcore.guard import TargetGuard
-from kitcore.secrets import SecretLike, reveal
+from kitcore.credentials import SecretLike, reveal
 from kitcore.waits import Wait, to_seconds
 
 __all__ = [

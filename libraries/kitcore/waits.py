@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from robot.errors import ExecutionStatus
 from robot.utils import timestr_to_secs
 
 from kitcore.errors import WaitTimeout
@@ -62,6 +63,8 @@ class Wait:
             tries += 1
             try:
                 value = probe()
+            except ExecutionStatus:
+                raise  # Robot Framework stopping the run (Ctrl-C, SIGTERM) is never "not yet"
             except Exception as error:  # noqa: BLE001 - any failure of a probe is "not yet"
                 last = f"{type(error).__name__}: {error}"
             else:

@@ -1,15 +1,16 @@
 *** Settings ***
 Documentation       EnvironmentKit, ChaosKit, ProbesKit and LoadKit against the real local stack
 ...                 (python -m environments.local), started by Start Test Environment and stopped after.
+...                 Sessions are made through PlatformKit.
 
 Library             Collections
 Library             ChaosKit
 Library             EnvironmentKit
 Library             LoadKit
+Library             PlatformKit
 Library             ProbesKit
 
-Suite Setup         Start Test Environment    local    timeout=3 min    api_replicas=2    k8s_agents=2
-...                     docker_agents=2
+Suite Setup         Start The Stack And Log In
 Suite Teardown      Stop Test Environment
 
 
@@ -83,3 +84,40 @@ Health Load Succeeds And Resources Are Sampled
     Should Be Equal    ${summary}[success_rate]    ${100.0}
     Should Be True    ${usage}[targets][processes][max_rss_mb] > 10
     Should Be True    ${usage}[targets][postgres][max_connections] >= 1
+
+Sessions Stay Running While An API Replica Dies
+    [Documentation]    The session-state probe sees no session leave running while api-1 is down.
+    ${first: str} =    Create Session    desktop-kubernetes    platform=kubernetes
+    ${second: str} =    Create Session    desktop-kubernetes    platform=kubernetes
+    Wait Until Sessions Are    ${{ [$first, $second] }}    running    timeout=60s
+    ${token: Secret} =    Get Access Token
+    Start Session State Probe    ${first}    ${second}    token=${token}    interval=0.2s    name=sessions
+    Get Probe Figure    sessions    polls    >=    4    timeout=10s
+    Kill API Replica    1
+    Get Probe Figure    sessions    polls    >=    20    timeout=20s
+    Heal Everything
+    ${report: dict} =    Stop Probe    sessions
+    Should Be Empty    ${report}[left_steady]
+    Should Be Equal    ${report}[sessions][${first}][states]    ${{ ['running'] }}
+
+Hibernate Commands Are Delivered
+    [Documentation]    The command delivery probe counts a hibernate command as delivered, none lost.
+    ${name: str} =    Create Session    desktop-kubernetes    platform=kubernetes
+    Wait Until Session Is    ${name}    running    timeout=60s
+    ${token: Secret} =    Get Access Token
+    Start Command Delivery Probe    token=${token}    interval=0.2s    name=commands
+    ${command: str} =    Hibernate Session    ${name}
+    Record Command Issued    ${command}    session=${name}    expect=hibernated    probe=commands
+    ${report: dict} =    Stop Probe    commands    settle=30s
+    Should Be Equal    ${report}[issued]    ${1}
+    Should Be Equal    ${report}[lost]    ${0}
+
+
+*** Keywords ***
+Start The Stack And Log In
+    [Documentation]    Start a small local stack, connect PlatformKit to its replicas and log the admin in.
+    ${topology: dict} =    Start Test Environment    local    timeout=3 min    api_replicas=2    k8s_agents=2
+    ...    docker_agents=2
+    Connect To Platform    ${topology}[api]    timeout=10s    round_robin=True
+    ${admin: dict} =    Get Credentials    admin
+    Log In    ${admin}[username]    ${admin}[password]

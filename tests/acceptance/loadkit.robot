@@ -13,13 +13,16 @@ ${TOKEN: Secret}        %{KIT_TEST_TOKEN=test-token}
 
 *** Test Cases ***
 Latency Of A 20 ms Server Is Measured As 20 ms
-    [Documentation]    p50 is the server's fixed delay (plus a little); throughput is about concurrency / delay.
-    ${summary: dict} =    Run Load    GET ${BASE_URL}/delay?ms=20    count=200    concurrency=10    name=fixed-delay
+    [Documentation]    p50 is the server's fixed delay plus the round trip measured without the delay
+    ...    (so a busy machine does not blur the figure); throughput is at most concurrency / delay.
+    ${base: dict} =    Run Load    GET ${BASE_URL}/delay?ms=0    count=200    concurrency=5    plot=${False}
+    ${summary: dict} =    Run Load    GET ${BASE_URL}/delay?ms=20    count=200    concurrency=5    name=fixed-delay
     Should Be Equal    ${summary}[count]    ${200}
     Should Be Equal    ${summary}[success_rate]    ${100.0}
-    Should Be True    19.5 <= ${summary}[p50_ms] <= 40
+    Should Be True    ${summary}[p50_ms] >= 19.5
+    Should Be True    abs(${summary}[p50_ms] - ${base}[p50_ms] - 20) <= 10
     Should Be True    ${summary}[p50_ms] <= ${summary}[p95_ms] <= ${summary}[p99_ms] <= ${summary}[max_ms]
-    Should Be True    150 <= ${summary}[throughput_per_s] <= 520
+    Should Be True    50 <= ${summary}[throughput_per_s] <= 260
     Get Load Figure    p50_ms    >=    19.5
 
 Errors Are Counted With Their Kind

@@ -1,7 +1,8 @@
 *** Settings ***
 Documentation       ProbesKit: each probe reports zero when nothing happens and detects a fault made on
 ...                 purpose (real API replica processes killed through the control API, session states
-...                 changed on a real HTTP server, a real TCP stream).
+...                 changed on a real HTTP server, a real TCP stream). The stack is attached to through
+...                 \${ENVIRONMENT_TOPOLOGY_FILE}, given on the command line.
 
 Library             Collections
 Library             ChaosKit
@@ -9,12 +10,11 @@ Library             EnvironmentKit
 Library             ProbesKit
 Library             RequestsLibrary
 
-Suite Setup         Start Test Environment    topology_file=${TOPOLOGY_FILE}
+Suite Setup         Start Test Environment
 Suite Teardown      Stop Test Environment
 
 
 *** Variables ***
-${TOPOLOGY_FILE: str}       ${EMPTY}
 ${STREAM_URL: str}          ${EMPTY}
 ${TOKEN: Secret}            %{KIT_TEST_TOKEN=test-token}
 

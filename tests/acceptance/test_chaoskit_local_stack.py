@@ -26,5 +26,7 @@ def stack_processes() -> list[int]:
 def test_robot_suite_against_the_real_stack(tmp_path):
     rc, output = run_suite("chaoskit_local_stack.robot", tmp_path)
     assert rc == 0, f"{rc} Robot test(s) failed; see {tmp_path}/log.html"
-    assert 'pass="7" fail="0"' in output
+    assert 'pass="9" fail="0"' in output
     assert stack_processes() == [], "the stack this test started is still running"
+    for name in ("output.xml", "log.html"):
+        assert "eyJ" not in (tmp_path / name).read_text(), f"a JWT leaked into {name}"

@@ -21,16 +21,6 @@ CONTAINS = AssertionOperator["contains"]
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    eng = Engine(tmp_path_factory.mktemp("dockerkit-engine"))
-    try:
-        eng.start()
-        yield eng
-    finally:
-        eng.stop()
-
-
-@pytest.fixture(scope="module")
 def busybox(engine):
     client = engine.client()
     try:
@@ -272,8 +262,12 @@ def test_network_partition_and_heal(kit, busybox):
     assert rc != 0
     kit.connect_container_to_network(client, net)
     kit.execute_in_container(client, ["ping", "-c1", "-W2", server], expected_rc=0)
+    listener = kit.ctx.cleanup
+    listener.start_test(None, None)  # a test that cuts the network and ends without healing it
     kit.disconnect_container_from_network(client, net)
-    kit.ctx.cleanup.run_all()  # the listener heals the partition before removing the containers
+    assert kit.execute_in_container(client, ["ping", "-c1", "-W1", server])[0] != 0
+    listener.end_test(None, None)  # its listener heals the partition; the containers (outer scope) stay
+    kit.execute_in_container(client, ["ping", "-c1", "-W2", server], expected_rc=0)
     with pytest.raises(KitError, match="no network 'kit-net-missing'"):
         kit.remove_network("kit-net-missing")
 
@@ -347,3 +341,30 @@ def test_wait_until_container_event(kit, busybox):
     assert time.monotonic() - began < 8
     with pytest.raises(KitError, match="needs a filter"):
         kit.wait_until_container_event("die")
+
+
+# -- argument parsing (no engine needed) ---------------------------------------------------------
+def test_arguments_are_read_as_testers_write_them():
+    from DockerKit.context import parse_command, parse_pairs, parse_ports, parse_volumes
+
+    assert parse_pairs("app=streamspace, role=agent", "labels") == {"app": "streamspace", "role": "agent"}
+    assert parse_pairs(["a=1", "flag"], "labels") == {"a": "1", "flag": ""}
+    assert parse_pairs({"n": 1}, "env") == {"n": "1"}
+    assert parse_command("sh -c 'echo a b'") == ["sh", "-c", "echo a b"]
+    assert parse_ports("5900, 15901:5901, 53/udp") == {
+        "5900/tcp": ("127.0.0.1", None), "5901/tcp": ("127.0.0.1", 15901), "53/udp": ("127.0.0.1", None)}
+    assert parse_volumes("data:/data, logs:/var/log:ro") == {
+        "data": {"bind": "/data", "mode": "rw"}, "logs": {"bind": "/var/log", "mode": "ro"}}
+    with pytest.raises(KitError, match="Bad volume"):
+        parse_volumes("data")
+    with pytest.raises(KitError, match="Bad labels"):
+        parse_pairs("=x", "labels")
+
+
+def test_library_documentation_builds(tmp_path):
+    from robot.libdoc import libdoc
+
+    libdoc("DockerKit", str(tmp_path / "DockerKit.html"), quiet=True)
+    text = (tmp_path / "DockerKit.html").read_text()
+    for name in ("Run Container", "Container Memory Limit Should Be Enforced", "Wait Until Container Event"):
+        assert name in text

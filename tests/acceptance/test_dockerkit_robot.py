@@ -10,19 +10,8 @@ import robot
 from robot.api import ExecutionResult
 
 from environments.local import images
-from environments.local.engine import Engine
 
 pytestmark = pytest.mark.engine
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    eng = Engine(tmp_path_factory.mktemp("dockerkit-robot-engine"))
-    try:
-        eng.start()
-        yield eng
-    finally:
-        eng.stop()
 
 
 def test_robot_suite_passes_and_the_listener_cleans_up(engine, tmp_path):

@@ -22,16 +22,6 @@ pytestmark = pytest.mark.engine
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    eng = Engine(tmp_path_factory.mktemp("engine"))
-    try:
-        eng.start()
-        yield eng
-    finally:
-        eng.stop()
-
-
-@pytest.fixture(scope="module")
 def client(engine):
     cli = engine.client(timeout=60)
     yield cli

@@ -133,11 +133,23 @@ def test_a_supervisor_that_is_not_ready_in_time_is_stopped(tmp_path):
     assert driver.process is None
 
 
-def test_unknown_and_planned_environments_name_the_fix():
-    with pytest.raises(KitError, match="not part of the kit yet"):
-        create_driver("kind")
-    with pytest.raises(KitError, match="known environments: local"):
+def test_unknown_environments_name_the_known_ones():
+    with pytest.raises(KitError, match=r"No environment driver for 'mars'.*known environments: .*local"):
         create_driver("mars")
+
+
+def test_a_driver_module_registers_itself_when_first_asked_for(monkeypatch):
+    import types
+
+    from EnvironmentKit import drivers
+
+    module = types.ModuleType("EnvironmentKit.drivers.venus")
+    module.register = lambda: drivers.register_driver("venus", lambda **kw: LocalDriver(command=FAKE, **kw))
+    monkeypatch.setitem(sys.modules, "EnvironmentKit.drivers.venus", module)
+    monkeypatch.setattr(drivers, "_DRIVERS", dict(drivers._DRIVERS))
+    made = create_driver("venus", api_replicas=1)
+    assert isinstance(made, LocalDriver)
+    assert "--api-replicas" in made.argv(Path("ready.json"))
 
 
 def test_library_stops_what_it_started_when_the_interpreter_exits(tmp_path):
@@ -182,3 +194,24 @@ def test_robot_suite(fake_stack, tmp_path):
         assert secret not in log, f"a credential leaked into log.html: {secret[:4]}..."
     # attached, not started: the stack still answers
     assert json.loads(fake_stack.read_text())["control"]
+
+
+def test_kit_topology_environment_variable_attaches(fake_stack, monkeypatch):
+    from EnvironmentKit import EnvironmentKit, state
+
+    monkeypatch.setenv("KIT_TOPOLOGY", str(fake_stack))
+    library = EnvironmentKit()
+    try:
+        topology = library.run_keyword("Start Test Environment", [], {})
+        assert topology["runId"] == "fake0001"
+        assert topology["credentials"]["admin"]["password"] == "***"
+        assert state.current().attached
+        assert library.run_keyword("Get API Replica Names", [], {}) == ["api-1", "api-2"]
+    finally:
+        library.run_keyword("Stop Test Environment", [], {})
+    assert state.current() is None
+    # detaching never stops a stack someone else started
+    control = json.loads(fake_stack.read_text())["control"]
+    import requests
+
+    assert requests.get(f"{control}/topology", timeout=5).status_code == 200

@@ -64,7 +64,17 @@ def run_http(port: int, delay_ms: float) -> None:
         sessions[request.match_info["name"]] = (await request.json())["state"]
         return web.json_response({"ok": True})
 
+    async def ws_ticks(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(protocols=("binary",))
+        await ws.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            while not ws.closed:
+                await ws.send_bytes(b"tick....")
+                await asyncio.sleep(0.02)
+        return ws
+
     app = web.Application()
+    app.add_routes([web.get("/ws-ticks", ws_ticks)])
     app.add_routes([web.get("/health", health), web.get("/delay", delay), web.get("/fail", fail),
                     web.get("/api/v1/sessions/{name}", get_session), web.put("/test/sessions/{name}", set_session)])
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)

@@ -9,14 +9,18 @@ and NetworkPolicy enforcement (the stand-in does not serve networking.k8s.io).
 from __future__ import annotations
 
 import base64
+import io
 import socket
 import socketserver
 import threading
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+import robot
 from kubernetes import client
+from robot.api import ExecutionResult
 
 from EnvironmentKit.drivers import create_driver, register_driver
 from EnvironmentKit.drivers.kind import KindDriver, register
@@ -25,6 +29,7 @@ from environments.kind.forward import SocketChannel, StableForward
 from environments.kind.netpol import cut_label, policies
 from kitcore import KitError, TargetRefused
 
+REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 5
 RELEASE = "streamspace"
 AGENT_ID = "k8s-kind"
@@ -80,7 +85,7 @@ def set_leader(api, namespace: str, holder: str) -> None:
                                             _request_timeout=TIMEOUT)
 
 
-def install(api, namespace: str) -> None:
+def install(api, namespace: str, admin_secret: str = "streamspace-admin-credentials") -> None:
     """What `helm install` plus the controllers would leave in the namespace."""
     for i in range(3):
         make_pod(api, namespace, f"streamspace-api-{i}", "api", ip=f"10.0.1.{i + 1}")
@@ -100,7 +105,7 @@ def install(api, namespace: str) -> None:
 
     secret("streamspace-secrets", {"agent-bootstrap-key": "ab" * 32, "jwt-secret": "jwt-s3cret",
                                    "postgres-password": "pg-s3cret"})
-    secret("streamspace-admin-credentials", {"password": "admin-s3cret"})
+    secret(admin_secret, {"username": "admin", "password": "admin-s3cret"})
 
 
 @pytest.fixture
@@ -327,3 +332,51 @@ def test_stable_forward_relays_to_whatever_connect_returns_now() -> None:
         for server in servers:
             server.shutdown()
             server.server_close()
+
+
+# -- through Robot Framework: robot -V environments/kind/variables.yaml, EnvironmentKit and ChaosKit ------
+SUITE = """\
+*** Settings ***
+Library             EnvironmentKit
+Library             ChaosKit
+Suite Setup         Start The Kind Environment
+Suite Teardown      Stop Test Environment
+
+
+*** Test Cases ***
+Topology Comes From The Cluster
+    ${name} =    Get Environment Name
+    Should Be Equal    ${name}    kind
+    ${names} =    Get API Replica Names
+    Should Be Equal    ${names}    ${{["api-1", "api-2", "api-3"]}}
+    Get Agent Leader    kubernetes    ==    k8s-agent-b
+    ${admin} =    Get Credentials    admin
+    Should Be Equal    ${admin}[username]    admin
+    ${topology} =    Get Topology
+    Should Be Equal    ${topology}[credentials][admin][password]    ***
+
+Killing An API Replica Deletes Its Pod
+    ${killed} =    Kill API Replica    2
+    Should Be Equal    ${killed}    api-2
+    ${topology} =    Get Topology
+    Should Be Equal    ${topology}[api][1][running]    ${False}
+
+
+*** Keywords ***
+Start The Kind Environment
+    Evaluate    __import__("EnvironmentKit.drivers.kind", fromlist=["register"]).register()
+    Start Test Environment    timeout=20s
+"""
+
+
+def test_suites_reach_the_kind_driver_through_the_variable_file(kube_api, namespace, api, tmp_path) -> None:
+    install(api, namespace, admin_secret="kit-admin-credentials")  # the name variables.yaml gives
+    (tmp_path / "kind.robot").write_text(SUITE)
+    robot.run(str(tmp_path / "kind.robot"), outputdir=str(tmp_path), report="NONE", log="NONE",
+              variablefile=[str(REPO / "environments/kind/variables.yaml")],
+              variable=[f"KIND_API_URL:{kube_api.url}", f"KIND_NAMESPACE:{namespace}", "KIND_TEST_CONTEXTS:stand-in"],
+              stdout=io.StringIO(), stderr=io.StringIO())
+    result = ExecutionResult(str(tmp_path / "output.xml"))
+    verdicts = {t.name: (t.status, t.message) for t in result.suite.all_tests}
+    assert verdicts == {"Topology Comes From The Cluster": ("PASS", ""),
+                        "Killing An API Replica Deletes Its Pod": ("PASS", "")}

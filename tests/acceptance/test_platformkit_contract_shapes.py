@@ -238,6 +238,16 @@ def test_replicas_by_name_index_and_url(kit: PlatformKit, server: tuple[State, l
         run(kit, "Get API Health", "api-9")
 
 
+def test_every_replica_healthy_names_the_sick_one(kit: PlatformKit, server: tuple[State, list[str]]) -> None:
+    _, urls = server
+    run(kit, "Every API Replica Should Be Healthy", timeout="1s")
+    dead = f"http://127.0.0.1:{free_port()}"
+    lib = PlatformKit()
+    run(lib, "Connect To Platform", [urls[0], dead])
+    with pytest.raises(KitError, match=r"1 of 2 API replicas are not healthy: api-2 .*'unreachable'"):
+        run(lib, "Every API Replica Should Be Healthy", timeout="0.5s")
+
+
 def test_unreachable_replica_is_named_with_a_fix(kit: PlatformKit) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     assert run(kit, "Get API Health", dead) == "unreachable"
@@ -297,6 +307,7 @@ def test_quota_and_ownership(kit: PlatformKit) -> None:
     with pytest.raises(KitError, match=r"answered 403 as alice: Quota exceeded \(maxSessions 2\)"):
         run(kit, "Create Session", "firefox")
     run(kit, "Terminate Session", first, as_user="bob", expect_status=403)
+    assert run(kit, "Get Session", first, as_user="bob", expect_status="403")["error"] == "Forbidden"
     assert run(kit, "Get Session Count", as_user="bob", assertion_operator="==", expected="0") == 0
     assert run(kit, "Get Session Count", user="alice", as_user="admin") == 2
     assert run(kit, "Get Session Count", "==", "2", user="alice", timeout="1s") == 2

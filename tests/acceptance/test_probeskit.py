@@ -76,7 +76,7 @@ def wait_until(check, timeout: float = 5.0) -> None:
 
 def test_robot_suite(fake_stack, ticker, tmp_path):
     port, _ = ticker
-    rc, output = run_suite("probeskit.robot", tmp_path, TOPOLOGY_FILE=str(fake_stack),
+    rc, output = run_suite("probeskit.robot", tmp_path, ENVIRONMENT_TOPOLOGY_FILE=str(fake_stack),
                            STREAM_URL=f"tcp://127.0.0.1:{port}")
     assert rc == 0, f"{rc} Robot test(s) failed; see {tmp_path}/log.html"
     assert 'pass="10" fail="0"' in output
@@ -166,3 +166,61 @@ def test_a_probe_stops_by_itself_at_its_max_duration():
     probe.join(5)
     assert not probe.running
     assert time.monotonic() - started < 2
+
+
+@pytest.fixture
+def http_server():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(SERVERS), "http", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_until(lambda: _answers(port), timeout=10)
+        yield port
+    finally:
+        stop(proc)
+
+
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+def test_stream_probe_over_a_websocket(http_server):
+    probe = StreamProbe("ws", f"ws://127.0.0.1:{http_server}/ws-ticks", interval=0.02, max_duration=30,
+                        subprotocols=["binary"])
+    probe.start()
+    try:
+        wait_until(lambda: len(probe.arrivals) >= 20)
+    finally:
+        report = probe.stop()
+    assert report["chunks"] >= 20
+    assert report["bytes"] == 8 * report["chunks"]
+    assert report["max_gap"] < 0.5
+    assert report["disconnects"] == 0
+
+
+def test_stream_probe_reads_a_vnckit_style_transport():
+    """recv(timeout): TimeoutError when nothing came, b'' once closed."""
+    class Transport:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def recv(self, timeout: float) -> bytes:
+            self.calls += 1
+            if self.calls > 30:
+                return b""  # closed
+            if self.calls % 3 == 0:
+                time.sleep(min(timeout, 0.01))
+                raise TimeoutError
+            return b"rfb"
+
+    probe = StreamProbe("vnc", Transport(), interval=0.02, max_duration=0.5)
+    probe.start()
+    probe.join(5)
+    report = probe.stop()
+    assert report["chunks"] == 20
+    assert report["disconnects"] >= 1
+    assert "closed" in report["last_error"]

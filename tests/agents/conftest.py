@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from environments.local.procs import ManagedProcess
@@ -84,6 +85,18 @@ class Agents:
         for proc in self.procs.values():
             proc.stop(grace=5.0)
 
+    def leftovers(self) -> list[str]:
+        """Processes of this test still alive: agents, kubelets and the pods they started."""
+        left = []
+        for name, proc in self.procs.items():
+            if proc.running():
+                left.append(f"{name} (pid {proc.pid})")
+        for process in psutil.process_iter(["pid", "cmdline"]):
+            cmdline = " ".join(process.info["cmdline"] or [])
+            if str(self.workdir) in cmdline or "-interface 127.0.201." in cmdline:
+                left.append(f"pid {process.info['pid']}: {cmdline[:120]}")
+        return left
+
 
 @pytest.fixture
 def agents(tmp_path: Path) -> Iterator[Agents]:
@@ -92,6 +105,10 @@ def agents(tmp_path: Path) -> Iterator[Agents]:
         yield group
     finally:
         group.stop_all()
+    deadline = time.monotonic() + 5.0
+    while (left := group.leftovers()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, f"processes left behind: {left}"
 
 
 def wait_until(check: Callable[[], object], timeout: float, what: str, poll: float = 0.05) -> object:

@@ -12,6 +12,8 @@ from environments.local.images import ensure_session_image
 
 from .conftest import wait_until, write_config
 
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
 AGENT_ID = "docker-session-test"
 
 
@@ -36,6 +38,10 @@ def run_label(docker_client):
         yield label
     finally:
         cleanup_by_label(docker_client, label)
+    found = (docker_client.containers.list(all=True, filters={"label": label})
+             + docker_client.volumes.list(filters={"label": label})
+             + docker_client.networks.list(filters={"label": label}))
+    assert not found, f"left behind: {found}"
 
 
 def rfb_handshake(fake_cp, session_id):

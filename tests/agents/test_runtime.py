@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from environments.local.platform.common.envelope import make_envelope
 
 from .conftest import TIMINGS, wait_until, write_config
 from .fakecp import FakeControlPlane
+
+pytestmark = pytest.mark.engine
 
 AGENT_ID = "runtime-test"
 

@@ -10,7 +10,7 @@ from robot.api.types import Secret
 from kitcore import AssertionOperator, CleanupListener, Connections, KitError, TargetGuard, TargetRefused, Wait
 from kitcore.assertions import get_and_assert
 from kitcore.errors import WaitTimeout
-from kitcore.secrets import mask, reveal
+from kitcore.credentials import mask, reveal
 from kitcore.units import format_bytes, format_cpu, parse_bytes, parse_cpu
 from kitcore.waits import to_seconds
 

@@ -190,8 +190,9 @@ class FaultKeywords:
     @keyword("Partition")
     def partition(self, a: str, b: str) -> None:
         """Cut the network between components ``a`` and ``b`` both ways (open connections stall,
-        new ones hang). Healed at the end of the test, or by ``Heal All Partitions``. Names are
-        components of the topology (the local environment also takes groups such as ``api``).
+        new ones hang). Healed at the end of the test, or by ``Heal All Partitions``; the
+        environment heals every cut at once. Names are components of the topology (the local
+        environment also takes groups such as ``api``).
 
         Example:
         | Partition | api-1 | redis |

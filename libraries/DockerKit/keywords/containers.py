@@ -231,12 +231,12 @@ class ContainerKeywords:
         with self.ctx.call(handle, f"Pausing container '{container}'", "container", container):
             target.pause()
 
-        def unpause() -> None:
-            target.reload()
-            if target.status == "paused":
-                target.unpause()
+        def unpause(client: Any) -> None:
+            paused = client.containers.get(target.id)
+            if paused.status == "paused":
+                paused.unpause()
 
-        self.ctx.cleanup.register(f"pause of container {container}", unpause, f"pause:{container}")
+        self.ctx.register_undo(handle, f"pause of container {container}", f"pause:{container}", unpause)
 
     @keyword("Unpause Container", tags=["containers"])
     def unpause_container(self, container: str, alias: str | None = None) -> None:

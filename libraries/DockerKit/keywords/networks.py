@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from robot.api import logger
 from robot.api.deco import keyword
 
@@ -77,13 +79,8 @@ class NetworkKeywords:
         with self.ctx.call(handle, f"Disconnecting container '{container}' from network '{network}'"):
             net.disconnect(target)
 
-        def heal() -> None:
-            import docker.errors
+        def heal(client: Any) -> None:
+            client.networks.get(net.id).connect(target.id)
 
-            try:
-                net.connect(target.id)
-            except docker.errors.NotFound:
-                return
-
-        self.ctx.cleanup.register(f"partition of {container} from {network}", heal,
-                                  f"partition:{container}:{network}")
+        self.ctx.register_undo(handle, f"partition of {container} from {network}",
+                               f"partition:{container}:{network}", heal)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from EnvironmentKit.drivers.base import EnvironmentDriver
@@ -24,12 +25,28 @@ def driver_names() -> list[str]:
     return sorted(_DRIVERS)
 
 
+def _load(key: str) -> DriverFactory | None:
+    """A driver shipped as module ``EnvironmentKit.drivers.<key>`` with a ``register()`` function."""
+    if not key.isidentifier() or key in ("base", "control"):
+        return None
+    try:
+        module = importlib.import_module(f"EnvironmentKit.drivers.{key}")
+    except ModuleNotFoundError as error:
+        if error.name == f"EnvironmentKit.drivers.{key}":
+            return None
+        raise
+    register = getattr(module, "register", None)
+    if callable(register):
+        register()
+    return _DRIVERS.get(key)
+
+
 def create_driver(name: str, **options: object) -> EnvironmentDriver:
     key = (name or "local").strip().lower()
-    factory = _DRIVERS.get(key)
+    factory = _DRIVERS.get(key) or _load(key)
     if factory is None:
         cause = (f"the '{key}' driver is not part of the kit yet" if key in PLANNED
-                 else f"known environments: {', '.join(driver_names())}")
+                 else f"known environments: {', '.join(sorted({*driver_names(), *PLANNED}))}")
         raise KitError(f"No environment driver for '{name}'", cause=cause,
                        fix="use ENVIRONMENT=local, or register a driver with EnvironmentKit.drivers.register_driver")
     return factory(**options)

@@ -21,7 +21,7 @@ from kitcore import KitError, Wait
 REPLICA_OPTIONS = {"api_replicas": "api_replicas", "k8s_agents": "agent_replicas"}
 
 
-def _robot_variable(name: str) -> Any:
+def robot_variable(name: str) -> Any:
     try:
         from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
     except ImportError:  # pragma: no cover - Robot is always installed with the kit
@@ -40,7 +40,7 @@ class KindDriver(EnvironmentDriver):
 
         overrides = {REPLICA_OPTIONS.get(k, k): v for k, v in options.items()
                      if k not in ("docker_agents", "only")}  # no Docker agent on kind; --only is local's
-        self.settings = KindSettings.load(_robot_variable, **overrides)
+        self.settings = KindSettings.load(robot_variable, **overrides)
         self.cluster: Any = None
         self._started = False
 

@@ -109,7 +109,8 @@ class EndpointKeywords:
         """Credentials as Robot Framework ``Secret`` values, never logged.
 
         ``who`` is ``admin`` or a user name (returns ``{username, password}`` with the password
-        a ``Secret``), ``agentKey`` or ``jwtSecret`` (returns a ``Secret``).
+        a ``Secret``), a service with a password such as ``vnc`` (returns ``{password}``), or
+        ``agentKey`` / ``jwtSecret`` (returns a ``Secret``).
 
         Example:
         | ${admin} = | Get Credentials | admin |
@@ -120,6 +121,10 @@ class EndpointKeywords:
             if who not in credentials:
                 raise KitError(f"The environment has no {who}", fix="check the environment's topology")
             return Secret(str(credentials[who]))
+        service = credentials.get(who)
+        if who not in ("admin", "users") and isinstance(service, dict) and "password" in service:
+            return {**{k: str(v) for k, v in service.items() if k != "password"},
+                    "password": Secret(str(service["password"]))}
         candidates = []
         admin = credentials.get("admin")
         if isinstance(admin, dict):

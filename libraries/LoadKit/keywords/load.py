@@ -6,6 +6,7 @@ from typing import Any
 
 from robot.api import logger
 from robot.api.deco import keyword
+from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
 from kitcore import AssertionOperator, KitError, SecretLike, get_and_assert, reveal, to_seconds
 from kitcore.logging import log_table
@@ -13,6 +14,14 @@ from LoadKit import operations
 from LoadKit.plots import plot_latency, plot_steps
 from LoadKit.runner import run_load
 from LoadKit.summary import summarise
+
+
+def robot_variable(name: str) -> Any:
+    try:
+        return BuiltIn().get_variable_value("${" + name + "}")
+    except RobotNotRunningError:
+        return None
+
 
 SUMMARY_COLUMNS = ["concurrency", "count", "success_rate", "throughput_per_s", "p50_ms", "p95_ms", "p99_ms",
                    "max_ms", "client_cpu_percent"]
@@ -30,10 +39,11 @@ class LoadKeywords:
 
     @keyword("Define HTTP Operation")
     def define_http_operation(self, name: str, method: str, url: str, json: Any = None,
-                              headers: dict[str, str] | None = None, token: SecretLike = None,
+                              headers: dict[str, Any] | None = None, token: SecretLike = None,
                               expect_status: list[int] | None = None, timeout: str = "5s") -> None:
-        """Name an HTTP request for ``Run Load``: method, URL, JSON body, headers and a bearer
-        ``token`` (a ``Secret``; it is never logged). Success is a 2xx unless ``expect_status``.
+        """Name an HTTP request for ``Run Load``: method, URL, JSON body, headers (values may be
+        ``Secret``) and a bearer ``token`` (a ``Secret``; never logged). Success is a 2xx unless
+        ``expect_status``.
 
         Example:
         | Define HTTP Operation | list-sessions | GET | ${api}/api/v1/sessions | token=${token} |
@@ -77,14 +87,17 @@ class LoadKeywords:
     @keyword("Run Load Steps")
     def run_load_steps(self, operation: Any, *concurrencies: int, count_per_step: int = 100,
                        rate: float | None = None, name: str | None = None, plot: bool = True) -> list[dict[str, Any]]:
-        """Run the same load at each concurrency in turn (e.g. ``5 10 15 20``); returns one summary
-        per step and plots throughput per step.
+        """Run the same load at each concurrency in turn (e.g. ``5 10 15 20``; default
+        ``${LOAD_CONCURRENCY_STEPS}``); returns one summary per step and plots throughput per step.
 
         Example:
         | @{steps} = | Run Load Steps | list-sessions | 5 | 10 | 15 | 20 | count_per_step=200 |
         """
         if not concurrencies:
-            raise KitError("No concurrency steps given", fix="list them after the operation, e.g. 5  10  15  20")
+            concurrencies = tuple(robot_variable("LOAD_CONCURRENCY_STEPS") or ())
+        if not concurrencies:
+            raise KitError("No concurrency steps given",
+                           fix="list them after the operation, e.g. 5  10  15  20, or set ${LOAD_CONCURRENCY_STEPS}")
         label, call = operations.resolve(operation)
         title = name or label
         steps = []
@@ -100,10 +113,12 @@ class LoadKeywords:
 
     @keyword("Find Failure Point")
     def find_failure_point(self, operation: Any, start: int = 5, step: int = 5, maximum: int = 100,
-                           count_per_step: int = 100, max_error_rate: float = 5.0, latency_factor: float = 2.0,
+                           count_per_step: int = 100, max_error_rate: float | None = None,
+                           latency_factor: float | None = None,
                            name: str | None = None, plot: bool = True) -> dict[str, Any]:
         """Raise the concurrency from ``start`` by ``step`` up to ``maximum`` until the error rate
-        passes ``max_error_rate`` (%) or p95 passes ``latency_factor`` x the first step's p95.
+        passes ``max_error_rate`` (%, default ``${LOAD_MAX_ERROR_RATE}`` else 5) or p95 passes
+        ``latency_factor`` (default ``${LOAD_LATENCY_FACTOR}`` else 2) x the first step's p95.
 
         Returns ``failure_point`` (the first concurrency that failed, or None), ``reason``,
         ``last_good`` and every step's summary.
@@ -114,6 +129,10 @@ class LoadKeywords:
         """
         label, call = operations.resolve(operation)
         title = name or label
+        max_error_rate = float(max_error_rate if max_error_rate is not None
+                               else robot_variable("LOAD_MAX_ERROR_RATE") or 5.0)
+        latency_factor = float(latency_factor if latency_factor is not None
+                               else robot_variable("LOAD_LATENCY_FACTOR") or 2.0)
         steps: list[dict[str, Any]] = []
         point, reason, last_good = None, "", None
         level = max(1, int(start))

@@ -13,6 +13,18 @@ from LoadKit.plots import plot_resources
 from LoadKit.sampling import ContainerGroup, PostgresConnections, ProcessGroup, ResourceSampler
 
 
+def environment_engine_url() -> str | None:
+    """The running environment's container engine, if EnvironmentKit has one (else the Docker default)."""
+    try:
+        from EnvironmentKit import state
+
+        active = state.current()
+        engine = active.topology.data.get("engine") if active else None
+        return str(engine["url"]) if isinstance(engine, dict) and engine.get("url") else None
+    except ImportError:
+        return None
+
+
 class ResourceKeywords:
     def __init__(self, listener: CleanupListener) -> None:
         self.listener = listener
@@ -25,8 +37,9 @@ class ResourceKeywords:
                                 max_duration: str = "30 min", name: str = "resources") -> str:
         """Sample in the background, every ``interval``: CPU % and RSS of processes (``pids`` or a
         regular expression ``process_pattern`` on name and command line), CPU % and memory of
-        containers (names, or ``container_label`` like ``app=streamspace``; ``engine_url`` as from
-        ``Get Container Engine URL``), and PostgreSQL client connections (``dsn``).
+        containers (names, or ``container_label`` like ``app=streamspace``; ``engine_url`` defaults to
+        the running environment's engine, else Docker's default), and PostgreSQL client connections
+        (``dsn``).
 
         Example:
         | Start Resource Sampling | process_pattern=environments.local.platform | dsn=${dsn} |
@@ -40,7 +53,8 @@ class ResourceKeywords:
             if pids or process_pattern:
                 groups.append(ProcessGroup("processes", [int(p) for p in pids or []], process_pattern))
             if containers or container_label:
-                groups.append(ContainerGroup("containers", list(containers or []), engine_url, container_label))
+                engine = engine_url or environment_engine_url()
+                groups.append(ContainerGroup("containers", list(containers or []), engine, container_label))
             if dsn:
                 groups.append(PostgresConnections("postgres", dsn))
         except Exception as error:  # noqa: BLE001 - docker/psycopg raise many kinds; all mean 'cannot sample'

@@ -130,3 +130,26 @@ class ConnectionKeywords:
             return str(body.get("status", "unknown"))
 
         return get_and_assert(probe, assertion_operator, expected, f"Health of {target.name}", timeout, poll)
+
+    @keyword("Every API Replica Should Be Healthy", tags=["connection", "assertion"])
+    def every_api_replica_should_be_healthy(self, timeout: str = "10s", alias: str | None = None) -> None:
+        """Every replica of the connection reports ``healthy`` on ``GET /health`` within ``timeout``.
+
+        The error names every replica that is not healthy and what it answered.
+
+        Example:
+        | Every API Replica Should Be Healthy | timeout=30s |
+        """
+        platform = self.ctx.platform(alias)
+        sick: list[str] = []
+        for replica in platform.replicas:
+            try:
+                self.get_api_health(replica, AssertionOperator["=="], "healthy", timeout, None, alias)
+            except AssertionError as error:
+                sick.append(f"{replica.name} ({replica.url}): {error}")
+        if sick:
+            raise KitError(
+                f"{len(sick)} of {len(platform.replicas)} API replicas are not healthy",
+                cause="; ".join(sick),
+                fix="check those replicas' logs; a replica killed on purpose is started again by its test's teardown",
+            )

@@ -136,15 +136,24 @@ class SessionKeywords:
     # -- read ------------------------------------------------------------------------------
     @keyword("Get Session", tags=["sessions"])
     def get_session(
-        self, name: str, replica: Any = None, as_user: str | None = None, alias: str | None = None
+        self,
+        name: str,
+        replica: Any = None,
+        expect_status: str | None = None,
+        as_user: str | None = None,
+        alias: str | None = None,
     ) -> dict[str, Any]:
         """The session object (``name``, ``state``, ``platform``, ``agentId``, ``status``...).
 
+        With ``expect_status`` (e.g. ``403`` for someone else's session) the status is checked
+        and the answer body returned.
+
         Example:
         | ${session} = | Get Session | ${name} | replica=api-3 |
+        | Get Session | ${alice_session} | as_user=bob | expect_status=403 |
         """
         response = self.ctx.platform(alias).call("GET", f"/api/v1/sessions/{name}", replica=replica, user=as_user)
-        return expect(response, (200,), f"Get session '{name}'")
+        return expect(response, (200,), f"Get session '{name}'", expect_status)
 
     @keyword("Get Session State", tags=["sessions", "assertion"])
     def get_session_state(

@@ -7,6 +7,7 @@ from typing import Any
 
 from robot.api import logger
 from robot.api.deco import keyword
+from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
 from kitcore import AssertionOperator, KitError, SecretLike, get_and_assert, reveal, to_seconds
 from kitcore.logging import log_table
@@ -17,6 +18,18 @@ from ProbesKit.probes.stream import StreamProbe
 from ProbesKit.registry import ProbeRegistry
 
 DEFAULT_MAX = "10 min"
+
+
+def robot_variable(name: str) -> Any:
+    try:
+        return BuiltIn().get_variable_value("${" + name + "}")
+    except RobotNotRunningError:
+        return None
+
+
+def max_seconds(value: str | None) -> float:
+    """A probe's own ``max_duration``, else ``${PROBE_MAX_DURATION}``, else 10 minutes."""
+    return to_seconds(value or robot_variable("PROBE_MAX_DURATION") or DEFAULT_MAX)
 
 
 def environment_api_urls() -> list[str]:
@@ -37,11 +50,12 @@ class ProbeKeywords:
 
     # -- starting -------------------------------------------------------------------------
     @keyword("Start Availability Probe")
-    def start_availability_probe(self, *urls: str, path: str = "/health", interval: str = "0.1s",
-                                 timeout: str = "1s", max_duration: str = DEFAULT_MAX,
+    def start_availability_probe(self, *urls: str, path: str = "/health", interval: str | None = None,
+                                 timeout: str = "1s", max_duration: str | None = None,
                                  name: str = "availability", expect_status: int = 200) -> str:
         """GET ``path`` through every URL (each replica; default: every API replica of the running
-        environment) every ``interval`` in the background, until stopped or ``max_duration``.
+        environment) every ``interval`` (default ``${PROBE_INTERVAL}``, else 0.1 s) in the
+        background, until stopped or ``max_duration`` (default ``${PROBE_MAX_DURATION}``, else 10 min).
 
         The report gives ``downtime`` and ``longest_downtime`` (= ``rto``) of the service (down
         while no replica answers), each replica's own downtime windows, and errors.
@@ -52,14 +66,15 @@ class ProbeKeywords:
         | ${report} = | Stop Probe | api |
         """
         targets = list(urls) or environment_api_urls()
-        probe = AvailabilityProbe(name, targets, path, to_seconds(interval), to_seconds(timeout),
-                                  to_seconds(max_duration), int(expect_status))
+        every = interval or robot_variable("PROBE_INTERVAL") or "0.1s"
+        probe = AvailabilityProbe(name, targets, path, to_seconds(every), to_seconds(timeout),
+                                  max_seconds(max_duration), int(expect_status))
         self.registry.add(probe, probe.start)
         return name
 
     @keyword("Start Session State Probe")
     def start_session_state_probe(self, *sessions: str, token: SecretLike = None, api_urls: list[str] | None = None,
-                                  interval: str = "0.5s", timeout: str = "2s", max_duration: str = DEFAULT_MAX,
+                                  interval: str = "0.5s", timeout: str = "2s", max_duration: str | None = None,
                                   name: str = "sessions", steady_state: str = "running") -> str:
         """Poll the given sessions through the REST API (``token`` is a ``Secret`` or text) and
         report every session that ever left ``steady_state`` (``running``).
@@ -72,14 +87,14 @@ class ProbeKeywords:
         if not sessions:
             raise KitError("No session to watch", fix="give one or more session names")
         probe = SessionStateProbe(name, list(api_urls or environment_api_urls()), list(sessions), reveal(token),
-                                  to_seconds(interval), to_seconds(timeout), to_seconds(max_duration), steady_state)
+                                  to_seconds(interval), to_seconds(timeout), max_seconds(max_duration), steady_state)
         self.registry.add(probe, probe.start)
         return name
 
     @keyword("Start Command Delivery Probe")
     def start_command_delivery_probe(self, source: Any = None, token: SecretLike = None,
                                      api_urls: list[str] | None = None, interval: str = "0.2s",
-                                     timeout: str = "2s", max_duration: str = DEFAULT_MAX,
+                                     timeout: str = "2s", max_duration: str | None = None,
                                      name: str = "commands") -> str:
         """Count commands issued (``Record Command Issued``) against commands completed.
 
@@ -104,7 +119,7 @@ class ProbeKeywords:
                            fix="give a Python callable or a registered source name")
         urls = None if source is not None else list(api_urls or environment_api_urls())
         probe = CommandDeliveryProbe(name, source, urls, reveal(token), to_seconds(interval), to_seconds(timeout),
-                                     to_seconds(max_duration))
+                                     max_seconds(max_duration))
         self.registry.add(probe, probe.start)
         return name
 
@@ -127,7 +142,7 @@ class ProbeKeywords:
 
     @keyword("Start Stream Probe")
     def start_stream_probe(self, source: Any, interval: str = "0.05s", gap_threshold: str = "1s",
-                           max_duration: str = DEFAULT_MAX, name: str = "stream",
+                           max_duration: str | None = None, name: str = "stream",
                            subprotocols: list[str] | None = None) -> str:
         """Hold a stream open and time its data: ``source`` is an object with ``read(timeout)``
         (e.g. a VNC connection) or a ``tcp://host:port`` / ``ws://...`` URL (reconnected after a
@@ -137,15 +152,15 @@ class ProbeKeywords:
         | Start Stream Probe | ws://127.0.0.1:${port}/stream | name=vnc |
         | ${report} = | Stop Probe | vnc |
         """
-        probe = StreamProbe(name, source, to_seconds(interval), to_seconds(max_duration),
-                            to_seconds(gap_threshold), subprotocols=subprotocols)
         try:
+            probe = StreamProbe(name, source, to_seconds(interval), max_seconds(max_duration),
+                                to_seconds(gap_threshold), subprotocols=subprotocols)
             self.registry.add(probe, probe.start)
-        except (OSError, ValueError, Exception) as error:
-            if isinstance(error, KitError):
-                raise
+        except KitError:
+            raise
+        except Exception as error:  # noqa: BLE001 - socket, WebSocket and URL errors all mean "cannot open"
             raise KitError(f"The stream probe cannot open '{source}'", cause=f"{type(error).__name__}: {error}",
-                           fix="check that the stream's server runs and the URL is right") from None
+                           fix="check that the stream's server runs and the URL (tcp://, ws://) is right") from None
         return name
 
     @keyword("Start Probe")

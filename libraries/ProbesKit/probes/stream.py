@@ -1,7 +1,8 @@
 """A stream held open (a VNC tunnel, a WebSocket): when data arrived, the longest gap,
 disconnects. The source is any object with ``read(timeout)`` returning bytes (empty or None
-when nothing came in time), or a ``tcp://host:port`` / ``ws://`` / ``wss://`` URL that the
-probe connects to itself (and reconnects to after a drop)."""
+when nothing came in time, raising once closed), or with ``recv(timeout)`` in VncKit's way
+(``TimeoutError`` when nothing came, ``b""`` once closed), or a ``tcp://host:port`` /
+``ws://`` / ``wss://`` URL that the probe connects to itself (and reconnects to after a drop)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,23 @@ from ProbesKit.probes.windows import longest_gap
 
 class Readable(Protocol):
     def read(self, timeout: float) -> bytes | None: ...
+
+
+class _RecvAdapter:
+    """A transport whose ``recv(timeout)`` raises ``TimeoutError`` when nothing came and returns
+    ``b""`` once closed (VncKit's transports), read the probe's way."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+
+    def read(self, timeout: float) -> bytes | None:
+        try:
+            data = self.transport.recv(timeout)
+        except TimeoutError:
+            return None
+        if not data:
+            raise ConnectionError("the stream was closed")
+        return bytes(data)
 
 
 class _TcpSource:
@@ -65,7 +83,14 @@ class StreamProbe(Probe):
                  subprotocols: list[str] | None = None) -> None:
         super().__init__(name, interval, max_duration)
         self.url = source if isinstance(source, str) else None
-        self.source: Any = None if isinstance(source, str) else source
+        self.source: Any = None
+        if not isinstance(source, str):
+            if hasattr(source, "read"):
+                self.source = source
+            elif hasattr(source, "recv"):
+                self.source = _RecvAdapter(source)
+            else:
+                raise ValueError(f"a {type(source).__name__} has neither read(timeout) nor recv(timeout)")
         self.gap_threshold = gap_threshold
         self.connect_timeout = connect_timeout
         self.subprotocols = subprotocols

@@ -65,7 +65,10 @@ class DockerPlatform:
         return labels
 
     def _filters(self) -> dict[str, Any]:
-        return {"label": ["app=streamspace", "component=session", f"agent-id={self.agent_id}"]}
+        """This agent's session containers (and only this run's, when a run label is configured:
+        several stacks may share one engine)."""
+        labels = ["app=streamspace", "component=session", f"agent-id={self.agent_id}"]
+        return {"label": labels + [f"{k}={v}" for k, v in self.config.labels.items()]}
 
     # ------------------------------------------------------------------ engine calls (threads)
     def _get(self, session_id: str) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -33,9 +34,9 @@ class Elector(Protocol):
 async def _cancel(*tasks: asyncio.Task) -> None:
     for task in tasks:
         task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(task, 5.0)
+    _, pending = await asyncio.wait(tasks, timeout=5.0)
+    for task in pending:  # harmless: a halted runtime sends and starts nothing
+        log.warning("task %s still finishing 5 s after cancel", task.get_name())
 
 
 async def lead_forever(elector: Elector, make_runtime: Callable[[], AgentRuntime], stop: asyncio.Event) -> None:
@@ -51,8 +52,11 @@ async def lead_forever(elector: Elector, make_runtime: Callable[[], AgentRuntime
             stopper = asyncio.create_task(stop.wait())
             done, _ = await asyncio.wait({work, lost, stopper}, return_when=asyncio.FIRST_COMPLETED)
             elector.is_leader = False if lost in done else elector.is_leader
+            halting = time.monotonic()
+            await runtime.halt()  # first: no more work, the connection is closed
             await _cancel(work, lost, stopper)
             await runtime.close()
+            log.info("stopped working in %.2f s", time.monotonic() - halting)
             if work in done and not work.cancelled() and work.exception() is not None:
                 log.error("agent runtime failed: %s", work.exception())
                 with contextlib.suppress(TimeoutError):  # never a hot loop of crashing terms

@@ -86,6 +86,8 @@ class AgentRuntime:
         self.leadership = leadership
         self.url_index = start_index
         self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.http: aiohttp.ClientSession | None = None
+        self.halted = False
         self.connected_url: str | None = None
         self.send_lock = asyncio.Lock()
         self.outbox: deque[str] = deque(maxlen=2000)
@@ -100,10 +102,11 @@ class AgentRuntime:
         timeout = aiohttp.ClientTimeout(total=None, connect=self.config.request_timeout,
                                         sock_connect=self.config.request_timeout)
         async with aiohttp.ClientSession(timeout=timeout) as http:
+            self.http = http
             self._spawn(self._reconcile())
             attempt = 0
             try:
-                while True:
+                while not self.halted:
                     url = self.api_urls[self.url_index % len(self.api_urls)]
                     started = time.monotonic()
                     connected = False
@@ -117,6 +120,8 @@ class AgentRuntime:
                         self.ws = None
                         self.connected_url = None
                         await self.tunnels.close_all("agent connection closed")
+                    if self.halted:
+                        return
                     if connected and time.monotonic() - started > 1.0:
                         attempt = 0
                     delay = self.config.reconnect_backoff[min(attempt, len(self.config.reconnect_backoff) - 1)]
@@ -128,16 +133,25 @@ class AgentRuntime:
             finally:
                 await self.close()
 
-    async def close(self) -> None:
-        ws, self.ws = self.ws, None
-        if ws is not None and not ws.closed:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), 1.0)
-        await self.tunnels.close_all("agent stopped")
+    async def halt(self) -> None:
+        """Stop working at once (leadership lost or shutdown): nothing is sent or started any more,
+        commands and tunnels are cancelled, and the connection is cut by closing the HTTP session's
+        connections (not by a WebSocket close from another task, which can leave a pending
+        ``receive()`` deaf to cancellation). Every step is bounded."""
+        self.halted = True
         for task in list(self.tasks):
             task.cancel()
+        self.ws = None
+        http = self.http
+        if http is not None and not http.closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(http.close(), 0.5)
+        await self.tunnels.close_all("agent stopped")
+
+    async def close(self) -> None:
+        await self.halt()
         if self.tasks:
-            await asyncio.wait(self.tasks, timeout=2.0)
+            await asyncio.wait(self.tasks, timeout=1.0)
 
     async def _register(self, http: aiohttp.ClientSession, url: str) -> None:
         body = {"agentId": self.agent_id, "platform": self.backend.platform, "region": self.config.region,
@@ -160,6 +174,8 @@ class AgentRuntime:
 
     async def _session(self, http: aiohttp.ClientSession, url: str) -> bool:
         await self._register(http, url)
+        if self.halted:
+            return False
         # WebSocket pings find a stalled connection (a network cut): no pong within heartbeat/2 closes it
         heartbeat = max(2.0 * self.config.heartbeat_interval, 2.0)
         ws = await asyncio.wait_for(http.ws_connect(
@@ -167,6 +183,9 @@ class AgentRuntime:
             headers={"X-Agent-API-Key": self.connect_key}, heartbeat=heartbeat,
             timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=1.0),
             max_msg_size=16 * 1024 * 1024), self.config.request_timeout)
+        if self.halted:
+            await asyncio.wait_for(ws.close(), 1.0)
+            return False
         self.ws = ws
         self.connected_url = url
         log.info("connected to Control Plane %s as agent %s", url, self.agent_id)
@@ -181,8 +200,7 @@ class AgentRuntime:
                     break
         finally:
             beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await beat
+            await asyncio.wait({beat}, timeout=1.0)  # never swallows this task's own cancellation
             if not ws.closed:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(ws.close(), 1.0)
@@ -210,7 +228,7 @@ class AgentRuntime:
     # ------------------------------------------------------------------ sending
     async def _send_text(self, text: str) -> bool:
         ws = self.ws
-        if ws is None or ws.closed:
+        if ws is None or ws.closed or self.halted:
             return False
         try:
             async with self.send_lock:

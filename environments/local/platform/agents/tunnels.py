@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -70,8 +69,7 @@ class TunnelSet:
         tunnel.closed = True
         if tunnel.task is not None and tunnel.task is not asyncio.current_task():
             tunnel.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(tunnel.task, 1.0)
+            await asyncio.wait({tunnel.task}, timeout=1.0)
         if tunnel.writer is not None:
             tunnel.writer.close()
         log.info("VNC stream %s of %s closed: %s", stream_id, tunnel.session_id, reason)
