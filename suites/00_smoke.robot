@@ -3,13 +3,13 @@ Documentation       The test environment is up: every backend the scenarios rely
 ...
 ...                 Run this first when something looks wrong: it tells which part of the
 ...                 environment is missing before any scenario fails for that reason.
-Library             EnvironmentKit
-Library             RedisKit
 Library             DatabaseKit
 Library             DockerKit
+Library             EnvironmentKit
 Library             KubeKit
-Library             VncKit
 Library             PlatformKit
+Library             RedisKit
+Library             VncKit
 Variables           ../variables/defaults.yaml
 
 Suite Setup         Start Test Environment    ${ENVIRONMENT}
@@ -20,17 +20,20 @@ Test Tags           smoke
 
 *** Test Cases ***
 Redis Answers
+    [Documentation]    The agent hub's Redis answers PING within a second.
     ${url} =    Get Redis URL
     Connect To Redis    url=${url}    alias=smoke
     ${latency} =    Measure Redis Ping Latency
     Should Be True    ${latency} < 1000    Redis took ${latency} ms to answer PING
 
 PostgreSQL Answers
+    [Documentation]    The platform's database answers a query.
     ${dsn} =    Get Database DSN
     Connect To Database    conninfo=${dsn}    alias=smoke
     Check Query Result    SELECT 1    ==    1
 
 The Container Engine Answers
+    [Documentation]    The container engine the Docker agent uses answers and tells its version.
     ${url} =    Get Container Engine URL
     Connect To Container Engine    ${url}    alias=smoke
     Engine Should Answer
@@ -38,38 +41,41 @@ The Container Engine Answers
     Should Not Be Empty    ${version}
 
 The Kubernetes API Answers With Its Version
+    [Documentation]    The Kubernetes API (a stand-in on the local environment) answers with its version.
     ${url} =    Get Kubernetes API URL
     Connect To Kubernetes    api_url=${url}    alias=smoke
     ${version} =    Get Kubernetes Version
     Should Not Be Empty    ${version}
 
-A VNC Server Greets With RFB 3.8
-    ${topology} =    Get Topology
-    ${server} =    Set Variable    ${topology}[vnc][0]
-    Connect To VNC    ${server}[host]:${server}[port]    timeout=5s    alias=smoke
+A VNC Server Speaks The RFB Protocol
+    [Documentation]    A session-style VNC server speaks RFB 3.8.
+    ${server} =    The VNC Server    vnc-none
+    Connect To VNC    ${server}    timeout=5s    alias=smoke
     Get RFB Protocol Version    ==    3.8
 
-A VNC Server With A Password Asks For It
-    ${topology} =    Get Topology
-    ${server} =    Set Variable    ${topology}[vnc][1]
+A VNC Server With A Password Lets In Who Knows It
+    [Documentation]    A VNC server with VNC authentication offers it and accepts the right password.
+    ${server} =    The VNC Server    vnc-auth
     ${vnc} =    Get Credentials    vnc
-    Connect To VNC    ${server}[host]:${server}[port]    password=${vnc}[password]    timeout=5s    alias=auth
-    Get Offered Security Types    contains    2
+    Connect To VNC    ${server}    password=${vnc}[password]    timeout=5s    alias=auth
+    Get Offered Security Types    contains    VncAuth
 
 Every API Replica Is Healthy
+    [Documentation]    Every replica of the Control Plane answers its health check.
     ${urls} =    Get API URLs
     Connect To Platform    ${urls}    alias=smoke
     Every API Replica Should Be Healthy
 
 
 *** Keywords ***
-Every API Replica Should Be Healthy
-    [Documentation]    ``GET /health`` answers ``healthy`` on every replica of the Control Plane.
-    ${names} =    Get Platform Replica Names
-    Should Not Be Empty    ${names}    msg=the platform has no API replica
-    FOR    ${name}    IN    @{names}
-        Get API Health    ${name}    ==    healthy
+The VNC Server
+    [Documentation]    ``host:port`` of one of the environment's plain VNC servers.
+    [Arguments]    ${name}
+    ${topology} =    Get Topology
+    FOR    ${server}    IN    @{topology}[vnc]
+        IF    $server['name'] == $name    RETURN    ${server}[host]:${server}[port]
     END
+    Fail    The environment has no VNC server called ${name}
 
 Close Every Connection
     [Documentation]    Close what the smoke tests opened.

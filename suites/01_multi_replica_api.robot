@@ -30,10 +30,10 @@ Each Agent Is Held By One Replica That Every Replica Names
 Sessions Created Through Different Replicas All Run
     [Documentation]    Any replica accepts a session request, whichever replica holds the agent.
     Given An HA Control Plane With 3 API Replicas
-    ${user: str} =    And A New User Called    alice
-    ${first: str} =    When A Running Session For    ${user}    kubernetes    replica=api-1
-    ${second: str} =    And A Running Session For    ${user}    docker    replica=api-2
-    ${third: str} =    And A Running Session For    ${user}    kubernetes    replica=api-3
+    ${user} =    And A New User Called    alice
+    ${first} =    When A Running Session For    ${user}    kubernetes    replica=api-1
+    ${second} =    And A Running Session For    ${user}    docker    replica=api-2
+    ${third} =    And A Running Session For    ${user}    kubernetes    replica=api-3
     Then The Session Should Read The Same On Every Running Replica    ${first}
     And The Session Should Read The Same On Every Running Replica    ${second}
     And The Session Should Read The Same On Every Running Replica    ${third}
@@ -42,11 +42,11 @@ A Command Sent Through Another Replica Crosses Over Redis
     [Documentation]    A replica that does not hold the agent publishes the command on the holder's channel.
     [Tags]    redis
     Given An HA Control Plane With 3 API Replicas
-    ${holder: str} =    And The Replica Holding The Agent Of    kubernetes
-    ${other: str} =    And A Replica Other Than    ${holder}
+    ${holder} =    And The Replica Holding The Agent Of    kubernetes
+    ${other} =    And A Replica Other Than    ${holder}
     And Commands Published For A Replica Are Watched    ${holder}
-    ${user: str} =    And A New User Called    alice
-    ${session: str} =    When A Running Session For    ${user}    kubernetes    replica=${other}
+    ${user} =    And A New User Called    alice
+    ${session} =    When A Running Session For    ${user}    kubernetes    replica=${other}
     Then The Command Should Cross Over Redis    ${holder}    ${session}    start_session
     When Terminate Session    ${session}    replica=${other}
     Then The Command Should Cross Over Redis    ${holder}    ${session}    stop_session
@@ -61,13 +61,13 @@ Agent Status Reads The Same On Every Replica
 A Token Works On Every Replica
     [Documentation]    One login is enough for every replica (the replicas share the token secret).
     Given An HA Control Plane With 3 API Replicas
-    ${user: str} =    When A New User Called    alice
+    ${user} =    When A New User Called    alice
     Then Every Replica Accepts The Token Of    ${user}
 
 A Token Survives The Restart Of A Replica
     [Documentation]    Restarting a replica logs nobody out.
     Given An HA Control Plane With 3 API Replicas
-    ${user: str} =    And A New User Called    alice
+    ${user} =    And A New User Called    alice
     When An API Replica Is Restarted    api-1
     Then Every Replica Accepts The Token Of    ${user}
 
@@ -75,9 +75,9 @@ Sessions Survive The Death Of The Replica Holding The Agent
     [Documentation]    The replica holding the Kubernetes agent crashes: sessions keep running, the agent moves
     ...    to another replica, and new sessions still start.
     Given An HA Control Plane With 3 API Replicas
-    ${user: str} =    And A New User Called    alice
-    ${sessions: list} =    And Running Sessions For    ${user}    2    kubernetes
-    ${killed: str} =    When The Replica Holding The Agent Dies    kubernetes
+    ${user} =    And A New User Called    alice
+    ${sessions} =    And Running Sessions For    ${user}    2    kubernetes
+    ${killed} =    When The Replica Holding The Agent Dies    kubernetes
     Then Sessions Should Survive    ${sessions}
     And The Agent Moves Away From    kubernetes    ${killed}
     And Every Running API Replica Answers
@@ -87,8 +87,8 @@ A Session Is Managed Through The Surviving Replicas
     [Documentation]    A session created through a replica that then dies is hibernated, woken and terminated
     ...    through the others.
     Given An HA Control Plane With 3 API Replicas
-    ${user: str} =    And A New User Called    alice
-    ${session: str} =    And A Running Session For    ${user}    docker    replica=api-3
+    ${user} =    And A New User Called    alice
+    ${session} =    And A Running Session For    ${user}    docker    replica=api-3
     When API Replica Dies    api-3
     Then The Session Is Hibernated    ${session}
     And The Session Is Woken    ${session}
@@ -99,9 +99,9 @@ The API Degrades Gracefully Without Redis
     ...    work, and a replica that cannot reach the agent answers at once instead of hanging.
     [Tags]    redis    chaos
     Given An HA Control Plane With 3 API Replicas
-    ${user: str} =    And A New User Called    alice
-    ${session: str} =    And A Running Session For    ${user}    kubernetes
-    ${holder: str} =    And The Replica Holding The Agent Of    kubernetes
+    ${user} =    And A New User Called    alice
+    ${session} =    And A Running Session For    ${user}    kubernetes
+    ${holder} =    And The Replica Holding The Agent Of    kubernetes
     When Redis Is Lost
     Then The API Answers Without Redis
     And Session Should Be Running    ${session}
@@ -114,10 +114,10 @@ The Agent Hub Recovers When Redis Comes Back
     [Tags]    redis    chaos
     Given An HA Control Plane With 3 API Replicas
     And Redis Is Lost
-    ${since: float} =    When Redis Comes Back
+    ${since} =    When Redis Comes Back
     Then The Agent Hub Recovers Within    ${REDIS_RECOVERY_BUDGET}    ${since}
     And Agent Status Should Read The Same On Every Replica    kubernetes
-    ${holder: str} =    And The Replica Holding The Agent Of    kubernetes
-    ${other: str} =    And A Replica Other Than    ${holder}
-    ${user: str} =    And A New User Called    alice
+    ${holder} =    And The Replica Holding The Agent Of    kubernetes
+    ${other} =    And A Replica Other Than    ${holder}
+    ${user} =    And A New User Called    alice
     And A Running Session For    ${user}    kubernetes    replica=${other}

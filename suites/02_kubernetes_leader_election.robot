@@ -22,15 +22,15 @@ Test Tags           kubernetes    ha
 *** Test Cases ***
 Exactly One Replica Leads And Holds The Lease
     [Documentation]    Of three replicas exactly one leads, and the Lease names it.
-    ${leader: str} =    Given Three Kubernetes Agent Replicas With One Leader
+    ${leader} =    Given Three Kubernetes Agent Replicas With One Leader
     Then The Lease Should Name    ${leader}
     And Only The Leader Is Connected To The Control Plane    ${leader}
 
 Only The Leader Runs Sessions
     [Documentation]    Sessions are started by the leader: the agent the Control Plane uses is the leading replica.
-    ${leader: str} =    Given Three Kubernetes Agent Replicas With One Leader
-    ${user: str} =    And A New User Called    alice
-    ${sessions: list} =    When Running Sessions For    ${user}    2    kubernetes
+    ${leader} =    Given Three Kubernetes Agent Replicas With One Leader
+    ${user} =    And A New User Called    alice
+    ${sessions} =    When Running Sessions For    ${user}    2    kubernetes
     Then Only The Leader Is Connected To The Control Plane    ${leader}
     And Every Session Should Still Have Its Pod    ${sessions}
     And The Leader Should Still Be    ${leader}
@@ -39,17 +39,17 @@ A New Leader Is Elected Within The Budget When The Leader Dies
     [Documentation]    The leader crashes; another replica takes the Lease within the election budget.
     [Tags]    failover
     Given Three Kubernetes Agent Replicas With One Leader
-    ${failover: dict} =    When The Agent Leader Is Killed
-    ${new: str} =    Then A New Leader Is Elected Within    ${LEADER_ELECTION_BUDGET}    ${failover}
+    ${failover} =    When The Agent Leader Is Killed
+    ${new} =    Then A New Leader Is Elected Within    ${LEADER_ELECTION_BUDGET}    ${failover}
     And The Agent Is Back Online Within    ${AGENT_RECONNECT_BUDGET}    ${failover}    ${new}
 
 Leader Failover Keeps Every Session
     [Documentation]    Sessions started before the leader dies are still running, with their pods, afterwards.
     [Tags]    failover
     Given Three Kubernetes Agent Replicas With One Leader
-    ${user: str} =    And A New User Called    alice
-    ${sessions: list} =    And Running Sessions For    ${user}    3    kubernetes
-    ${failover: dict} =    When The Agent Leader Is Killed
+    ${user} =    And A New User Called    alice
+    ${sessions} =    And Running Sessions For    ${user}    3    kubernetes
+    ${failover} =    When The Agent Leader Is Killed
     Then A New Leader Is Elected Within    ${LEADER_ELECTION_BUDGET}    ${failover}
     And Every Session Should Be Running    ${sessions}
     And Every Session Should Still Have Its Pod    ${sessions}
@@ -58,10 +58,10 @@ No Command Is Lost Or Carried Out Twice Across A Failover
     [Documentation]    Commands issued while the leader dies are all carried out, each exactly once.
     [Tags]    failover    data-loss
     Given Three Kubernetes Agent Replicas With One Leader
-    ${user: str} =    And A New User Called    alice
-    ${sessions: list} =    And Running Sessions For    ${user}    3    kubernetes
+    ${user} =    And A New User Called    alice
+    ${sessions} =    And Running Sessions For    ${user}    3    kubernetes
     And Commands Are Counted
-    ${failover: dict} =    When The Agent Leader Is Killed
+    ${failover} =    When The Agent Leader Is Killed
     And Every Session Is Hibernated Through The Failover    ${sessions}
     Then A New Leader Is Elected Within    ${LEADER_ELECTION_BUDGET}    ${failover}
     And No Command Was Lost
@@ -72,20 +72,20 @@ A Deposed Leader Refuses Commands Gracefully
     ...    refuses with "not leader", nothing hangs, and the platform keeps working through the new leader.
     [Tags]    failover    partition
     Given Three Kubernetes Agent Replicas With One Leader
-    ${user: str} =    And A New User Called    alice
-    ${since: str} =    And The Database Clock
-    ${failover: dict} =    When The Agent Leader Is Cut Off From Kubernetes
-    ${new: str} =    Then A New Leader Is Elected Within    ${LEADER_ELECTION_BUDGET}    ${failover}
+    ${user} =    And A New User Called    alice
+    ${since} =    And The Database Clock
+    ${failover} =    When The Agent Leader Is Cut Off From Kubernetes
+    ${new} =    Then A New Leader Is Elected Within    ${LEADER_ELECTION_BUDGET}    ${failover}
     And A Running Session For    ${user}    kubernetes
     And Commands Refused By A Follower Say Why    ${since}
     And Only The Leader Is Connected To The Control Plane    ${new}
 
 A Follower Dying Changes Nothing
     [Documentation]    A replica that does not lead crashes: the leadership does not move and sessions still start.
-    ${leader: str} =    Given Three Kubernetes Agent Replicas With One Leader
+    ${leader} =    Given Three Kubernetes Agent Replicas With One Leader
     When A Follower Is Killed    ${leader}
     Then The Leader Should Still Be    ${leader}
-    ${user: str} =    And A New User Called    alice
+    ${user} =    And A New User Called    alice
     And A Running Session For    ${user}    kubernetes
     And Only The Leader Is Connected To The Control Plane    ${leader}
 
@@ -93,10 +93,10 @@ A Session Started After Failover Runs Through The New Leader
     [Documentation]    After a failover, hibernate, wake and terminate all go through the new leader.
     [Tags]    failover
     Given Three Kubernetes Agent Replicas With One Leader
-    ${user: str} =    And A New User Called    alice
-    ${failover: dict} =    When The Agent Leader Is Killed
-    ${new: str} =    And A New Leader Is Elected Within    ${LEADER_ELECTION_BUDGET}    ${failover}
-    ${session: str} =    Then A Running Session For    ${user}    kubernetes
+    ${user} =    And A New User Called    alice
+    ${failover} =    When The Agent Leader Is Killed
+    ${new} =    And A New Leader Is Elected Within    ${LEADER_ELECTION_BUDGET}    ${failover}
+    ${session} =    Then A Running Session For    ${user}    kubernetes
     And The Session Is Hibernated    ${session}
     And The Session Is Woken    ${session}
     And The Session Is Terminated    ${session}

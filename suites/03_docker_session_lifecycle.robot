@@ -21,8 +21,8 @@ Test Tags           docker
 *** Test Cases ***
 Creating A Session Makes Its Container Network And Volume
     [Documentation]    A new session has a running, labelled container on the session network and a home volume.
-    ${user: str} =    Given A New User Called    alice
-    ${session: str} =    When A Running Session For    ${user}    docker    persistent_home=${True}
+    ${user} =    Given A New User Called    alice
+    ${session} =    When A Running Session For    ${user}    docker    persistent_home=${True}
     Then The Session Container Should Be Running    ${session}    ${user}
     And The Session Network Should Exist
     And The Home Volume Should Exist    ${session}
@@ -30,31 +30,31 @@ Creating A Session Makes Its Container Network And Volume
 
 A Session Without A Persistent Home Gets No Volume
     [Documentation]    The home volume is made only when the session asks for a persistent home.
-    ${user: str} =    Given A New User Called    alice
-    ${session: str} =    When A Running Session For    ${user}    docker
+    ${user} =    Given A New User Called    alice
+    ${session} =    When A Running Session For    ${user}    docker
     Then The Session Container Should Be Running    ${session}    ${user}
     And The Session Should Have No Home Volume    ${session}
 
 The VNC Port Of A Session Is Published On The Host
     [Documentation]    The session's VNC server answers with RFB 3.8 on the port published for 5900.
     [Tags]    vnc
-    ${user: str} =    Given A New User Called    alice
-    ${session: str} =    When A Running Session For    ${user}    docker
+    ${user} =    Given A New User Called    alice
+    ${session} =    When A Running Session For    ${user}    docker
     Then The VNC Port Of The Session Should Answer    ${session}
 
 Hibernation Stops The Container And Keeps The Home
     [Documentation]    A hibernated session's container is stopped, not removed, and its home volume stays.
-    ${user: str} =    Given A New User Called    alice
-    ${session: str} =    And A Running Session For    ${user}    docker    persistent_home=${True}
+    ${user} =    Given A New User Called    alice
+    ${session} =    And A Running Session For    ${user}    docker    persistent_home=${True}
     When The Session Is Hibernated    ${session}
     Then The Session Container Should Be Stopped    ${session}
     And The Home Volume Should Exist    ${session}
 
 Waking Brings The Session Back With Its Data
     [Documentation]    What was written in the home before hibernation is still there after waking.
-    ${user: str} =    Given A New User Called    alice
-    ${session: str} =    And A Running Session For    ${user}    docker    persistent_home=${True}
-    ${text: str} =    And A File Is Written In The Home Of    ${session}
+    ${user} =    Given A New User Called    alice
+    ${session} =    And A Running Session For    ${user}    docker    persistent_home=${True}
+    ${text} =    And A File Is Written In The Home Of    ${session}
     When The Session Is Hibernated    ${session}
     And The Session Is Woken    ${session}
     Then The Session Container Should Be Running    ${session}    ${user}
@@ -63,16 +63,16 @@ Waking Brings The Session Back With Its Data
 
 Termination Removes The Container And The Volume
     [Documentation]    Nothing of a terminated session is left on the engine.
-    ${user: str} =    Given A New User Called    alice
-    ${session: str} =    And A Running Session For    ${user}    docker    persistent_home=${True}
+    ${user} =    Given A New User Called    alice
+    ${session} =    And A Running Session For    ${user}    docker    persistent_home=${True}
     When The Session Is Terminated    ${session}
     Then The Session Container Should Be Gone    ${session}
     And The Home Volume Should Be Gone    ${session}
 
 Termination Of A Hibernated Session Cleans Up Too
     [Documentation]    A session terminated while hibernated leaves nothing either.
-    ${user: str} =    Given A New User Called    alice
-    ${session: str} =    And A Running Session For    ${user}    docker    persistent_home=${True}
+    ${user} =    Given A New User Called    alice
+    ${session} =    And A Running Session For    ${user}    docker    persistent_home=${True}
     And The Session Is Hibernated    ${session}
     When The Session Is Terminated    ${session}
     Then The Session Container Should Be Gone    ${session}
@@ -81,29 +81,29 @@ Termination Of A Hibernated Session Cleans Up Too
 A Session Gets The Memory And CPU It Asked For
     [Documentation]    The container's limits are the requested ones.
     [Tags]    limits
-    ${user: str} =    Given A New User Called    alice
-    ${session: str} =    When A Running Session Of Size    ${user}    docker    256Mi    500m
+    ${user} =    Given A New User Called    alice
+    ${session} =    When A Running Session Of Size    ${user}    docker    256Mi    500m
     Then The Container Limits Of The Session Should Be    ${session}    256Mi    500m
 
 The Memory Limit Is Enforced
     [Documentation]    A process asking for more memory than the limit is killed; the session survives.
     [Tags]    limits
-    ${user: str} =    Given A New User Called    alice
-    ${session: str} =    And A Running Session Of Size    ${user}    docker    256Mi    500m
+    ${user} =    Given A New User Called    alice
+    ${session} =    And A Running Session Of Size    ${user}    docker    256Mi    500m
     Then The Memory Limit Of The Session Should Stop A Greedy Process    ${session}
     And Session Should Be Running    ${session}
 
 The CPU Limit Is Enforced
     [Documentation]    A busy loop in the session cannot use more CPU than the limit.
     [Tags]    limits
-    ${user: str} =    Given A New User Called    alice
-    ${session: str} =    And A Running Session Of Size    ${user}    docker    256Mi    500m
+    ${user} =    Given A New User Called    alice
+    ${session} =    And A Running Session Of Size    ${user}    docker    256Mi    500m
     Then The CPU Limit Of The Session Should Hold Under A Busy Loop    ${session}
 
 Several Sessions Run Side By Side
     [Documentation]    Three sessions of one user run at the same time, each in its own container.
-    ${user: str} =    Given A New User Called    alice
-    ${sessions: list} =    When Running Sessions For    ${user}    3    docker
+    ${user} =    Given A New User Called    alice
+    ${sessions} =    When Running Sessions For    ${user}    3    docker
     Then Every Session Container Should Be Running    ${sessions}
     When Terminate Sessions    ${sessions}
     Then Wait Until Sessions Are    ${sessions}    terminated    timeout=${SESSION_COMMAND_BUDGET}

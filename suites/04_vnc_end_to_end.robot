@@ -26,89 +26,89 @@ Session Templates Offer VNC
     [Tags]    kubernetes    docker
     Given The Template Should Offer VNC    kubernetes
     And The Template Should Offer VNC    docker
-    ${user: str} =    And A New User Called    alice
-    ${session: str} =    When A Running Session For    ${user}    kubernetes
+    ${user} =    And A New User Called    alice
+    ${session} =    When A Running Session For    ${user}    kubernetes
     Then The Session Should Stream Over VNC    ${session}
 
 The Tunnel Reaches A Kubernetes Session's Desktop
     [Documentation]    A viewer through the Control Plane speaks RFB with the desktop of a Kubernetes session.
     [Tags]    kubernetes
-    ${user: str} =    Given A New User Called    alice
-    ${session: str} =    And A Running Session For    ${user}    kubernetes
-    ${viewer: str} =    When A VNC Viewer Is Connected To    ${session}    user=${user}
+    ${user} =    Given A New User Called    alice
+    ${session} =    And A Running Session For    ${user}    kubernetes
+    ${viewer} =    When A VNC Viewer Is Connected To    ${session}    user=${user}
     Then The Desktop Should Answer    ${viewer}
 
 The Tunnel Reaches A Docker Session's Desktop
     [Documentation]    A viewer through the Control Plane speaks RFB with the desktop of a Docker session.
     [Tags]    docker
-    ${user: str} =    Given A New User Called    alice
-    ${session: str} =    And A Running Session For    ${user}    docker
-    ${viewer: str} =    When A VNC Viewer Is Connected To    ${session}    user=${user}
+    ${user} =    Given A New User Called    alice
+    ${session} =    And A Running Session For    ${user}    docker
+    ${viewer} =    When A VNC Viewer Is Connected To    ${session}    user=${user}
     Then The Desktop Should Answer    ${viewer}
 
 Typed Input Comes Back As Pixels On Kubernetes
     [Documentation]    Keys typed in a browser-style viewer change the Kubernetes session's screen.
     [Tags]    kubernetes
-    ${user: str} =    Given A New User Called    alice
-    ${session: str} =    And A Running Session For    ${user}    kubernetes
-    ${viewer: str} =    When A VNC Viewer Is Connected To    ${session}    user=${user}
+    ${user} =    Given A New User Called    alice
+    ${session} =    And A Running Session For    ${user}    kubernetes
+    ${viewer} =    When A VNC Viewer Is Connected To    ${session}    user=${user}
     Then Typed Text Should Come Back As Pixels    ${viewer}
 
 Typed Input Comes Back As Pixels On Docker
     [Documentation]    Keys typed in a browser-style viewer change the Docker session's screen.
     [Tags]    docker
-    ${user: str} =    Given A New User Called    alice
-    ${session: str} =    And A Running Session For    ${user}    docker
-    ${viewer: str} =    When A VNC Viewer Is Connected To    ${session}    user=${user}
+    ${user} =    Given A New User Called    alice
+    ${session} =    And A Running Session For    ${user}    docker
+    ${viewer} =    When A VNC Viewer Is Connected To    ${session}    user=${user}
     Then Typed Text Should Come Back As Pixels    ${viewer}
 
 A Click Comes Back As Pixels
     [Documentation]    A pointer click in the viewer paints where it landed on the session's screen.
     [Tags]    docker
-    ${user: str} =    Given A New User Called    alice
-    ${session: str} =    And A Running Session For    ${user}    docker
-    ${viewer: str} =    When A VNC Viewer Is Connected To    ${session}    user=${user}
+    ${user} =    Given A New User Called    alice
+    ${session} =    And A Running Session For    ${user}    docker
+    ${viewer} =    When A VNC Viewer Is Connected To    ${session}    user=${user}
     Then A Click Should Come Back As Pixels    ${viewer}
 
 Any Replica Proxies The Stream To The Agent
     [Documentation]    A viewer connected to a replica that does not hold the agent still reaches the desktop,
     ...    both ways (the replicas relay the stream between them).
     [Tags]    kubernetes    ha
-    ${user: str} =    Given A New User Called    alice
-    ${session: str} =    And A Running Session For    ${user}    kubernetes
-    ${holder: str} =    And The Replica Holding The Agent Of    kubernetes
-    ${other: str} =    And A Replica Other Than    ${holder}
-    ${viewer: str} =    When A VNC Viewer Is Connected To    ${session}    replica=${other}    user=${user}
+    ${user} =    Given A New User Called    alice
+    ${session} =    And A Running Session For    ${user}    kubernetes
+    ${holder} =    And The Replica Holding The Agent Of    kubernetes
+    ${other} =    And A Replica Other Than    ${holder}
+    ${viewer} =    When A VNC Viewer Is Connected To    ${session}    replica=${other}    user=${user}
     Then The Desktop Should Answer    ${viewer}
     And Typed Text Should Come Back As Pixels    ${viewer}
 
 A Viewer Reconnects To The Same Session
     [Documentation]    Closing a viewer and opening a new one works: each connection gets its own tunnel.
     [Tags]    kubernetes
-    ${user: str} =    Given A New User Called    alice
-    ${session: str} =    And A Running Session For    ${user}    kubernetes
-    ${viewer: str} =    And A VNC Viewer Is Connected To    ${session}    user=${user}
+    ${user} =    Given A New User Called    alice
+    ${session} =    And A Running Session For    ${user}    kubernetes
+    ${viewer} =    And A VNC Viewer Is Connected To    ${session}    user=${user}
     When Close VNC Connection    alias=${viewer}
-    ${again: str} =    And A VNC Viewer Is Connected To    ${session}    user=${user}
+    ${again} =    And A VNC Viewer Is Connected To    ${session}    user=${user}
     Then Typed Text Should Come Back As Pixels    ${again}
 
 VNC Follows Hibernation And Wake
     [Documentation]    A hibernated session refuses VNC (409); once woken, the desktop answers again.
     [Tags]    docker
-    ${user: str} =    Given A New User Called    alice
-    ${session: str} =    And A Running Session For    ${user}    docker
+    ${user} =    Given A New User Called    alice
+    ${session} =    And A Running Session For    ${user}    docker
     When The Session Is Hibernated    ${session}
     Then VNC Of The Session Should Be Refused    ${session}    409    user=${user}
     When The Session Is Woken    ${session}
-    ${viewer: str} =    Then A VNC Viewer Is Connected To    ${session}    user=${user}
+    ${viewer} =    Then A VNC Viewer Is Connected To    ${session}    user=${user}
     And Typed Text Should Come Back As Pixels    ${viewer}
 
 VNC Needs A Token And The Owner
     [Documentation]    No token gives 401; another user's token gives 403; the owner's gives the desktop.
     [Tags]    kubernetes    security
-    ${user: str} =    Given A New User Called    alice
-    ${intruder: str} =    And A New User Called    mallory
-    ${session: str} =    And A Running Session For    ${user}    kubernetes
+    ${user} =    Given A New User Called    alice
+    ${intruder} =    And A New User Called    mallory
+    ${session} =    And A Running Session For    ${user}    kubernetes
     Then VNC Without A Token Should Be Refused    ${session}
     And VNC Of The Session Should Be Refused    ${session}    403    user=${intruder}
     And VNC Of The Session Should Be Open To Its Owner    ${session}    ${user}
@@ -116,9 +116,9 @@ VNC Needs A Token And The Owner
 The Stream Ends When The Session Is Terminated
     [Documentation]    Terminating a session closes its open viewers and no new one can connect.
     [Tags]    kubernetes    docker
-    ${user: str} =    Given A New User Called    alice
-    ${session: str} =    And A Running Session For    ${user}    kubernetes
-    ${viewer: str} =    And A VNC Viewer Is Connected To    ${session}    user=${user}
+    ${user} =    Given A New User Called    alice
+    ${session} =    And A Running Session For    ${user}    kubernetes
+    ${viewer} =    And A VNC Viewer Is Connected To    ${session}    user=${user}
     When The Session Is Terminated    ${session}
     Then The Viewer Should Lose The Desktop    ${viewer}
     And VNC Of The Session Should Be Closed For Good    ${session}

@@ -24,7 +24,7 @@ Test Tags           chaos    ha
 Mixed Sessions Survive A Random API Replica Dying
     [Documentation]    One API replica, chosen at random, crashes under ten mixed sessions.
     Given The Full HA Topology Is Running
-    ${sessions: list} =    And Mixed Sessions Are Running    ${CHAOS_KUBERNETES_SESSIONS}    ${CHAOS_DOCKER_SESSIONS}
+    ${sessions} =    And Mixed Sessions Are Running    ${CHAOS_KUBERNETES_SESSIONS}    ${CHAOS_DOCKER_SESSIONS}
     And What Users See Is Watched    ${sessions}
     When A Random API Replica Dies
     Then No Session Was Lost    ${sessions}
@@ -35,9 +35,9 @@ Mixed Sessions Survive The Kubernetes Leader Dying
     [Documentation]    The leading Kubernetes agent replica crashes under ten mixed sessions.
     [Tags]    kubernetes
     Given The Full HA Topology Is Running
-    ${sessions: list} =    And Mixed Sessions Are Running    ${CHAOS_KUBERNETES_SESSIONS}    ${CHAOS_DOCKER_SESSIONS}
+    ${sessions} =    And Mixed Sessions Are Running    ${CHAOS_KUBERNETES_SESSIONS}    ${CHAOS_DOCKER_SESSIONS}
     And What Users See Is Watched    ${sessions}
-    ${failover: dict} =    When The Agent Leader Is Killed
+    ${failover} =    When The Agent Leader Is Killed
     Then A New Leader Is Elected Within    ${LEADER_ELECTION_BUDGET}    ${failover}
     And No Session Was Lost    ${sessions}
     And The Measured API Downtime Should Be At Most    ${MAX_API_DOWNTIME_SECONDS}
@@ -47,7 +47,7 @@ Mixed Sessions Survive A Docker Agent Replica Dying
     [Documentation]    The Docker agent replica holding the leader lock crashes; the other one takes over.
     [Tags]    docker
     Given The Full HA Topology Is Running
-    ${sessions: list} =    And Mixed Sessions Are Running    ${CHAOS_KUBERNETES_SESSIONS}    ${CHAOS_DOCKER_SESSIONS}
+    ${sessions} =    And Mixed Sessions Are Running    ${CHAOS_KUBERNETES_SESSIONS}    ${CHAOS_DOCKER_SESSIONS}
     And What Users See Is Watched    ${sessions}
     When A Docker Agent Replica Dies
     Then The Agent Should Be Online    docker
@@ -59,10 +59,10 @@ Mixed Sessions Survive Losing Redis
     [Documentation]    Redis goes away and comes back; sessions keep running and the hub recovers.
     [Tags]    redis
     Given The Full HA Topology Is Running
-    ${sessions: list} =    And Mixed Sessions Are Running    ${CHAOS_KUBERNETES_SESSIONS}    ${CHAOS_DOCKER_SESSIONS}
+    ${sessions} =    And Mixed Sessions Are Running    ${CHAOS_KUBERNETES_SESSIONS}    ${CHAOS_DOCKER_SESSIONS}
     And What Users See Is Watched    ${sessions}
     When Redis Is Lost
-    ${since: float} =    And Redis Comes Back
+    ${since} =    And Redis Comes Back
     Then The Agent Hub Recovers Within    ${REDIS_RECOVERY_BUDGET}    ${since}
     And No Session Was Lost    ${sessions}
     And The Measured API Downtime Should Be At Most    ${MAX_API_DOWNTIME_SECONDS}
@@ -71,9 +71,9 @@ Mixed Sessions Survive A Network Partition
     [Documentation]    The Kubernetes agent is cut off from the API replica holding it; it reconnects elsewhere.
     [Tags]    partition
     Given The Full HA Topology Is Running
-    ${sessions: list} =    And Mixed Sessions Are Running    ${CHAOS_KUBERNETES_SESSIONS}    ${CHAOS_DOCKER_SESSIONS}
+    ${sessions} =    And Mixed Sessions Are Running    ${CHAOS_KUBERNETES_SESSIONS}    ${CHAOS_DOCKER_SESSIONS}
     And What Users See Is Watched    ${sessions}
-    ${holder: str} =    When The Network Between The Agent And Its Replica Is Cut
+    ${holder} =    When The Network Between The Agent And Its Replica Is Cut
     Then The Agent Moves Away From    kubernetes    ${holder}
     And No Session Was Lost    ${sessions}
     And The Platform Still Takes New Sessions    kubernetes
@@ -84,10 +84,10 @@ The Platform Recovers Fully From Every Fault At Once
     ...    budget with zero sessions lost, and the downtime users saw is measured.
     [Tags]    kubernetes    docker    redis    partition
     Given The Full HA Topology Is Running
-    ${sessions: list} =    And Mixed Sessions Are Running    ${CHAOS_KUBERNETES_SESSIONS}    ${CHAOS_DOCKER_SESSIONS}
+    ${sessions} =    And Mixed Sessions Are Running    ${CHAOS_KUBERNETES_SESSIONS}    ${CHAOS_DOCKER_SESSIONS}
     And What Users See Is Watched    ${sessions}
     When Every Kind Of Fault Strikes In Turn
-    ${since: float} =    And Every Fault Is Undone
+    ${since} =    And Every Fault Is Undone
     Then The Platform Fully Recovers Within    ${FULL_RECOVERY_BUDGET}    ${since}    ${sessions}
     And No Session Was Lost    ${sessions}
     And The Measured API Downtime Should Be At Most    ${MAX_API_DOWNTIME_SECONDS}

@@ -21,27 +21,27 @@ Test Tags           multi-user
 *** Test Cases ***
 Users Each See Only Their Own Sessions
     [Documentation]    Listing sessions as any user gives exactly that user's sessions.
-    ${team: dict} =    Given A Team Of Users With Sessions    ${MULTI_USER_COUNT}    ${SESSIONS_PER_USER}
+    ${team} =    Given A Team Of Users With Sessions    ${MULTI_USER_COUNT}    ${SESSIONS_PER_USER}
     Then Each User Should See Only Their Own Sessions    ${team}
 
 No User Can Touch Another User's Session
     [Documentation]    Hibernating, terminating or watching someone else's session is refused, and the sessions
     ...    keep running.
     [Tags]    security
-    ${team: dict} =    Given A Team Of Users With Sessions    3    2
+    ${team} =    Given A Team Of Users With Sessions    3    2
     Then Each User Should Be Refused Every Other User's Session    ${team}
 
 The Admin Sees Every User's Sessions
     [Documentation]    The admin's list holds the sessions of all users.
-    ${team: dict} =    Given A Team Of Users With Sessions    3    2
-    ${everyone: list} =    When Every Session Of The Team    ${team}
+    ${team} =    Given A Team Of Users With Sessions    3    2
+    ${everyone} =    When Every Session Of The Team    ${team}
     Then The Session List Should Contain    ${everyone}
 
 A Full Quota Refuses One More Session
     [Documentation]    A user at their quota gets 403 "Quota exceeded", and no session is created.
     [Tags]    quota
-    ${team: dict} =    Given A Team Of Users With Sessions    3    2
-    ${user: str} =    And One User Of The Team    ${team}
+    ${team} =    Given A Team Of Users With Sessions    3    2
+    ${user} =    And One User Of The Team    ${team}
     When The Quota Of A User Is Full    ${user}    ${team}
     Then A New Session Should Be Refused For Quota    ${user}    2
     And Each User Should See Only Their Own Sessions    ${team}
@@ -49,8 +49,8 @@ A Full Quota Refuses One More Session
 A Quota Counts Only Live Sessions
     [Documentation]    Once a session is terminated, the user may start another one within the same quota.
     [Tags]    quota
-    ${team: dict} =    Given A Team Of Users With Sessions    3    2
-    ${user: str} =    And One User Of The Team    ${team}
+    ${team} =    Given A Team Of Users With Sessions    3    2
+    ${user} =    And One User Of The Team    ${team}
     And The Quota Of A User Is Full    ${user}    ${team}
     When The Session Is Terminated    ${team}[${user}][0]
     Then A Running Session For    ${user}    docker
@@ -58,19 +58,19 @@ A Quota Counts Only Live Sessions
 Every User Gets VNC Of Their Own Sessions
     [Documentation]    Each user opens a VNC viewer on each of their sessions and each desktop answers.
     [Tags]    vnc
-    ${team: dict} =    Given A Team Of Users With Sessions    3    2
+    ${team} =    Given A Team Of Users With Sessions    3    2
     Then Every User Watches Each Of Their Sessions Over VNC    ${team}
 
 Users Terminate All Their Sessions At Once
     [Documentation]    Every user terminates everything at the same time; all sessions end and nothing is left.
-    ${team: dict} =    Given A Team Of Users With Sessions    ${MULTI_USER_COUNT}    ${SESSIONS_PER_USER}
+    ${team} =    Given A Team Of Users With Sessions    ${MULTI_USER_COUNT}    ${SESSIONS_PER_USER}
     When Every User Terminates All Their Sessions At Once    ${team}
     Then Nothing Should Be Left Of The Team    ${team}
 
 Five Users With Three Sessions Each Run Together
     [Documentation]    The upper end of the scenario: five users, three mixed sessions each, all running at once.
     [Tags]    load
-    ${team: dict} =    Given A Team Of Users With Sessions    5    3
+    ${team} =    Given A Team Of Users With Sessions    5    3
     Then Each User Should See Only Their Own Sessions    ${team}
-    ${everyone: list} =    And Every Session Of The Team    ${team}
+    ${everyone} =    And Every Session Of The Team    ${team}
     And Every Session Should Be Running    ${everyone}

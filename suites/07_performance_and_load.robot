@@ -49,7 +49,7 @@ Platform Resource Use Stays Within Limits Under Load
     [Documentation]    While twenty sessions are created at concurrency ten, the API's and agents' CPU and
     ...    memory and the database's connections stay under their ceilings.
     [Tags]    resources
-    ${user: str} =    Given A Load User With Room For    ${SESSIONS_PER_LOAD_LEVEL}
+    ${user} =    Given A Load User With Room For    ${SESSIONS_PER_LOAD_LEVEL}
     And Platform Resources Are Sampled
     When Sessions Are Created At Concurrency    ${user}    ${SESSIONS_PER_LOAD_LEVEL}    10
     Then Platform Resource Use Should Stay Within Limits
@@ -57,7 +57,7 @@ Platform Resource Use Stays Within Limits Under Load
 Fifty Sessions Run At Once
     [Documentation]    Fifty sessions are asked for by ten parallel clients and all fifty run at the same time.
     [Tags]    capacity
-    ${user: str} =    Given A Load User With Room For    ${CONCURRENT_SESSIONS_TARGET}
+    ${user} =    Given A Load User With Room For    ${CONCURRENT_SESSIONS_TARGET}
     When Sessions Are Created At Concurrency    ${user}    ${CONCURRENT_SESSIONS_TARGET}    10
     Then Concurrent Sessions Should All Be Running    ${user}    ${CONCURRENT_SESSIONS_TARGET}
 
@@ -65,10 +65,10 @@ VNC Stays Responsive Under Load
     [Documentation]    With twenty other sessions running, typing in a viewer still comes back quickly, and the
     ...    WebSocket relay adds little over a direct connection.
     [Tags]    vnc
-    ${user: str} =    Given A Load User With Room For    ${SESSIONS_PER_LOAD_LEVEL}
+    ${user} =    Given A Load User With Room For    ${SESSIONS_PER_LOAD_LEVEL}
     And Sessions Are Created At Concurrency    ${user}    ${SESSIONS_PER_LOAD_LEVEL}    10
-    ${watcher: str} =    And A New User Called    watcher
-    ${session: str} =    When A Running Session For    ${watcher}    docker
+    ${watcher} =    And A New User Called    watcher
+    ${session} =    When A Running Session For    ${watcher}    docker
     Then WebSocket Overhead Of VNC Should Stay Small    ${session}
 
 The Failure Point Of The API Is Found

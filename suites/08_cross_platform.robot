@@ -22,43 +22,43 @@ Test Tags           cross-platform    kubernetes    docker
 Both Agents Are Online On One Control Plane
     [Documentation]    The Kubernetes agent and the Docker agent are both registered and online.
     Given Agents Of Both Platforms Are Online
-    ${kubernetes: list} =    When Get Agents    platform=kubernetes    status=online
-    ${docker: list} =    And Get Agents    platform=docker    status=online
+    ${kubernetes} =    When Get Agents    platform=kubernetes    status=online
+    ${docker} =    And Get Agents    platform=docker    status=online
     Then Length Should Be    ${kubernetes}    1
     And Length Should Be    ${docker}    1
 
 A Session Runs On Each Platform
     [Documentation]    One user runs a session on each platform, each on the right agent.
-    ${user: str} =    Given A New User Called    alice
-    ${both: list} =    When A Session On Each Platform For    ${user}
+    ${user} =    Given A New User Called    alice
+    ${both} =    When A Session On Each Platform For    ${user}
     Then The Session Should Run On    ${both}[0]    kubernetes
     And The Session Should Run On    ${both}[1]    docker
 
 The Template Chooses The Platform When The Request Does Not
     [Documentation]    A request naming only a template lands on the template's platform.
-    ${user: str} =    Given A New User Called    alice
-    ${template: str} =    And The Template For    docker
-    ${session: str} =    When Create Session    ${template}    as_user=${user}
+    ${user} =    Given A New User Called    alice
+    ${template} =    And The Template For    docker
+    ${session} =    When Create Session    ${template}    as_user=${user}
     Then Wait Until Session Is    ${session}    running    timeout=${SESSION_START_BUDGET}
     And The Session Should Run On    ${session}    docker
 
 One List Shows Sessions Of Both Platforms
     [Documentation]    The unfiltered list holds the sessions of both platforms.
-    ${user: str} =    Given A New User Called    alice
-    ${both: list} =    When A Session On Each Platform For    ${user}
+    ${user} =    Given A New User Called    alice
+    ${both} =    When A Session On Each Platform For    ${user}
     Then The Session List Should Contain    ${both}
 
 A Platform Filter Shows Only That Platform
     [Documentation]    Filtering by platform gives that platform's sessions and no other.
-    ${user: str} =    Given A New User Called    alice
-    ${both: list} =    When A Session On Each Platform For    ${user}
+    ${user} =    Given A New User Called    alice
+    ${both} =    When A Session On Each Platform For    ${user}
     Then Listing By Platform Should Give Only That Platform    kubernetes    ${both}[0]    ${both}[1]
     And Listing By Platform Should Give Only That Platform    docker    ${both}[1]    ${both}[0]
 
 Sessions Terminate On Both Platforms
     [Documentation]    Terminating works the same on both platforms, and the Docker container is removed.
-    ${user: str} =    Given A New User Called    alice
-    ${both: list} =    And A Session On Each Platform For    ${user}
+    ${user} =    Given A New User Called    alice
+    ${both} =    And A Session On Each Platform For    ${user}
     When The Session Is Terminated    ${both}[0]
     And The Session Is Terminated    ${both}[1]
     Then The Session List Should Not Contain    ${both}
@@ -68,8 +68,8 @@ Without Docker Agents New Docker Sessions Are Refused
     [Documentation]    Every Docker agent replica is gone: Docker requests get 503, Kubernetes ones still run,
     ...    and existing sessions stay listed.
     [Tags]    chaos
-    ${user: str} =    Given A New User Called    alice
-    ${both: list} =    And A Session On Each Platform For    ${user}
+    ${user} =    Given A New User Called    alice
+    ${both} =    And A Session On Each Platform For    ${user}
     When Every Agent Of The Platform Is Gone    docker
     Then A Session On The Platform Should Be Refused For Want Of Agents    ${user}    docker
     And A Running Session For    ${user}    kubernetes
@@ -78,7 +78,7 @@ Without Docker Agents New Docker Sessions Are Refused
 Without Kubernetes Agents New Kubernetes Sessions Are Refused
     [Documentation]    Every Kubernetes agent replica is gone: Kubernetes requests get 503, Docker ones still run.
     [Tags]    chaos
-    ${user: str} =    Given A New User Called    alice
+    ${user} =    Given A New User Called    alice
     When Every Agent Of The Platform Is Gone    kubernetes
     Then A Session On The Platform Should Be Refused For Want Of Agents    ${user}    kubernetes
     And A Running Session For    ${user}    docker
@@ -86,7 +86,7 @@ Without Kubernetes Agents New Kubernetes Sessions Are Refused
 A Platform Whose Agents Return Takes Sessions Again
     [Documentation]    Once the Docker agent is back, Docker sessions start again.
     [Tags]    chaos
-    ${user: str} =    Given A New User Called    alice
+    ${user} =    Given A New User Called    alice
     And Every Agent Of The Platform Is Gone    docker
     When The Agents Of The Platform Come Back    docker
     Then A Running Session For    ${user}    docker

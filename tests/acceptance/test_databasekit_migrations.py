@@ -213,6 +213,14 @@ def test_scenarios_pass_on_the_streamspace_sets(kit, folder):
     kit.rollback_should_restore_schema_and_data(folder, steps=2)
 
 
+def test_incremental_migration_takes_seed_sql_as_text(kit):
+    kit.create_test_database()
+    seed_sql = Path(SEED).read_text()
+    assert len(seed_sql) > 255  # longer than a file name may be: must not be mistaken for a path
+    upgrade = kit.incremental_migration_should_preserve_data(UPDOWN, 1, seed=seed_sql)
+    assert upgrade["before"]["sessions"]["rows"] == 4
+
+
 def test_fresh_install_refuses_a_used_schema(kit):
     kit.migrate_up(UPDOWN, version=1)
     with pytest.raises(KitError, match=r"needs an empty schema .* users"):

@@ -272,6 +272,19 @@ def test_network_partition_and_heal(kit, busybox):
         kit.remove_network("kit-net-missing")
 
 
+def test_network_membership_and_existence(kit, busybox):
+    net = kit.create_network()
+    kit.network_should_exist(net)
+    name = kit.run_container(busybox, "sleep 300", network=net)
+    kit.container_should_be_on_network(name, net)
+    kit.disconnect_container_from_network(name, net)
+    with pytest.raises(AssertionError, match=f"is not on network '{net}'"):
+        kit.container_should_be_on_network(name, net)
+    kit.connect_container_to_network(name, net)
+    with pytest.raises(AssertionError, match="No network 'kit-net-missing'"):
+        kit.network_should_exist("kit-net-missing")
+
+
 def test_internal_network_and_remove(kit, engine):
     net = kit.create_network(labels="app=streamspace")
     attrs = engine.client().networks.get(net).attrs

@@ -35,6 +35,7 @@ from environments.local.procs import free_port
 from .conftest import DB_USER, Snapshot, private_temp
 from .kits import end_of_test, kw, new
 from .stackrun import REPO, StackRun
+from .watch import engine_objects_of_runs
 
 SLACK = 3.0  # seconds allowed beyond a case's budget (a loaded 2-core machine)
 BLACKHOLE = "192.0.2.1"  # TEST-NET-1: never routed
@@ -109,6 +110,7 @@ class Case:
     cause: tuple[str, ...]
     hint: tuple[str, ...] = ("Fix:",)
     needs: tuple[str, ...] = ()
+    engine: bool = False  # also compare the stack run's containers / volumes / networks before and after
 
 
 def closing(library: Any, close: str) -> Callable[[Callable[[Any], Any]], Any]:
@@ -387,7 +389,8 @@ CASES: dict[str, Case] = {
         lb, "Get Container State", "kit-no-such-container"))), ("kit-no-such-container",), needs=("stack",)),
     "engine-image-not-local": Case(15, docker_case(lambda lb, e: (kw(
         lb, "Connect To Container Engine", engine_url(e), timeout="10s"), kw(
-        lb, "Run Container", "localhost/kit-no-such-image:0"))), ("kit-no-such-image",), needs=("stack",)),
+        lb, "Run Container", "localhost/kit-no-such-image:0"))), ("kit-no-such-image",), needs=("stack",),
+        engine=True),
     # Kubernetes
     "kube-missing-context": Case(3, kube_case(lambda lb, e: kw(
         lb, "Connect To Kubernetes", kubeconfig=kubeconfig_with_context(e), context="kit-missing")),
@@ -417,8 +420,8 @@ CASES: dict[str, Case] = {
     "platform-unknown-session": Case(5, platform_case(lambda lb, e: (logged_in(lb, e), kw(
         lb, "Get Session", "kit-no-such-session"))), ("404",), needs=("stack",)),
     "platform-quota-exceeded": Case(6, platform_case(quota_exceeded), ("Quota exceeded",), needs=("stack",)),
-    "platform-session-never-reaches-state": Case(5, platform_case(never_reaches),
-                                                 ("hibernated", "last seen"), hint=("budget",), needs=("stack",)),
+    "platform-session-never-reaches-state": Case(5, platform_case(never_reaches), ("hibernated", "last seen"),
+                                                 hint=("budget",), needs=("stack",), engine=True),
     # environment
     "env-unknown-environment": Case(3, env_case(lambda lb, e: kw(lb, "Start Test Environment", "kit-nowhere")),
                                     ("kit-nowhere",)),
@@ -474,6 +477,7 @@ def test_bad_input_fails_fast_and_clearly(name: str, request: pytest.FixtureRequ
         env[fixture] = request.getfixturevalue(fixture)
     fakes = tuple(env[server].port for server in ("silent", "garbage") if server in env)
     before = Snapshot(temp_root, fakes)
+    objects = sorted(engine_objects_of_runs({env["stack"].run_id})) if case.engine else []
     try:
         with private_temp(temp_root):
             error, elapsed = run_with_ceiling(lambda: case.action(env), case.budget * 3 + 15)
@@ -485,9 +489,17 @@ def test_bad_input_fails_fast_and_clearly(name: str, request: pytest.FixtureRequ
         if server in env:
             env[server].drop_clients()
     left = Snapshot(temp_root, fakes).leaks_since(before)
+    if case.engine:  # what the run made must be gone again (a terminated session's container goes async)
+        deadline = time.monotonic() + 20
+        while (now := sorted(engine_objects_of_runs({env["stack"].run_id}))) != objects:
+            if time.monotonic() > deadline:
+                left.append(f"engine objects of the run changed: {objects} -> {now}")
+                break
+            time.sleep(0.5)
     assert not left, f"{name}: left behind: {left}"
     assert error is not None, f"{name}: the keyword did not fail"
     message = error
+    print(f"\n[{name}] {elapsed:.2f} s (budget {case.budget:g} s): {message}")
     assert elapsed < case.budget + SLACK, f"{name}: failed after {elapsed:.1f} s (budget {case.budget} s): {message}"
     for fragment in case.cause:
         assert fragment.lower() in message.lower(), f"{name}: no '{fragment}' (the cause) in: {message}"

@@ -191,3 +191,20 @@ def test_robot_run_stopped_by_signal_leaves_nothing(signame: str, tmp_path: Path
     assert watch.run_ids, f"the watch never saw the stack's run id: {sorted(watch.seen.values())[:5]}"
     _assert_clean(watch, private_tmp, f"robot stopped by {signame}")
     print(f"robot {signame}: exit {code} in {took:.1f} s")
+
+
+def test_a_wait_passes_robots_stop_signal_through() -> None:
+    """Robot Framework stops a run on SIGINT/SIGTERM by raising ExecutionFailed inside the running
+    keyword; a kit wait must let it through instead of counting it as one more failed try
+    (else the run goes on until the wait's timeout -- minutes)."""
+    from robot.errors import ExecutionFailed
+
+    from kitcore import Wait
+
+    def probe() -> bool:
+        raise ExecutionFailed("Execution terminated by signal", exit=True)
+
+    started = time.monotonic()
+    with pytest.raises(ExecutionFailed):
+        Wait("a session to hibernate", timeout=30, poll=0.1).until(probe)
+    assert time.monotonic() - started < 1.0

@@ -35,8 +35,7 @@ class ScenarioKeywords:
 
     # -- helpers ------------------------------------------------------------------------------
     def _seed(self, handle: DbHandle, seed: str) -> None:
-        path = Path(seed)
-        text = path.read_text(encoding="utf-8") if len(seed) < 4096 and path.is_file() else seed
+        text = _file_text(seed) or seed
         with self.ctx.call(handle, "Seed data"), handle.conn.transaction():
             for statement in split_sql(text):
                 if not statement.transaction_control:
@@ -223,3 +222,14 @@ class ScenarioKeywords:
         return {"from_version": latest, "to_version": target, "checksums": data_before,
                 "full_checksums": full_after, "down": log_steps("Rollback", down),
                 "up": log_steps("Migrate up again", up)}
+
+
+def _file_text(value: str) -> str | None:
+    """The text of the file ``value`` names, or ``None`` when ``value`` is not a file path (e.g. SQL)."""
+    if "\n" in value or ";" in value:
+        return None
+    try:
+        path = Path(value)
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    except (OSError, ValueError):
+        return None

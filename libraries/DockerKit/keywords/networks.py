@@ -84,3 +84,30 @@ class NetworkKeywords:
 
         self.ctx.register_undo(handle, f"partition of {container} from {network}",
                                f"partition:{container}:{network}", heal)
+
+    @keyword("Network Should Exist", tags=["networks"])
+    def network_should_exist(self, name: str, alias: str | None = None) -> None:
+        """Fail unless the engine has a network called ``name``.
+
+        Example:
+        | Network Should Exist | streamspace |
+        """
+        handle = self.ctx.handle(alias)
+        names = sorted(n.name for n in handle.client.networks.list())
+        if name not in names:
+            raise AssertionError(f"No network '{name}' on the engine at {handle.url}; networks: {', '.join(names)}")
+
+    @keyword("Container Should Be On Network", tags=["networks"])
+    def container_should_be_on_network(self, container: str, network: str, alias: str | None = None) -> None:
+        """Fail unless the container is attached to ``network``.
+
+        Example:
+        | Container Should Be On Network | streamspace-${session} | streamspace |
+        """
+        handle = self.ctx.handle(alias)
+        target = self.ctx.container(handle, container)
+        target.reload()
+        attached = sorted((target.attrs.get("NetworkSettings") or {}).get("Networks") or {})
+        if network not in attached:
+            raise AssertionError(f"Container '{container}' is not on network '{network}'; "
+                                 f"it is on: {', '.join(attached) or 'no network'}")
