@@ -252,14 +252,27 @@ def ensure_platform_image(client: docker.DockerClient, progress: Progress = _qui
                 tail = "\n  ".join([line for line in lines if line][-8:])
                 raise BackendError(f"Building image {tag} failed", f"{error.msg}; last build lines:\n  {tail}",
                                    "read the lines above (environments/compose/images.py makes the context)") from None
+        _prune_older(client, tag)
     return tag
+
+
+def _prune_older(client: docker.DockerClient, keep: str) -> None:
+    """Remove platform images of earlier code (one per change of the stack's code); one in use stays."""
+    for image in client.images.list(name=PLATFORM_REPO):
+        tags = [t for t in image.tags if t.endswith(keep)]
+        if tags:
+            continue
+        for old in image.tags:
+            with contextlib.suppress(Exception):  # in use by a running project: leave it
+                client.images.remove(old)
 
 
 if __name__ == "__main__":  # python -m environments.compose.images: build (or find) the image, print its tag
     from environments.local.engine import Engine
 
-    engine = Engine(Path(tempfile.mkdtemp(prefix="kit-compose-engine-"))).start()
-    try:
-        print(ensure_platform_image(engine.client(), progress=lambda m: print(f"[compose] {m}", file=sys.stderr)))
-    finally:
-        engine.stop()
+    with tempfile.TemporaryDirectory(prefix="kit-compose-engine-") as workdir:
+        engine = Engine(Path(workdir)).start()
+        try:
+            print(ensure_platform_image(engine.client(), progress=lambda m: print(f"[compose] {m}", file=sys.stderr)))
+        finally:
+            engine.stop()

@@ -172,6 +172,19 @@ class KindCluster:
             self.forwards[name] = StableForward(name, lambda: self._channel(resolve(), port, name))
         return self.forwards[name]
 
+    def service(self, component: str) -> dict[str, Any] | None:
+        """The chart's Service of a backend (``<fullname>-redis``, ``-postgres``, ``-api``): name, cluster URL host."""
+        name = f"{self.settings.name_prefix}-{component}"
+        try:
+            found = self.conn.call(f"Read the Service {name}", self.conn.core.read_namespaced_service, name,
+                                   self.namespace)
+        except KitError as error:
+            if getattr(error, "status", 0) == 404:
+                return None
+            raise
+        ports = [p.port for p in (found.spec.ports or [])] if found.spec else []
+        return {"name": name, "host": f"{name}.{self.namespace}.svc", "ports": ports}
+
     def _backend_pod(self, component: str) -> str | None:
         running = [p for p in self.pods(component) if pod_running(p)]
         return running[0].metadata.name if running else None
@@ -218,8 +231,10 @@ class KindCluster:
             "agents": {"kubernetes": {"agentId": s.agent_id, "namespace": s.namespace, "lease": s.lease_name,
                                       "leaseHolder": holder, "replicas": replicas}},
             "redis": {"url": f"redis://127.0.0.1:{redis.port}/0", "running": redis_pod is not None,
-                      "pod": redis_pod},
-            "postgres": {"dsn": dsn, "running": postgres_pod is not None, "pod": postgres_pod},
+                      "pod": redis_pod, "service": self.service("redis")},
+            "postgres": {"dsn": dsn, "running": postgres_pod is not None, "pod": postgres_pod,
+                         "service": self.service("postgres")},
+            "apiService": self.service("api"),
             "kubernetes": {"url": self.conn.url, "namespace": s.namespace, "context": self.conn.context,
                            "kubeconfig": s.kubeconfig, "standIn": bool(getattr(self.conn, "stand_in", False))},
             "credentials": credentials,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from environments.local.control import serve_control
 from environments.local.procs import BackendError
-from environments.local.stack import LocalStack, StackOptions
+from environments.local.stack import RUN_LABEL, LocalStack, StackOptions
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -82,6 +82,11 @@ async def supervise(args: argparse.Namespace) -> int:
         if control:
             await control.close()
         await loop.run_in_executor(None, stack.stop)
+        if stack.stop_errors:
+            print(f"[stack] ERROR: run {stack.run_id} could not remove everything it made "
+                  f"({'; '.join(stack.stop_errors)}). Fix: list what is left with 'python -m environments.local.leaks' "
+                  f"and remove what carries the label {RUN_LABEL}={stack.run_id}", file=sys.stderr, flush=True)
+            status = status or 3
         if args.ready_file:
             with contextlib.suppress(FileNotFoundError):
                 args.ready_file.unlink()

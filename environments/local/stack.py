@@ -97,6 +97,7 @@ class LocalStack:
         self._procs: dict[str, ManagedProcess] = {}
         self._argv: dict[str, tuple[list[str], Callable[[], None] | None]] = {}
         self._stopped = False
+        self.stop_errors: list[str] = []  # what could not be removed at stop (a leak the exit status reports)
 
     # ------------------------------------------------------------------ start
     def start(self, loop: asyncio.AbstractEventLoop) -> dict[str, object]:
@@ -436,7 +437,7 @@ class LocalStack:
         if self.engine is not None:
             from environments.local.engine import cleanup_by_label
 
-            _quietly(lambda: cleanup_by_label(self.engine.client(), f"{RUN_LABEL}={self.run_id}"))
+            _quietly(lambda: cleanup_by_label(self.engine.client(), f"{RUN_LABEL}={self.run_id}"), self.stop_errors)
             _quietly(self.engine.stop)
         for backend in (*self.vnc, self.kube, self.postgres, self.redis):
             if backend is not None:
@@ -444,11 +445,13 @@ class LocalStack:
         shutil.rmtree(self.state, ignore_errors=True)
 
 
-def _quietly(action: Callable[[], object]) -> None:
+def _quietly(action: Callable[[], object], errors: list[str] | None = None) -> None:
     try:
         action()
     except Exception as error:  # noqa: BLE001 - stopping must go on
         print(f"[stack] while stopping: {error}", file=sys.stderr, flush=True)
+        if errors is not None:
+            errors.append(str(error))
 
 
 def _http_ok(url: str) -> bool:

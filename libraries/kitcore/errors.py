@@ -24,10 +24,14 @@ class KitError(RuntimeError):
         super().__init__(text)
 
 
+WAIT_FIX = "if it is only slower than expected, raise timeout=; otherwise the last thing seen shows where it stuck"
+
+
 class WaitTimeout(KitError, AssertionError):
     """A wait ran out of time. Carries what it last saw, tries and elapsed time."""
 
-    def __init__(self, what: str, last_seen: str, tries: int, elapsed: float, budget: float) -> None:
+    def __init__(self, what: str, last_seen: str, tries: int, elapsed: float, budget: float,
+                 fix: str = WAIT_FIX) -> None:
         self.last_seen = last_seen
         self.tries = tries
         self.elapsed = elapsed
@@ -36,7 +40,7 @@ class WaitTimeout(KitError, AssertionError):
             f"still not true after {elapsed:.1f} s of {budget:g} s budget "
             f"({tries} {'try' if tries == 1 else 'tries'}); last seen: {last_seen}"
         )
-        super().__init__(what, cause)
+        super().__init__(what, cause, fix)
 
 
 class TargetRefused(KitError):

@@ -79,11 +79,24 @@ def suite_report(suite: SuiteReport, log: str | None, plots: list[tuple[str, str
     return "\n".join(lines).rstrip() + "\n"
 
 
+def summarise(name: str, figures: list[Figure]) -> str:
+    """``name = value unit``, or ``name = min–max unit (n×)`` for a figure several tests measured."""
+    numbers = [f.number for f in figures if f.number is not None]
+    units = {f.unit for f in figures}
+    if len(figures) > 1 and len(numbers) == len(figures) and len(units) == 1:
+        low, high = min(numbers), max(numbers)
+        span = f"{low:g}" if low == high else f"{low:g}–{high:g}"
+        return f"{name} = {span} {figures[0].unit}".rstrip() + f" ({len(figures)}×)"
+    return f"{name} = {figures[-1].text}"
+
+
 def key_figures(suite: SuiteReport) -> str:
-    figures = list({f.name: f for f in suite.all_figures()}.values())
-    shown = [cell(f"{f.name} = {f.text}") for f in figures[:KEY_FIGURES]]
-    if len(figures) > KEY_FIGURES:
-        shown.append(f"… {len(figures) - KEY_FIGURES} more")
+    grouped: dict[str, list[Figure]] = {}
+    for figure in suite.all_figures():
+        grouped.setdefault(figure.name, []).append(figure)
+    shown = [cell(summarise(name, figures)) for name, figures in list(grouped.items())[:KEY_FIGURES]]
+    if len(grouped) > KEY_FIGURES:
+        shown.append(f"… {len(grouped) - KEY_FIGURES} more")
     return "<br>".join(shown) or "—"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,13 @@ class SuiteReport:
     @property
     def skipped(self) -> int:
         return self.count("SKIP") + self.count("NOT RUN")
+
+    def labelled_figures(self) -> list[tuple[str, Figure]]:
+        """Every figure with a chart label: its name, plus ``(test N)`` when several tests measured it."""
+        rows = [("suite", f) for f in self.figures.values()]
+        rows += [(f"test {t.id.rsplit('-t', 1)[-1]}", f) for t in self.tests for f in t.figures.values()]
+        counts = Counter(f.name for _, f in rows)
+        return [(f.name if counts[f.name] == 1 else f"{f.name} ({where})", f) for where, f in rows]
 
     def all_figures(self) -> list[Figure]:
         """Suite-level figures then every test's, in order (a name may appear per test)."""

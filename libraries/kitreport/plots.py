@@ -28,32 +28,32 @@ def _save(fig: object, path: Path) -> Path:
     return path
 
 
-def _unique_numeric(figures: Sequence[Figure]) -> list[Figure]:
-    seen: dict[str, Figure] = {}
-    for figure in figures:
-        if figure.number is not None:
-            seen[figure.name] = figure
-    return list(seen.values())[:MAX_BARS]
+def _numeric(rows: Sequence[tuple[str, Figure]]) -> list[tuple[str, Figure]]:
+    return [(label, f) for label, f in rows if f.number is not None][:MAX_BARS]
 
 
 def figures_chart(suite: SuiteReport, path: Path) -> Path | None:
-    """Horizontal bars of a suite's numeric figures, one panel per unit."""
-    figures = _unique_numeric(suite.all_figures())
-    if not figures:
+    """Horizontal bars of a suite's numeric figures (one per test that measured it), one panel per unit."""
+    rows = _numeric(suite.labelled_figures())
+    if not rows:
         return None
-    units: dict[str, list[Figure]] = {}
-    for figure in figures:
-        units.setdefault(figure.unit or "(no unit)", []).append(figure)
+    first_seen = {f.name: i for i, (_, f) in reversed(list(enumerate(rows)))}
+    rows.sort(key=lambda row: first_seen[row[1].name])  # stable: one figure's measurements side by side
+    units: dict[str, list[tuple[str, Figure]]] = {}
+    for label, figure in rows:
+        units.setdefault(figure.unit or "(no unit)", []).append((label, figure))
     plt = _pyplot()
     heights = [max(1.8, 0.45 * len(v) + 1.0) for v in units.values()]
     fig, axes = plt.subplots(len(units), 1, figsize=(8, sum(heights)), squeeze=False, layout="constrained",
                              gridspec_kw={"height_ratios": heights})
     for ax, (unit, group) in zip(axes[:, 0], units.items(), strict=True):
-        names = [f.name for f in group]
-        values = [f.number or 0.0 for f in group]
+        names = [label for label, _ in group]
+        values = [f.number or 0.0 for _, f in group]
         bars = ax.barh(names, values, color="#1565c0")
         ax.bar_label(bars, labels=[f"{v:g}" for v in values], padding=3, fontsize=8)
         ax.set_xlabel(unit)
+        if values and min(values) >= 0 and max(values) == 0:
+            ax.set_xlim(0, 1)  # all zero (nothing lost): show the bars' baseline, not a symmetric axis
         ax.invert_yaxis()
         ax.margins(x=0.15)
     axes[0, 0].set_title(f"{suite.name}: measured figures")
@@ -62,23 +62,24 @@ def figures_chart(suite: SuiteReport, path: Path) -> Path | None:
 
 def timeline_chart(suite: SuiteReport, path: Path) -> Path | None:
     """Seconds from the fault until each recovery step, as a timeline starting at the fault."""
-    figures = sorted(_unique_numeric(recovery_figures(suite.all_figures())), key=lambda f: f.number or 0.0)
-    if not figures:
+    recovery = {id(f) for f in recovery_figures(suite.all_figures())}
+    rows = [(label, f) for label, f in _numeric(suite.labelled_figures()) if id(f) in recovery]
+    if not rows:
         return None
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, max(2.6, 0.5 * len(figures) + 1.6)), layout="constrained")
-    for row, figure in enumerate(figures):
+    fig, ax = plt.subplots(figsize=(8, max(2.6, 0.5 * len(rows) + 1.6)), layout="constrained")
+    for row, (_, figure) in enumerate(rows):
         value = figure.number or 0.0
         ax.hlines(row, 0, value, colors="#ef6c00", linewidth=6)
         ax.plot([value], [row], marker="|", markersize=14, color="#e65100")
         ax.annotate(f"{value:g} s", (value, row), xytext=(6, -3), textcoords="offset points", fontsize=8)
     ax.axvline(0, color="#c62828", linestyle="--")
     ax.annotate(" fault", (0, 1), xycoords=("data", "axes fraction"), va="top", color="#c62828", fontsize=8)
-    ax.set_yticks(range(len(figures)), [f.name for f in figures])
+    ax.set_yticks(range(len(rows)), [label for label, _ in rows])
     ax.set_xlabel("seconds after the fault")
     ax.set_xlim(left=0)
     ax.margins(x=0.15)
-    ax.set_ylim(len(figures) - 0.5, -0.5)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_title(f"{suite.name}: recovery timeline")
     return _save(fig, path)
 

@@ -211,3 +211,16 @@ def test_whole_stack_comes_up_answers_health_and_the_agent_registers(engine) -> 
     finally:
         driver.stop()
     assert driver.stack is None
+
+
+def test_readiness_says_what_is_missing_and_which_containers_stopped(busybox_stack) -> None:
+    ready, seen = busybox_stack.readiness()
+    assert ready is False  # httpd answers /health, but no agent can be online on busybox
+    assert seen == "all API replicas healthy; agents online: none"
+    busybox_stack.component("api-1", "stop")
+    try:
+        ready, seen = busybox_stack.readiness()
+        assert ready is False
+        assert seen.startswith("API replicas answering /health: none of 1; not running: api-1 exited")
+    finally:
+        busybox_stack.component("api-1", "start")

@@ -27,7 +27,7 @@ from EnvironmentKit.drivers.kind import KindDriver, register
 from environments.kind.cluster import DELETION_COST, Slots
 from environments.kind.forward import SocketChannel, StableForward
 from environments.kind.netpol import cut_label, policies
-from kitcore import KitError, TargetRefused
+from kitcore import KitError, TargetRefused, Wait
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 5
@@ -97,6 +97,11 @@ def install(api, namespace: str, admin_secret: str = "streamspace-admin-credenti
     make_deployment(api, namespace, "streamspace-redis", "redis", 1)
     set_leader(api, namespace, "streamspace-k8s-agent-1")
     core = client.CoreV1Api(api)
+    for component, port in (("redis", 6379), ("postgres", 5432), ("api", 8000)):
+        core.create_namespaced_service(namespace, {
+            "metadata": {"name": f"streamspace-{component}", "labels": labels(component)},
+            "spec": {"selector": labels(component), "ports": [{"port": port, "targetPort": port}]}},
+            _request_timeout=TIMEOUT)
 
     def secret(name: str, data: dict[str, str]) -> None:
         encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
@@ -143,7 +148,7 @@ def test_settings_come_from_robot_style_lookup_then_environment(monkeypatch) -> 
         KindSettings.load()
 
 
-def test_start_reads_topology_from_the_kubernetes_api(driver) -> None:
+def test_start_reads_topology_from_the_kubernetes_api(driver, namespace) -> None:
     topology = driver.start(timeout=10)
     data = topology.data
     assert topology.environment == "kind"
@@ -154,6 +159,10 @@ def test_start_reads_topology_from_the_kubernetes_api(driver) -> None:
     assert agents["agentId"] == AGENT_ID and agents["lease"] == f"streamspace-agent-{AGENT_ID}"
     assert topology.agent_leader("kubernetes") == "k8s-agent-b"  # holder streamspace-k8s-agent-1
     assert data["redis"]["running"] and data["redis"]["url"].startswith("redis://127.0.0.1:")
+    assert data["redis"]["service"] == {"name": "streamspace-redis", "host": f"streamspace-redis.{namespace}.svc",
+                                        "ports": [6379]}
+    assert data["postgres"]["service"]["ports"] == [5432]
+    assert data["apiService"]["name"] == "streamspace-api"
     assert "passfile=" in data["postgres"]["dsn"] and "pg-s3cret" not in data["postgres"]["dsn"]
     assert topology.credentials["admin"] == {"username": "admin", "password": "admin-s3cret"}
     assert topology.credentials["agentKey"] == "ab" * 32
@@ -380,3 +389,16 @@ def test_suites_reach_the_kind_driver_through_the_variable_file(kube_api, namesp
     verdicts = {t.name: (t.status, t.message) for t in result.suite.all_tests}
     assert verdicts == {"Topology Comes From The Cluster": ("PASS", ""),
                         "Killing An API Replica Deletes Its Pod": ("PASS", "")}
+
+
+def test_port_forward_endpoints_ask_the_kubernetes_api_and_close_cleanly_when_it_cannot(driver) -> None:
+    """A real cluster forwards; the stand-in has no kubelet and answers 501: the client sees a closed
+    connection and the forward keeps the reason (what a test's error can show)."""
+    topology = driver.start(timeout=10)
+    port = int(topology.api_replica("api-1")["url"].rsplit(":", 1)[1])
+    forward = driver.cluster.forwards["api-1"]
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.settimeout(5)
+        assert conn.recv(16) == b""
+    Wait("the forward records the failure", timeout=5, poll=0.05).until(lambda: forward.failures == 1)
+    assert "501" in forward.last_error or "kubelet" in forward.last_error, forward.last_error

@@ -21,6 +21,7 @@ from .stackrun import StackRun
 
 REDIS_PASSWORD = "kit-redis-pw-5b1e"  # throwaway test servers' passwords (the secrets test greps for them)
 DB_USER, DB_PASSWORD = "kit_pw_user", "kit-db-pw-77ac"
+STACK_PIDS: set[int] = set()  # the shared stack's supervisor: its own processes come and go (netavark...)
 
 
 @pytest.fixture(scope="package")
@@ -29,11 +30,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackRun]:
     (the modules that need it share it: the machine has 2 cores) and stopped with SIGTERM at the end;
     its run must then have left nothing behind."""
     run = StackRun(tmp_path_factory.mktemp("stack")).start()
+    STACK_PIDS.add(run.process.pid)
     try:
         run.wait_ready()
         yield run
     finally:
         code = run.stop()
+        STACK_PIDS.discard(run.process.pid)
         left = run.watch.wait_clean(20)
         assert code is not None, f"the supervisor did not stop on SIGTERM: {run.log()[-1500:]}"
         assert not left, f"the stack left things behind after SIGTERM: {left}"
@@ -47,7 +50,7 @@ class Snapshot:
         me = psutil.Process()
         self.temp_root = temp_root
         self.ignore_ports = ignore_ports
-        self.children = {(p.pid, p.create_time()) for p in me.children(recursive=True) if _alive(p)}
+        self.children = {(p.pid, p.create_time()) for p in self.processes()}
         sockets = me.net_connections("inet")
         # sockets a fake server of the test accepted are the test's, not the library's
         # /proc files are psutil's own reads (the stack's watch thread samples while a test runs)
@@ -58,11 +61,25 @@ class Snapshot:
         self.fd_targets = _fd_targets()
         self.temp = set(temp_root.iterdir())
 
+    def processes(self) -> list[psutil.Process]:
+        """Living descendants of this test process, except those of the shared stack."""
+        found = []
+        for proc in psutil.Process().children(recursive=True):
+            try:
+                if not _alive(proc) or proc.pid in STACK_PIDS:
+                    continue
+                if any(p.pid in STACK_PIDS for p in proc.parents()):
+                    continue
+                found.append(proc)
+            except psutil.Error:
+                continue
+        return found
+
     def leaks_since(self, before: Snapshot, fd_slack: int = 0) -> list[str]:
         found = []
         me = psutil.Process()
-        for proc in me.children(recursive=True):
-            if (proc.pid, proc.create_time()) not in before.children and _alive(proc):
+        for proc in self.processes():
+            if (proc.pid, proc.create_time()) not in before.children:
                 found.append(f"new child process {proc.pid}: {' '.join(proc.cmdline())[:120]}")
         open_now = {c for c in me.net_connections("inet") if c.status != psutil.CONN_LISTEN
                     and c.laddr not in before.connections and c.status != psutil.CONN_TIME_WAIT

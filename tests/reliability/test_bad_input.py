@@ -403,7 +403,7 @@ CASES: dict[str, Case] = {
     "kube-lease-never-held": Case(2, kube_case(lambda lb, e: (kw(
         lb, "Connect To Kubernetes", api_url=kube_url(e)), kw(
         lb, "Wait Until Lease Has A Holder", "kit-nobody", "streamspace", timeout="1s", poll="0.2s"))),
-        ("kit-nobody", "last seen"), hint=("budget",), needs=("stack",)),
+        ("kit-nobody", "last seen"), needs=("stack",)),
     "kube-delete-refused": Case(3, kube_case(lambda lb, e: (kw(
         lb, "Connect To Kubernetes", api_url=kube_url(e)), kw(lb, "Delete Pod", "web-0", "production"))),
         ("not allow-listed", "production"), needs=("stack",)),
@@ -421,7 +421,7 @@ CASES: dict[str, Case] = {
         lb, "Get Session", "kit-no-such-session"))), ("404",), needs=("stack",)),
     "platform-quota-exceeded": Case(6, platform_case(quota_exceeded), ("Quota exceeded",), needs=("stack",)),
     "platform-session-never-reaches-state": Case(5, platform_case(never_reaches), ("hibernated", "last seen"),
-                                                 hint=("budget",), needs=("stack",), engine=True),
+                                                 needs=("stack",), engine=True),
     # environment
     "env-unknown-environment": Case(3, env_case(lambda lb, e: kw(lb, "Start Test Environment", "kit-nowhere")),
                                     ("kit-nowhere",)),

@@ -3,11 +3,12 @@ credential, then every file it and the stack wrote is searched for every one of 
 
 The suite logs in with the admin password from EnvironmentKit's ``Get Credentials`` (a ``Secret``),
 fails a login with a wrong password on purpose, reads the agent key and the JWT secret, opens
-the stack's password-protected VNC server, a Redis with ``requirepass`` and a PostgreSQL with
-password authentication (passwords as ``Secret`` variables from environment variables), and
-logs the topology. Robot runs at ``--loglevel TRACE`` (which logs every keyword argument).
-Then log.html, report.html, output.xml, xunit.xml, the kitreport Markdown and every component
-log of the stack's run are searched: no password, key, JWT secret -- and no JWT at all.
+the stack's password-protected VNC server (password from ``Get Credentials  vnc``), a Redis with
+``requirepass`` and a PostgreSQL with password authentication (those passwords as ``Secret``
+variables read from environment variables), and logs the topology. Robot runs at
+``--loglevel TRACE`` (which logs every keyword argument). Then log.html, report.html,
+output.xml, xunit.xml, the kitreport Markdown and every component log of the stack's run
+are searched: no password, key, JWT secret -- and no JWT at all.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ Library         DatabaseKit
 Library         VncKit
 
 *** Variables ***
-${VNC_PASSWORD: Secret}       %{KIT_VNC_PASSWORD}
 ${REDIS_PASSWORD: Secret}     %{KIT_REDIS_PASSWORD}
 ${DB_PASSWORD: Secret}        %{KIT_DB_PASSWORD}
 ${WRONG_PASSWORD: Secret}     %{KIT_WRONG_PASSWORD}
@@ -69,7 +69,8 @@ The Agent Key And The JWT Secret Stay Hidden
     Log    ${topology}
 
 VNC Password Opens The Protected Server
-    Connect To VNC    %{KIT_VNC_ADDRESS}    password=${VNC_PASSWORD}    timeout=10s
+    ${vnc} =    Get Credentials    vnc
+    Connect To VNC    %{KIT_VNC_ADDRESS}    password=${vnc}[password]    timeout=10s
     ${size} =    Get Desktop Size
     Close All VNC Connections
     Run Keyword And Expect Error    *    Connect To VNC    %{KIT_VNC_ADDRESS}    password=${WRONG_PASSWORD}
@@ -132,7 +133,6 @@ def secret_run(stack: StackRun, locked_redis: Any, password_postgres: Any,
     vnc = next(v for v in stack.topology["vnc"] if v["security"] == "VncAuth")
     env = {**os.environ, "KIT_TOPOLOGY_FILE": str(topology_file),
            "KIT_VNC_ADDRESS": f"{vnc['host']}:{vnc['port']}",
-           "KIT_VNC_PASSWORD": stack.topology["credentials"]["vnc"]["password"],
            "KIT_REDIS_HOST": locked_redis.host, "KIT_REDIS_PORT": str(locked_redis.port),
            "KIT_REDIS_PASSWORD": REDIS_PASSWORD, "KIT_DB_HOST": password_postgres.host,
            "KIT_DB_PORT": str(password_postgres.port), "KIT_DB_USER": DB_USER, "KIT_DB_PASSWORD": DB_PASSWORD,

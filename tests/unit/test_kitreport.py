@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -121,7 +122,7 @@ def test_index_lists_every_suite_with_key_figures(results: Path, written) -> Non
 def test_junit_has_figures_as_properties_and_failures(results: Path, written) -> None:
     root = ET.parse(written.junit).getroot()
     assert root.tag == "testsuites"
-    assert (root.get("tests"), root.get("failures"), root.get("skipped")) == ("5", "2", "1")
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("5", "2", "0")
     suites = root.findall("testsuite")
     assert [s.get("name") for s in suites] == ["Suites.01 Failover", "Suites.02 Load"]
     cases = {c.get("name"): c for c in suites[0].findall("testcase")}
@@ -133,8 +134,37 @@ def test_junit_has_figures_as_properties_and_failures(results: Path, written) ->
     assert cases["Skipped On This Platform"].find("skipped") is not None
     suite_props = {p.get("name"): p.get("value") for p in suites[0].find("properties")}
     assert suite_props["failover_seconds"] == "4.2 s"
-    # children of a testcase in the order JUnit readers expect
+    # children of a testcase in the order JUnit readers expect; figures also as output lines
     assert [c.tag for c in cases["Session Survives The Failover"]] == ["failure", "system-out"]
+    out = cases["Leader Failover Is Measured"].find("system-out").text
+    assert out.splitlines() == ["figure failover_seconds = 4.2 s", "log: log.html#s1-s1-t1"]
+    assert [s.get("skipped") for s in suites] == ["1", "0"]
+
+
+def test_junit_uses_only_what_junit_schemas_allow(written) -> None:
+    """Elements and attributes of the common JUnit schema (Jenkins xunit junit-10.xsd), plus the
+    testcase-level <properties> that pytest, Jenkins' JUnit plugin and GitHub report actions read."""
+    allowed = {
+        "testsuites": ({"testsuite"}, {"name", "time", "tests", "failures", "errors"}),
+        "testsuite": ({"testsuite", "properties", "testcase", "system-out", "system-err"},
+                      {"name", "tests", "failures", "errors", "group", "time", "skipped", "timestamp", "hostname",
+                       "id", "package", "file", "log", "url"}),
+        "testcase": ({"properties", "skipped", "error", "failure", "system-out", "system-err"},
+                     {"name", "time", "classname", "group"}),
+        "properties": ({"property"}, set()),
+        "property": (set(), {"name", "value"}),
+        "failure": (set(), {"type", "message"}),
+        "skipped": (set(), {"type", "message"}),
+        "system-out": (set(), set()),
+    }
+    root = ET.parse(written.junit).getroot()
+    for element in root.iter():
+        children, attributes = allowed[element.tag]
+        assert {c.tag for c in element} <= children, element.tag
+        assert set(element.attrib) <= attributes, element.tag
+    for suite in root.iter("testsuite"):
+        assert {"name", "tests", "failures", "errors"} <= set(suite.attrib)
+        assert re.fullmatch(r"[0-9]*\.[0-9]*", suite.get("time"))
 
 
 def test_plots_are_png_files_referenced_from_markdown(results: Path, written) -> None:
@@ -212,3 +242,33 @@ def test_figures_survive_removed_keywords_and_suite_setup_figures_count(tmp_path
     assert suite.figures["fresh_install_seconds"].text == "1.5 s"  # from the suite metadata
     generate(out / "output.xml")
     assert "| fresh_install_seconds | 1.5 | s | (suite) |" in (out / "report-03_install.md").read_text()
+
+
+SETUP_FAILS = """\
+*** Settings ***
+Suite Setup    Fail    Redis is not reachable at redis://127.0.0.1:1/0
+
+*** Test Cases ***
+Never Runs
+    No Operation
+"""
+
+
+def test_a_failed_suite_setup_is_reported_with_its_message(tmp_path: Path) -> None:
+    out = run_suites(tmp_path, {"09_broken.robot": SETUP_FAILS})
+    assert main([str(out / "output.xml"), "--no-plots"]) == 0  # tests failed, reports written: exit 0
+    report = (out / "report-09_broken.md").read_text()
+    assert "**The suite setup failed**" in report
+    assert "Redis is not reachable at redis://127.0.0.1:1/0" in report
+    failure = ET.parse(out / "junit.xml").getroot().find("testsuite/testcase/failure")
+    assert failure is not None and "Parent suite setup failed" in failure.get("message")
+    assert not (out / "plots").exists()
+
+
+def test_an_unwritable_report_folder_is_a_clear_error(results: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the reports should go")
+    assert main([str(results / "output.xml"), "--outdir", str(blocker)]) == 2
+    error = capsys.readouterr().err
+    assert f"Cannot write reports into '{blocker}'" in error and "Fix:" in error

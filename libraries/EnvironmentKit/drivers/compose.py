@@ -22,7 +22,7 @@ from typing import Any
 from EnvironmentKit.drivers.base import EnvironmentDriver
 from EnvironmentKit.drivers.kind import robot_variable
 from EnvironmentKit.topology import Topology
-from kitcore import KitError, Wait
+from kitcore import KitError, Wait, WaitTimeout
 
 
 class ComposeDriver(EnvironmentDriver):
@@ -73,12 +73,13 @@ class ComposeDriver(EnvironmentDriver):
                 return ready
 
             Wait("the compose stack is ready", timeout=timeout, poll=1.0).until(probe, describe=lambda _: seen["last"])
-        except Exception as error:
+        except WaitTimeout as error:
             self.stop()
-            if isinstance(error, KitError):
-                raise KitError("The compose environment did not start", cause=str(error),
-                               fix="read the cause; 'podman ps -a' and 'podman logs <container>' show the "
-                                   "containers while it runs") from None
+            raise KitError("The compose environment was not ready in time", cause=error.cause,
+                           fix="read what was last seen (containers that stopped show their last log lines); "
+                               "raise ENVIRONMENT_START_TIMEOUT if it was only slow") from None
+        except BaseException:
+            self.stop()  # up or the image build failed: their errors already name the cause and the fix
             raise
         return self.topology()
 

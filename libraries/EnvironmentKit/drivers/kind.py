@@ -16,7 +16,7 @@ from typing import Any
 
 from EnvironmentKit.drivers.base import EnvironmentDriver
 from EnvironmentKit.topology import Topology
-from kitcore import KitError, Wait
+from kitcore import KitError, Wait, WaitTimeout
 
 REPLICA_OPTIONS = {"api_replicas": "api_replicas", "k8s_agents": "agent_replicas"}
 
@@ -70,9 +70,9 @@ class KindDriver(EnvironmentDriver):
         try:
             outcome = Wait("StreamSpace on kind is ready", timeout=timeout, poll=1.0).until(
                 self.cluster.topology, self._ready, self._describe)
-        except KitError as error:
+        except WaitTimeout as error:
             self.stop()
-            raise KitError("The kind environment was not ready in time", cause=str(error),
+            raise KitError("The kind environment was not ready in time", cause=error.cause,
                            fix=f"look at 'kubectl --context {self.settings.context} -n {self.settings.namespace} "
                                "get pods,lease' and the pods' events; environments/kind/README.md lists the "
                                "install steps") from None
