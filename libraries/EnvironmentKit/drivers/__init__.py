@@ -1,4 +1,4 @@
-"""Environment drivers by name: ``local`` now; ``kind`` and ``compose`` plug in here."""
+"""Environment drivers by name: ``local``, ``kind`` and ``compose`` (loaded on first use)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from kitcore import KitError
 DriverFactory = Callable[..., EnvironmentDriver]
 
 _DRIVERS: dict[str, DriverFactory] = {"local": LocalDriver}
-PLANNED = ("kind", "compose")
+SHIPPED = ("kind", "compose")  # modules EnvironmentKit.drivers.<name>, loaded when first asked for
 
 
 def register_driver(name: str, factory: DriverFactory) -> None:
@@ -45,8 +45,7 @@ def create_driver(name: str, **options: object) -> EnvironmentDriver:
     key = (name or "local").strip().lower()
     factory = _DRIVERS.get(key) or _load(key)
     if factory is None:
-        cause = (f"the '{key}' driver is not part of the kit yet" if key in PLANNED
-                 else f"known environments: {', '.join(sorted({*driver_names(), *PLANNED}))}")
+        cause = f"known environments: {', '.join(sorted({*driver_names(), *SHIPPED}))}"
         raise KitError(f"No environment driver for '{name}'", cause=cause,
                        fix="use ENVIRONMENT=local, or register a driver with EnvironmentKit.drivers.register_driver")
     return factory(**options)

@@ -1,3 +1,2 @@
 DROP TABLE sessions;
-DROP TABLE catalog_templates;
 DROP TABLE users;
