@@ -16,9 +16,9 @@ Every library uses the same pieces so that they behave alike:
 from kitcore.assertions import AssertionOperator, assert_value, get_and_assert
 from kitcore.cleanup import CleanupListener
 from kitcore.connections import Connections
+from kitcore.credentials import SecretLike, reveal
 from kitcore.errors import KitError, TargetRefused, WaitTimeout
 from kitcore.guard import TargetGuard
-from kitcore.credentials import SecretLike, reveal
 from kitcore.waits import Wait, to_seconds
 
 __all__ = [

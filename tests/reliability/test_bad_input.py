@@ -444,6 +444,11 @@ CASES: dict[str, Case] = {
 }
 
 
+def session_objects(run_id: str) -> list[str]:
+    """The run's containers and volumes (its network is shared: the Docker agent makes it on first use)."""
+    return sorted(o for o in engine_objects_of_runs({run_id}) if not o.startswith("network "))
+
+
 def run_with_ceiling(action: Callable[[], Any], ceiling: float) -> tuple[str | None, float]:
     """Run ``action`` in a thread; its error message and how long it took. A hang past ``ceiling`` fails.
 
@@ -477,7 +482,7 @@ def test_bad_input_fails_fast_and_clearly(name: str, request: pytest.FixtureRequ
         env[fixture] = request.getfixturevalue(fixture)
     fakes = tuple(env[server].port for server in ("silent", "garbage") if server in env)
     before = Snapshot(temp_root, fakes)
-    objects = sorted(engine_objects_of_runs({env["stack"].run_id})) if case.engine else []
+    objects = session_objects(env["stack"].run_id) if case.engine else []
     try:
         with private_temp(temp_root):
             error, elapsed = run_with_ceiling(lambda: case.action(env), case.budget * 3 + 15)
@@ -491,7 +496,7 @@ def test_bad_input_fails_fast_and_clearly(name: str, request: pytest.FixtureRequ
     left = Snapshot(temp_root, fakes).leaks_since(before)
     if case.engine:  # what the run made must be gone again (a terminated session's container goes async)
         deadline = time.monotonic() + 20
-        while (now := sorted(engine_objects_of_runs({env["stack"].run_id}))) != objects:
+        while (now := session_objects(env["stack"].run_id)) != objects:
             if time.monotonic() > deadline:
                 left.append(f"engine objects of the run changed: {objects} -> {now}")
                 break

@@ -9,8 +9,8 @@ from robot.api.types import Secret
 
 from kitcore import AssertionOperator, CleanupListener, Connections, KitError, TargetGuard, TargetRefused, Wait
 from kitcore.assertions import get_and_assert
-from kitcore.errors import WaitTimeout
 from kitcore.credentials import mask, reveal
+from kitcore.errors import WaitTimeout
 from kitcore.units import format_bytes, format_cpu, parse_bytes, parse_cpu
 from kitcore.waits import to_seconds
 
@@ -67,7 +67,8 @@ def test_get_and_assert_fails_with_readable_message() -> None:
 
 def test_get_and_assert_retries_until_true() -> None:
     values = iter(["pending", "pending", "running"])
-    assert get_and_assert(lambda: next(values), AssertionOperator["=="], "running", "state", timeout=2, poll=0) == "running"
+    value = get_and_assert(lambda: next(values), AssertionOperator["=="], "running", "state", timeout=2, poll=0)
+    assert value == "running"
 
 
 def test_get_and_assert_retry_failure_says_it_retried() -> None:
@@ -86,7 +87,7 @@ def test_connections_switch_and_close_all() -> None:
     cache.add("second", "b")
     assert cache.current == "second"
     assert cache.switch("a") == "first"
-    with pytest.raises(KitError, match="No Redis connection named 'zzz'.*open ones: a, b"):
+    with pytest.raises(KitError, match=r"No Redis connection named 'zzz'.*open ones: a, b"):
         cache.get("zzz")
     cache.close_all()
     assert closed == ["first", "second"]
