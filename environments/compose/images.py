@@ -29,9 +29,7 @@ from environments.local.images import (
     MMDEBSTRAP_OPTIONS,
     SUITE,
     Progress,
-    apt_mirror,
-    build_lock,
-    image_exists,
+    ensure_image,
     input_hash,
 )
 from environments.local.procs import BackendError
@@ -170,40 +168,6 @@ def platform_inputs() -> tuple[str, str, dict[str, str], list[Path]]:
     return rootfs, platform, packages, files
 
 
-def _make_rootfs(client: docker.DockerClient, ref: str, progress: Progress, timeout: float) -> None:
-    tool = shutil.which("mmdebstrap")
-    if tool is None:
-        raise BackendError("The platform image cannot be built", "mmdebstrap is not installed",
-                           "run './kit setup' (it installs mmdebstrap)")
-    repository, _, tag = ref.partition(":")
-    with tempfile.TemporaryDirectory(prefix="kit-compose-rootfs-") as tmp:
-        tarball = Path(tmp) / "rootfs.tar"
-        argv = [tool, *MMDEBSTRAP_OPTIONS, f"--include={','.join(ROOTFS_PACKAGES)}", SUITE, str(tarball),
-                apt_mirror()]
-        progress(f"making a Debian {SUITE} root file system for the platform image (once per machine)")
-        try:
-            result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
-            raise BackendError("The platform image cannot be built", f"mmdebstrap took more than {timeout:g} s",
-                               "check that the Debian mirror in the apt sources is reachable and fast") from None
-        if result.returncode != 0:
-            tail = "\n  ".join((result.stderr or result.stdout).strip().splitlines()[-8:])
-            raise BackendError("The platform image cannot be built", f"mmdebstrap failed:\n  {tail}",
-                               "check that 'apt-get update' works; mmdebstrap needs root")
-        progress(f"importing the root file system as {ref}")
-        answer = client.api.import_image_from_file(str(tarball), repository=repository, tag=tag)
-    image_id = re.search(r"sha256:[0-9a-f]{64}", str(answer))
-    if image_id and not image_exists(client, ref):
-        image = client.images.get(image_id.group(0))
-        image.tag(repository, tag)  # podman's compatible API ignores an import's tag and names it ':latest'
-        if f"{repository}:latest" in " ".join(image.tags):
-            with contextlib.suppress(Exception):
-                client.images.remove(f"{repository}:latest")
-    if not image_exists(client, ref):
-        raise BackendError("The platform image cannot be built", f"importing the root file system as {ref} failed",
-                           "check the container engine's log")
-
-
 def _build_context(context: Path, base: str, packages: dict[str, str], files: list[Path]) -> None:
     site = Path(sysconfig.get_paths()["purelib"])
     (context / "Dockerfile").write_text(PLATFORM_DOCKERFILE.format(base=base))
@@ -230,29 +194,12 @@ def _build_context(context: Path, base: str, packages: dict[str, str], files: li
 
 def ensure_platform_image(client: docker.DockerClient, progress: Progress = _quiet, timeout: float = 900.0) -> str:
     """The tag of the platform image, built now if the engine does not have it yet."""
-    import docker.errors
-
     rootfs_hash, platform_hash, packages, files = platform_inputs()
     tag = f"{PLATFORM_REPO}:{platform_hash}"
-    if image_exists(client, tag):
-        return tag
-    with build_lock(timeout):
-        if image_exists(client, tag):
-            return tag
-        rootfs = f"{ROOTFS_REPO}:{rootfs_hash}"
-        if not image_exists(client, rootfs):
-            _make_rootfs(client, rootfs, progress, timeout)
-        progress(f"building {tag}")
-        with tempfile.TemporaryDirectory(prefix="kit-platform-") as tmp:
-            _build_context(Path(tmp), rootfs, packages, files)
-            try:
-                client.images.build(path=tmp, tag=tag, pull=False, rm=True, forcerm=True, timeout=timeout)
-            except docker.errors.BuildError as error:
-                lines = [str(c.get("stream") or c.get("error") or "").strip() for c in error.build_log]
-                tail = "\n  ".join([line for line in lines if line][-8:])
-                raise BackendError(f"Building image {tag} failed", f"{error.msg}; last build lines:\n  {tail}",
-                                   "read the lines above (environments/compose/images.py makes the context)") from None
-        _prune_older(client, tag)
+    rootfs = f"{ROOTFS_REPO}:{rootfs_hash}"
+    ensure_image(client, tag, lambda context: _build_context(context, rootfs, packages, files), progress, timeout,
+                 rootfs=(rootfs, ROOTFS_PACKAGES), image="platform", build_timeout=timeout,
+                 maker="environments/compose/images.py", after=lambda: _prune_older(client, tag))
     return tag
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from environments.local.control import serve_control
 from environments.local.procs import BackendError
-from environments.local.stack import RUN_LABEL, LocalStack, StackOptions
+from environments.local.stack import BACKENDS, RUN_LABEL, LocalStack, StackOptions
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,10 +30,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ready-file", type=Path, help="write the topology JSON here when ready")
     parser.add_argument("--parent-pid", type=int, help="stop everything when this process exits")
     parser.add_argument("--quiet", action="store_true", help="do not print credentials")
+    parser.add_argument("--only", help=f"start only these backends, no platform: a comma list of {', '.join(BACKENDS)}")
     args = parser.parse_args(argv)
     for name in ("api_replicas",):
         if not 1 <= getattr(args, name) <= 10:
             parser.error("--api-replicas must be between 1 and 10")
+    if args.only is not None:
+        chosen = {part.strip() for part in args.only.split(",") if part.strip()}
+        unknown = sorted(chosen - set(BACKENDS))
+        if unknown or not chosen:
+            parser.error(f"--only takes a comma list of {', '.join(BACKENDS)}; not {', '.join(unknown) or 'nothing'}")
+        args.only = frozenset(chosen)
     for name in ("k8s_agents", "docker_agents"):
         if not 0 <= getattr(args, name) <= 10:
             parser.error(f"--{name.replace('_', '-')} must be between 0 and 10")
@@ -42,7 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def supervise(args: argparse.Namespace) -> int:
     options = StackOptions(api_replicas=args.api_replicas, k8s_agents=args.k8s_agents,
-                           docker_agents=args.docker_agents)
+                           docker_agents=args.docker_agents, only=args.only)
     if args.results:
         options.results = args.results.resolve()
     stack = LocalStack(options)

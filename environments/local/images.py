@@ -125,16 +125,43 @@ def image_exists(client: docker.DockerClient, ref: str) -> bool:
     return True
 
 
-def _build(client: docker.DockerClient, context: Path, tag: str) -> None:
+def _build(client: docker.DockerClient, context: Path, tag: str, timeout: float | None = None,
+           maker: str = "environments/local/images.py") -> None:
     import docker.errors
 
     try:
-        client.images.build(path=str(context), tag=tag, pull=False, rm=True, forcerm=True)
+        client.images.build(path=str(context), tag=tag, pull=False, rm=True, forcerm=True, timeout=timeout)
     except docker.errors.BuildError as error:
         lines = [str(c.get("stream") or c.get("error") or "").strip() for c in error.build_log]
         tail = "\n  ".join([line for line in lines if line][-8:])
         raise BackendError(f"Building image {tag} failed", f"{error.msg}; last build lines:\n  {tail}",
-                           "read the lines above; the build context is made by environments/local/images.py") from None
+                           f"read the lines above; the build context is made by {maker}") from None
+
+
+def ensure_image(client: docker.DockerClient, tag: str, fill: Callable[[Path], None], progress: Progress = _quiet,
+                 timeout: float = 900.0, rootfs: tuple[str, tuple[str, ...]] | None = None, image: str = "session",
+                 build_timeout: float | None = None, maker: str = "environments/local/images.py",
+                 after: Callable[[], None] | None = None) -> bool:
+    """Build ``tag`` unless the engine has it; returns whether it built.
+
+    Under the machine-wide build lock: the Debian root file system ``rootfs`` (its tag and
+    packages) first when given and missing, then the context that ``fill`` writes into a fresh
+    folder (a Dockerfile and what it copies), then ``after`` (e.g. pruning older tags).
+    """
+    if image_exists(client, tag):
+        return False
+    with build_lock(timeout):
+        if image_exists(client, tag):
+            return False
+        if rootfs is not None and not image_exists(client, rootfs[0]):
+            make_rootfs(client, rootfs[0], rootfs[1], progress, timeout, image)
+        progress(f"building {tag}")
+        with tempfile.TemporaryDirectory(prefix=f"kit-{image}-") as tmp:
+            fill(Path(tmp))
+            _build(client, Path(tmp), tag, build_timeout, maker)
+        if after is not None:
+            after()
+    return True
 
 
 # -- busybox ----------------------------------------------------------------------------------------
@@ -168,18 +195,13 @@ def ensure_busybox_image(client: docker.DockerClient, progress: Progress = _quie
     """The tag of the busybox test image, built now if this machine's engine does not have it yet."""
     binary = busybox_binary()
     tag = f"{BUSYBOX_REPO}:{input_hash(BUSYBOX_DOCKERFILE, binary)}"
-    if image_exists(client, tag):
-        return tag
-    with build_lock():
-        if image_exists(client, tag):
-            return tag
-        progress(f"building {tag}")
-        with tempfile.TemporaryDirectory(prefix="kit-busybox-") as tmp:
-            context = Path(tmp)
-            (context / "Dockerfile").write_text(BUSYBOX_DOCKERFILE)
-            (context / "busybox").write_bytes(binary)
-            (context / "busybox").chmod(0o755)
-            _build(client, context, tag)
+
+    def fill(context: Path) -> None:
+        (context / "Dockerfile").write_text(BUSYBOX_DOCKERFILE)
+        (context / "busybox").write_bytes(binary)
+        (context / "busybox").chmod(0o755)
+
+    ensure_image(client, tag, fill, progress, image="busybox")
     return tag
 
 
@@ -233,25 +255,29 @@ def _session_inputs() -> tuple[str, str]:
     return rootfs, session
 
 
-def _make_rootfs(client: docker.DockerClient, ref: str, progress: Progress, timeout: float) -> None:
+def make_rootfs(client: docker.DockerClient, ref: str, packages: tuple[str, ...], progress: Progress,
+                timeout: float, image: str = "session") -> None:
+    """Make a Debian root file system with ``packages`` (mmdebstrap, this machine's apt mirror) and
+    import it as the image ``ref``; ``image`` names what it is for in messages."""
+    cannot = f"The {image} image cannot be built"
     tool = shutil.which("mmdebstrap")
     if tool is None:
-        raise BackendError("The session image cannot be built", "mmdebstrap is not installed",
-                           "run './kit setup' (it installs mmdebstrap)")
+        raise BackendError(cannot, "mmdebstrap is not installed", "run './kit setup' (it installs mmdebstrap)")
     mirror = apt_mirror()
     repository, _, tag = ref.partition(":")
-    with tempfile.TemporaryDirectory(prefix="kit-rootfs-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"kit-{image}-rootfs-") as tmp:
         tarball = Path(tmp) / "rootfs.tar"
-        argv = [tool, *MMDEBSTRAP_OPTIONS, f"--include={','.join(SESSION_PACKAGES)}", SUITE, str(tarball), mirror]
-        progress(f"making a Debian {SUITE} root file system with mmdebstrap (about a minute, once per machine)")
+        argv = [tool, *MMDEBSTRAP_OPTIONS, f"--include={','.join(packages)}", SUITE, str(tarball), mirror]
+        progress(f"making a Debian {SUITE} root file system for the {image} image with mmdebstrap "
+                 "(about a minute, once per machine)")
         try:
             result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
-            raise BackendError("The session image cannot be built", f"mmdebstrap took more than {timeout:g} s",
+            raise BackendError(cannot, f"mmdebstrap took more than {timeout:g} s",
                                "check that the Debian mirror in the apt sources is reachable and fast") from None
         if result.returncode != 0:
             tail = "\n  ".join((result.stderr or result.stdout).strip().splitlines()[-8:])
-            raise BackendError("The session image cannot be built", f"mmdebstrap failed:\n  {tail}",
+            raise BackendError(cannot, f"mmdebstrap failed:\n  {tail}",
                                "check 'apt-get update' works; mmdebstrap needs root (or unprivileged user "
                                "namespaces)")
         progress(f"importing the root file system as {ref}")
@@ -259,14 +285,13 @@ def _make_rootfs(client: docker.DockerClient, ref: str, progress: Progress, time
     image_id = re.search(r"sha256:[0-9a-f]{64}", str(answer))
     if image_id and not image_exists(client, ref):
         # podman's compatible API ignores the tag of an import and names it ':latest'
-        image = client.images.get(image_id.group(0))
-        image.tag(repository, tag)
-        if f"{repository}:latest" in " ".join(image.tags):
+        found = client.images.get(image_id.group(0))
+        found.tag(repository, tag)
+        if f"{repository}:latest" in " ".join(found.tags):
             with contextlib.suppress(Exception):
                 client.images.remove(f"{repository}:latest")
     if not image_exists(client, ref):
-        raise BackendError("The session image cannot be built", f"importing the root file system as {ref} failed",
-                           "check the engine's log")
+        raise BackendError(cannot, f"importing the root file system as {ref} failed", "check the engine's log")
 
 
 def ensure_session_image(client: docker.DockerClient, progress: Progress = _quiet,
@@ -274,19 +299,12 @@ def ensure_session_image(client: docker.DockerClient, progress: Progress = _quie
     """The tag of the StreamSpace session image, built now if the engine does not have it yet."""
     rootfs_hash, session_hash = _session_inputs()
     tag = f"{SESSION_REPO}:{session_hash}"
-    if image_exists(client, tag):
-        return tag
-    with build_lock(timeout):
-        if image_exists(client, tag):
-            return tag
-        rootfs = f"{ROOTFS_REPO}:{rootfs_hash}"
-        if not image_exists(client, rootfs):
-            _make_rootfs(client, rootfs, progress, timeout)
-        progress(f"building {tag}")
-        with tempfile.TemporaryDirectory(prefix="kit-session-") as tmp:
-            context = Path(tmp)
-            (context / "Dockerfile").write_text(SESSION_DOCKERFILE.format(base=rootfs))
-            for name in ("keyboard_display.py", "entrypoint.sh"):
-                shutil.copy2(SESSION_DIR / name, context / name)
-            _build(client, context, tag)
+    rootfs = f"{ROOTFS_REPO}:{rootfs_hash}"
+
+    def fill(context: Path) -> None:
+        (context / "Dockerfile").write_text(SESSION_DOCKERFILE.format(base=rootfs))
+        for name in ("keyboard_display.py", "entrypoint.sh"):
+            shutil.copy2(SESSION_DIR / name, context / name)
+
+    ensure_image(client, tag, fill, progress, timeout, rootfs=(rootfs, SESSION_PACKAGES))
     return tag

@@ -32,6 +32,7 @@ from environments.local.vnc_server import VncServer
 REPO = Path(__file__).resolve().parents[2]
 RUN_LABEL = "streamspace.kit/run"
 USERS = ("alice", "bob", "carol", "dave", "erin")
+BACKENDS = ("redis", "postgres", "kubernetes", "engine", "vnc")
 
 
 @dataclass
@@ -44,6 +45,8 @@ class StackOptions:
     docker_agent_id: str = "docker-local"
     results: Path = REPO / "results"
     start_timeout: float = 180.0
+    # only these backends, and no platform (API replicas, agents): e.g. {"redis", "postgres"}
+    only: frozenset[str] | None = None
     timings: dict[str, object] = field(default_factory=lambda: {
         "heartbeatInterval": 1.0,
         "staleAfter": 4.0,
@@ -105,13 +108,17 @@ class LocalStack:
         self.loop = loop
         self._check_results_dir()
         started = time.monotonic()
-        with ThreadPoolExecutor(4) as pool:
-            jobs = [pool.submit(self._start_redis), pool.submit(self._start_postgres),
-                    pool.submit(self._start_kube), pool.submit(self._start_engine), pool.submit(self._start_vnc)]
+        starters = dict(zip(BACKENDS, (self._start_redis, self._start_postgres, self._start_kube,
+                                       self._start_engine, self._start_vnc), strict=True))
+        wanted = self.options.only or frozenset(starters)
+        with ThreadPoolExecutor(len(wanted)) as pool:
+            jobs = [pool.submit(starters[name]) for name in sorted(wanted)]
             for job in jobs:
                 job.result()
+        self.started_in = time.monotonic() - started
+        if self.options.only is not None:
+            return self.topology()
         self._write_secrets()
-        self._create_database()
         self._start_api_replicas()
         self._start_kubelet()
         self._start_agents()
@@ -136,6 +143,7 @@ class LocalStack:
 
     def _start_postgres(self) -> None:
         self.postgres = PostgresServer(self.logs, host="127.0.2.2").start()
+        self._create_database()
         self._register_backend("postgres", "postgres", self.postgres.resume, self.postgres.halt,
                                self.postgres.crash, lambda: self.postgres.process.running(),
                                lambda: {"dsn": self._dsn(), "url": self._db_url()})

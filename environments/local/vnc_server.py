@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +21,10 @@ def xvnc_binary() -> str:
                        "run './kit setup' (it installs tigervnc-standalone-server)")
 
 
-def free_display() -> int:
+def free_display(skip: Collection[int] = ()) -> int:
     for display in range(20, 400):
+        if display in skip:
+            continue
         if not os.path.exists(f"/tmp/.X11-unix/X{display}") and not os.path.exists(f"/tmp/.X{display}-lock"):
             return display
     raise BackendError("VNC server cannot start", "no free X display number between :20 and :399",
@@ -55,19 +58,32 @@ class VncServer:
     def security(self) -> str:
         return "VncAuth" if self.password else "None"
 
-    def start(self, timeout: float = 10.0) -> VncServer:
+    def start(self, timeout: float = 10.0, attempts: int = 5) -> VncServer:
+        """Start Xvnc; a display taken meanwhile by another run's X server (a race) is retried on the next."""
         binary = xvnc_binary()
         self.port = self.port or free_port(self.host)
-        self.display = self.display or free_display()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        argv = [binary, f":{self.display}", "-rfbport", str(self.port), "-interface", self.host,
-                "-SecurityTypes", self.security, "-geometry", self.geometry, "-depth", "24",
-                "-AlwaysShared", "-nolisten", "tcp"]
-        if self.password:
-            argv += ["-rfbauth", str(write_password_file(self.workdir / f"{self.name}.passwd", self.password))]
-        self.process = ManagedProcess(self.name, argv, self.workdir / f"{self.name}.log").start()
-        wait_for(lambda: port_answers(self.port, self.host), timeout,
-                 f"VNC server on {self.host}:{self.port} did not listen", self.process.log, self.process.popen)
+        chosen, taken = self.display, set()
+        for attempt in range(1, attempts + 1):
+            self.display = chosen or free_display(taken)
+            argv = [binary, f":{self.display}", "-rfbport", str(self.port), "-interface", self.host,
+                    "-SecurityTypes", self.security, "-geometry", self.geometry, "-depth", "24",
+                    "-AlwaysShared", "-nolisten", "tcp"]
+            if self.password:
+                argv += ["-rfbauth", str(write_password_file(self.workdir / f"{self.name}.passwd", self.password))]
+            self.process = ManagedProcess(self.name, argv, self.workdir / f"{self.name}.log").start()
+            try:
+                wait_for(lambda: port_answers(self.port, self.host), timeout,
+                         f"VNC server on {self.host}:{self.port} did not listen", self.process.log,
+                         self.process.popen)
+                return self
+            except BackendError as error:
+                if "already active for display" not in str(error):
+                    raise
+                taken.add(self.display)
+                self.display = 0  # not ours: stop() must not remove the other server's lock files
+                if chosen or attempt == attempts:
+                    raise
         return self
 
     def stop(self) -> None:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from kitcore import AssertionOperator, CleanupListener, Connections, KitError, get_and_assert, to_seconds
 from KubeKit.connection import KubeConnection, KubeError
 from KubeKit.guard import KubeGuard
+from KubeKit.watching import ListWatch
 
 T = TypeVar("T")
 
@@ -55,6 +56,25 @@ def get_and_check(getter: Callable[[], T], operator: AssertionOperator | str | N
             raise KitError(f"'{operator}' is not an assertion operator",
                            fix="use one of: " + ", ".join(o.value for o in AssertionOperator)) from None
     return get_and_assert(getter, operator, expected, message, timeout, poll)
+
+
+def dig(obj: dict[str, Any] | None, path: str) -> Any:
+    """The value at the dotted ``path`` (``status.phase``) of an object read as a dict; None when absent."""
+    value: Any = obj
+    for part in path.split("."):
+        value = (value or {}).get(part)
+    return value
+
+
+def read_and_check(read: Callable[[], dict[str, Any]], path: str, cast: Callable[[Any], T], default: Any,
+                   operator: AssertionOperator | str | None, expected: Any, message: str, timeout: Any = None) -> T:
+    """Read an object, take ``path`` in it (``default`` when absent or empty) as ``cast``; can assert and retry."""
+    return get_and_check(lambda: cast(dig(read(), path) or default), operator, expected, message, timeout)
+
+
+def watch_named(conn: KubeConnection, lister: Callable[..., Any], namespace: str, name: str) -> ListWatch:
+    """A list-and-watch on the one object called ``name`` in ``namespace``."""
+    return ListWatch(conn, lister, namespace, field_selector=f"metadata.name={name}")
 
 
 def object_key(conn: KubeConnection, kind: str, namespace: str | None, name: str) -> str:

@@ -21,6 +21,23 @@ class PlatformContext:
     def platform(self, alias: str | None = None) -> Platform:
         return self.connections.get(alias)
 
+    def read(self, path: str, what: str, replica: Any = None, as_user: str | None = None, alias: str | None = None,
+             params: dict[str, Any] | None = None, expect_status: Any = None) -> Any:
+        """GET ``path`` as ``as_user`` on ``replica``; the body of a 200 (or of ``expect_status`` when given)."""
+        response = self.platform(alias).call("GET", path, replica=replica, user=as_user, params=params)
+        return expect(response, (200,), what, expect_status)
+
+    def read_list(self, path: str, key: str, what: str, replica: Any = None, as_user: str | None = None,
+                  alias: str | None = None, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """GET ``path``; the list under ``key`` in the body (empty when the body is not an object)."""
+        body = self.read(path, what, replica, as_user, alias, params)
+        return list(body.get(key, [])) if isinstance(body, dict) else []
+
+
+def sorted_values(items: list[dict[str, Any]], key: str) -> list[str]:
+    """The ``key`` of every item as text, sorted (e.g. the names of listed sessions)."""
+    return sorted(str(item.get(key)) for item in items)
+
 
 def statuses(expect_status: Any) -> set[int]:
     """``403``, ``"202, 503"`` or ``[202, 503]`` as a set of status codes."""

@@ -52,6 +52,10 @@ class RedisContext:
     def handle(self, alias: str | None = None) -> RedisHandle:
         return self.connections.get(alias)
 
+    def check_target(self, handle: RedisHandle, action: str) -> None:
+        """The safety latch: refuse ``action`` unless the server is an allow-listed test target."""
+        self.guard.check(action, "Redis server", handle.where.split("/")[0])
+
     @contextmanager
     def call(self, handle: RedisHandle, what: str, key: str | None = None) -> Iterator[None]:
         """Run Redis calls, turning client errors into KitErrors that name cause and fix."""

@@ -1,7 +1,8 @@
 *** Settings ***
 Documentation       DatabaseKit inside Robot Framework: a Secret password (scram authentication),
 ...                 throwaway databases removed after each test, migration scenarios and checks.
-...                 Run from test_databasekit_robot.py, which creates the role and its password.
+...                 Run from test_databasekit_robot.py, which creates the role and its password and
+...                 passes the migrations written in the rollback layout as ${MIGRATIONS}.
 
 Library             DatabaseKit
 
@@ -13,14 +14,14 @@ Suite Teardown      Close All Database Connections
 *** Variables ***
 ${PG_PORT: int}             5432
 ${PG_PASSWORD: Secret}      %{DATABASEKIT_PASSWORD}
-${MIGRATIONS: str}          ${CURDIR}/../data/migrations/streamspace_rollback
+${MIGRATIONS: str}          ${CURDIR}/../data/migrations/streamspace_updown
 ${BROKEN: str}              ${CURDIR}/../data/migrations/broken_syntax
 ${SEED: str}                ${CURDIR}/../data/migrations/seed_v1.sql
 
 
 *** Test Cases ***
 Migrations Install, Upgrade With Data And Roll Back
-    [Documentation]    The StreamSpace migrations (rollback layout) install, upgrade with data and roll back.
+    [Documentation]    The StreamSpace migrations (either layout) install, upgrade with data and roll back.
     [Tags]    migrations
     Create Test Database
     ${install: dict} =    Fresh Install Should Succeed    ${MIGRATIONS}

@@ -13,7 +13,6 @@ import pytest
 from robot.api.types import Secret
 
 from DatabaseKit import DatabaseKit
-from environments.local.postgres_server import PostgresServer
 from environments.local.procs import free_port
 from kitcore import AssertionOperator, KitError, TargetRefused
 
@@ -24,13 +23,8 @@ UPDOWN = str(DATA / "streamspace_updown")
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory):
-    server = PostgresServer(tmp_path_factory.mktemp("databasekit"), name="databasekit-pg")
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+def postgres(postgres_server):
+    return postgres_server
 
 
 @pytest.fixture(scope="session")

@@ -8,30 +8,24 @@ from pathlib import Path
 import pytest
 
 from DatabaseKit import DatabaseKit
-from environments.local.postgres_server import PostgresServer
 from kitcore import AssertionOperator, KitError
 
 EQ = AssertionOperator("==")
 DATA = Path(__file__).resolve().parent.parent / "data" / "migrations"
 UPDOWN = str(DATA / "streamspace_updown")
-ROLLBACK = str(DATA / "streamspace_rollback")
 SEED = str(DATA / "seed_v1.sql")
 
 
-@pytest.fixture(scope="session")
-def postgres(tmp_path_factory):
-    server = PostgresServer(tmp_path_factory.mktemp("databasekit-migrations"), name="databasekit-mig-pg")
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+@pytest.fixture(params=["up-down", "rollback"])
+def streamspace_set(request, rollback_migrations) -> str:
+    """The StreamSpace migrations in either layout (the rollback one is written from the up/down set)."""
+    return UPDOWN if request.param == "up-down" else str(rollback_migrations)
 
 
 @pytest.fixture
-def kit(postgres):
+def kit(postgres_server):
     lib = DatabaseKit()
-    lib.connect_to_database("127.0.0.1", postgres.port, "postgres", dbname="postgres", alias="admin")
+    lib.connect_to_database("127.0.0.1", postgres_server.port, "postgres", dbname="postgres", alias="admin")
     lib.create_test_database()
     try:
         yield lib
@@ -46,9 +40,9 @@ def copy_set(src: str, dest: Path) -> Path:
 
 
 # -- reading -----------------------------------------------------------------------------------
-def test_both_layouts_read_alike():
+def test_both_layouts_read_alike(rollback_migrations):
     kit = DatabaseKit()
-    updown, rollback = kit.read_migrations(UPDOWN), kit.read_migrations(ROLLBACK)
+    updown, rollback = kit.read_migrations(UPDOWN), kit.read_migrations(str(rollback_migrations))
     assert [(m["version"], m["name"]) for m in updown] == [(1, "initial_schema"), (2, "agents"),
                                                           (3, "session_agent_columns"), (4, "user_quotas"),
                                                           (5, "agent_commands_session_index")]
@@ -81,8 +75,8 @@ def test_other_folder_mistakes_are_named(tmp_path):
 
 
 # -- up, down, version table ---------------------------------------------------------------------
-@pytest.mark.parametrize("folder", [UPDOWN, ROLLBACK], ids=["up-down", "rollback"])
-def test_up_down_up_gives_identical_schema_and_data(kit, folder):
+def test_up_down_up_gives_identical_schema_and_data(kit, streamspace_set):
+    folder = streamspace_set
     steps = kit.migrate_up(folder, version=1)
     assert [s["version"] for s in steps] == [1]
     v1_fresh = kit.get_schema_snapshot()
@@ -198,8 +192,8 @@ def test_non_transactional_step_failing_first_stays_clean(kit, tmp_path):
 
 
 # -- scenarios ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("folder", [UPDOWN, ROLLBACK], ids=["up-down", "rollback"])
-def test_scenarios_pass_on_the_streamspace_sets(kit, folder):
+def test_scenarios_pass_on_the_streamspace_sets(kit, streamspace_set):
+    folder = streamspace_set
     install = kit.fresh_install_should_succeed(folder)
     assert install["version"] == 5 and len(install["steps"]) == 5 and install["seconds"] > 0
     kit.create_test_database()  # a second, empty database for the upgrade with data

@@ -31,14 +31,16 @@ def protected_postgres(tmp_path_factory):
         server.stop()
 
 
-def test_robot_suite_passes_masks_the_password_and_cleans_up(protected_postgres, tmp_path, monkeypatch):
+def test_robot_suite_passes_masks_the_password_and_cleans_up(protected_postgres, rollback_migrations, tmp_path,
+                                                             monkeypatch):
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         psycopg.connect(f"host=127.0.0.1 port={protected_postgres.port} user=kit_robot dbname=postgres "
                         "password=wrong connect_timeout=5").close()
     monkeypatch.setenv("DATABASEKIT_PASSWORD", PASSWORD)
     console = io.StringIO()
     rc = robot.run(str(SUITE), outputdir=str(tmp_path), loglevel="TRACE",
-                   variable=[f"PG_PORT:{protected_postgres.port}"], stdout=console, stderr=console,
+                   variable=[f"PG_PORT:{protected_postgres.port}", f"MIGRATIONS:{rollback_migrations}"],
+                   stdout=console, stderr=console,
                    report="NONE", xunit=None)
     result = ExecutionResult(str(tmp_path / "output.xml"))
     stats = result.statistics.total

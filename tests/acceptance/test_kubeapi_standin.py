@@ -20,19 +20,9 @@ from environments.local.procs import free_port
 TIMEOUT = 5
 
 
-@pytest.fixture(scope="module")
-def standin(tmp_path_factory):
-    server = KubeApiStandIn(tmp_path_factory.mktemp("kubeapi")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def api(standin):
-    with client.ApiClient(client.Configuration(host=standin.url)) as api_client:
-        yield api_client
+@pytest.fixture
+def api(kube_client):
+    return kube_client
 
 
 @pytest.fixture
@@ -70,8 +60,8 @@ def status_of(call, *args, **kwargs) -> int:
 
 
 # -- the process ---------------------------------------------------------------------------------
-def test_runs_as_its_own_process_and_says_it_is_a_stand_in(standin, api):
-    assert standin.running() and standin.process.pid != os.getpid()
+def test_runs_as_its_own_process_and_says_it_is_a_stand_in(kube_api, api):
+    assert kube_api.running() and kube_api.process.pid != os.getpid()
     version = client.VersionApi(api).get_code(_request_timeout=TIMEOUT)
     assert "stand-in" in version.git_version
     assert version.major == "1"
@@ -84,11 +74,11 @@ def test_stop_ends_the_process(tmp_path):
     assert not server.running()
 
 
-def test_a_busy_port_is_refused_with_a_clear_message(standin):
-    done = subprocess.run([sys.executable, "-m", "environments.local.kubeapi", "--port", str(standin.port)],
+def test_a_busy_port_is_refused_with_a_clear_message(kube_api):
+    done = subprocess.run([sys.executable, "-m", "environments.local.kubeapi", "--port", str(kube_api.port)],
                           cwd=ROOT, capture_output=True, text=True, timeout=20)
     assert done.returncode == 1
-    assert f"cannot listen on 127.0.0.1:{standin.port}" in done.stderr
+    assert f"cannot listen on 127.0.0.1:{kube_api.port}" in done.stderr
 
 
 def test_command_line_serves_on_the_given_port(tmp_path):
@@ -388,8 +378,8 @@ def test_deleting_a_namespace_deletes_what_is_in_it(api, core):
 
 
 # -- leases and optimistic concurrency ----------------------------------------------------------
-def test_two_candidates_racing_for_one_lease_exactly_one_wins(standin, namespace):
-    clients = [client.ApiClient(client.Configuration(host=standin.url)) for _ in range(2)]
+def test_two_candidates_racing_for_one_lease_exactly_one_wins(kube_api, namespace):
+    clients = [client.ApiClient(client.Configuration(host=kube_api.url)) for _ in range(2)]
     try:
         leases = [client.CoordinationV1Api(c) for c in clients]
         leases[0].create_namespaced_lease(namespace, {"metadata": {"name": "leader"},

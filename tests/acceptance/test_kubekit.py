@@ -15,32 +15,16 @@ import pytest
 import yaml
 from kubernetes import client
 
-from environments.local.kubeapi import KubeApiStandIn
 from kitcore import KitError, TargetRefused, WaitTimeout
 from KubeKit import KubeKit
 
 TIMEOUT = 5
 
 
-@pytest.fixture(scope="module")
-def standin(tmp_path_factory):
-    server = KubeApiStandIn(tmp_path_factory.mktemp("kubeapi")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def api(standin):
-    with client.ApiClient(client.Configuration(host=standin.url)) as api_client:
-        yield api_client
-
-
 @pytest.fixture
-def kit(standin):
+def kit(kube_api):
     library = KubeKit()
-    library.connect_to_kubernetes(api_url=standin.url, timeout="5s")
+    library.connect_to_kubernetes(api_url=kube_api.url, timeout="5s")
     yield library
     library.cleanup.run_all()  # what the listener does at the end of a test
     library.close_all_kubernetes_connections()
@@ -58,19 +42,19 @@ def later(delay: float, action) -> threading.Thread:
     return thread
 
 
-def make_pod(api, namespace: str, name: str, **labels: str) -> None:
-    client.CoreV1Api(api).create_namespaced_pod(namespace, {
+def make_pod(kube_client, namespace: str, name: str, **labels: str) -> None:
+    client.CoreV1Api(kube_client).create_namespaced_pod(namespace, {
         "metadata": {"name": name, "labels": labels}, "spec": {"containers": [{"name": "c", "image": "i"}]}})
 
 
-def make_ready(api, namespace: str, name: str, ip: str = "10.1.0.9") -> None:
-    client.CoreV1Api(api).patch_namespaced_pod_status(name, namespace, {"status": {
+def make_ready(kube_client, namespace: str, name: str, ip: str = "10.1.0.9") -> None:
+    client.CoreV1Api(kube_client).patch_namespaced_pod_status(name, namespace, {"status": {
         "phase": "Running", "podIP": ip, "conditions": [{"type": "Ready", "status": "True"}]}})
 
 
-def take_lease(api, namespace: str, name: str, holder: str) -> None:
+def take_lease(kube_client, namespace: str, name: str, holder: str) -> None:
     """A candidate takes the lease the way client-go's leader election does: read, then replace."""
-    leases = client.CoordinationV1Api(api)
+    leases = client.CoordinationV1Api(kube_client)
     lease = leases.read_namespaced_lease(name, namespace)
     changed = holder != (lease.spec.holder_identity or "")
     lease.spec.holder_identity = holder
@@ -79,7 +63,7 @@ def take_lease(api, namespace: str, name: str, holder: str) -> None:
 
 
 # -- connections --------------------------------------------------------------------------------
-def test_connect_to_the_stand_in_and_read_its_version(kit, standin):
+def test_connect_to_the_stand_in_and_read_its_version(kit, kube_api):
     assert kit.get_kubernetes_version("contains", "stand-in").endswith("stand-in")
     with pytest.raises(AssertionError, match="Kubernetes version"):
         kit.get_kubernetes_version("==", "v1.99.0")
@@ -104,11 +88,11 @@ def _kubeconfig(path, url: str) -> str:
     return str(path)
 
 
-def test_kubeconfig_context_and_a_missing_context(standin, tmp_path):
-    config = _kubeconfig(tmp_path / "kubeconfig", standin.url)
+def test_kubeconfig_context_and_a_missing_context(kube_api, tmp_path):
+    config = _kubeconfig(tmp_path / "kubeconfig", kube_api.url)
     library = KubeKit()
-    assert library.connect_to_kubernetes(kubeconfig=config, context="kit-local") == standin.url
-    assert library.connect_to_kubernetes(kubeconfig=config) == standin.url  # the current context
+    assert library.connect_to_kubernetes(kubeconfig=config, context="kit-local") == kube_api.url
+    assert library.connect_to_kubernetes(kubeconfig=config) == kube_api.url  # the current context
     with pytest.raises(KitError, match="no context 'nope'") as error:
         library.connect_to_kubernetes(kubeconfig=config, context="nope")
     assert "kit-local, production" in str(error.value)
@@ -122,11 +106,11 @@ def test_in_cluster_outside_a_cluster_says_so():
         KubeKit().connect_to_kubernetes(in_cluster=True)
 
 
-def test_switch_and_close_all_connections(standin):
+def test_switch_and_close_all_connections(kube_api):
     library = KubeKit()
-    library.connect_to_kubernetes(api_url=standin.url, alias="first")
-    library.connect_to_kubernetes(api_url=standin.url, alias="second")
-    assert library.switch_kubernetes_connection("first") == standin.url
+    library.connect_to_kubernetes(api_url=kube_api.url, alias="first")
+    library.connect_to_kubernetes(api_url=kube_api.url, alias="second")
+    assert library.switch_kubernetes_connection("first") == kube_api.url
     with pytest.raises(KitError, match="No Kubernetes connection named 'third'"):
         library.switch_kubernetes_connection("third")
     library.close_all_kubernetes_connections()
@@ -135,8 +119,8 @@ def test_switch_and_close_all_connections(standin):
 
 
 # -- the safety latch ---------------------------------------------------------------------------
-def test_destructive_keywords_refuse_namespaces_not_allow_listed(kit, api):
-    client.CoreV1Api(api).create_namespace({"metadata": {"name": "team-prod"}})
+def test_destructive_keywords_refuse_namespaces_not_allow_listed(kit, kube_client):
+    client.CoreV1Api(kube_client).create_namespace({"metadata": {"name": "team-prod"}})
     try:
         with pytest.raises(TargetRefused, match="namespace 'team-prod'") as error:
             kit.delete_namespace("team-prod")
@@ -150,28 +134,28 @@ def test_destructive_keywords_refuse_namespaces_not_allow_listed(kit, api):
                         lambda: kit.create_test_namespace("team-tmp")):
             with pytest.raises(TargetRefused):
                 refused()
-        client.CoreV1Api(api).read_namespace("team-prod")  # still there
+        client.CoreV1Api(kube_client).read_namespace("team-prod")  # still there
     finally:
-        client.CoreV1Api(api).delete_namespace("team-prod")
+        client.CoreV1Api(kube_client).delete_namespace("team-prod")
 
 
-def test_allow_list_from_the_environment_and_the_import_argument(standin, api, monkeypatch):
+def test_allow_list_from_the_environment_and_the_import_argument(kube_api, kube_client, monkeypatch):
     monkeypatch.setenv("KIT_TEST_NAMESPACES", "qa-*")
     library = KubeKit(test_namespaces="scratch")
-    library.connect_to_kubernetes(api_url=standin.url)
+    library.connect_to_kubernetes(api_url=kube_api.url)
     try:
         created = [library.create_test_namespace("qa-1"), library.create_test_namespace("scratch")]
         library.delete_namespace("qa-1")
         assert created == ["qa-1", "scratch"]
     finally:
         library.cleanup.run_all()
-    names = {n.metadata.name for n in client.CoreV1Api(api).list_namespace().items}
+    names = {n.metadata.name for n in client.CoreV1Api(kube_client).list_namespace().items}
     assert not names & {"qa-1", "scratch"}
 
 
-def test_a_context_not_allow_listed_is_refused(standin, tmp_path):
+def test_a_context_not_allow_listed_is_refused(kube_api, tmp_path):
     library = KubeKit()
-    library.connect_to_kubernetes(kubeconfig=_kubeconfig(tmp_path / "kubeconfig", standin.url), context="production")
+    library.connect_to_kubernetes(kubeconfig=_kubeconfig(tmp_path / "kubeconfig", kube_api.url), context="production")
     with pytest.raises(TargetRefused, match="context 'production'") as error:
         library.delete_pod("p", "kit-x")
     assert "test_contexts=production" in str(error.value)
@@ -193,9 +177,9 @@ def test_create_test_namespace_never_takes_over_an_existing_one(kit, ns):
         kit.create_test_namespace(ns)
 
 
-def test_delete_namespace_and_its_objects(kit, api):
+def test_delete_namespace_and_its_objects(kit, kube_client):
     name = kit.create_test_namespace("kit-delete-me")
-    make_pod(api, name, "p1")
+    make_pod(kube_client, name, "p1")
     kit.delete_namespace(name, timeout="5s")
     kit.namespace_should_not_exist(name)
     assert kit.cleanup.pending() == []  # forgotten: nothing left to undo
@@ -247,10 +231,10 @@ def test_apply_get_and_delete_a_manifest(kit, ns, tmp_path):
         kit.delete_manifest_objects(MANIFEST, namespace=ns, missing_ok=False)
 
 
-def test_apply_manifest_cleans_up_what_it_created(kit, ns, api):
+def test_apply_manifest_cleans_up_what_it_created(kit, ns, kube_client):
     kit.apply_manifest(MANIFEST, namespace=ns)
     kit.cleanup.end_test(None, None)  # the manifest's objects, then the namespace
-    assert client.AppsV1Api(api).list_namespaced_deployment(ns).items == []
+    assert client.AppsV1Api(kube_client).list_namespaced_deployment(ns).items == []
 
 
 def test_manifest_errors_are_clear(kit, ns):
@@ -279,35 +263,36 @@ def test_custom_objects_sessions_and_templates(kit, ns):
 
 
 # -- pods ---------------------------------------------------------------------------------------
-def test_pod_getters_assert(kit, ns, api):
-    make_pod(api, ns, "web-1", app="web")
-    make_pod(api, ns, "db-1", app="db")
+def test_pod_getters_assert(kit, ns, kube_client):
+    make_pod(kube_client, ns, "web-1", app="web")
+    make_pod(kube_client, ns, "db-1", app="db")
     assert kit.get_pods(ns) == ["db-1", "web-1"]
     assert kit.get_pods(ns, "app in (web)", "==", ["web-1"]) == ["web-1"]
     assert kit.get_pod_phase("web-1", ns) == "Pending"
     with pytest.raises(AssertionError, match=r"retried .* last seen: .*'Pending'"):
         kit.get_pod_phase("web-1", ns, "==", "Running", timeout="0.5s")
     assert kit.get_pod_ip("web-1", ns) == ""
-    later(0.3, lambda: make_ready(api, ns, "web-1"))
+    later(0.3, lambda: make_ready(kube_client, ns, "web-1"))
     assert kit.get_pod_phase("web-1", ns, "==", "Running", timeout="5s") == "Running"
     assert kit.get_pod_ip("web-1", ns, "==", "10.1.0.9") == "10.1.0.9"
     with pytest.raises(KitError, match="404"):
         kit.get_pod_phase("nope", ns)
 
 
-def test_pod_should_be_ready(kit, ns, api):
-    make_pod(api, ns, "p1")
+def test_pod_should_be_ready(kit, ns, kube_client):
+    make_pod(kube_client, ns, "p1")
     with pytest.raises(KitError, match=r"is not ready.*phase Pending"):
         kit.pod_should_be_ready("p1", ns, timeout="0.3s")
-    make_ready(api, ns, "p1")
+    make_ready(kube_client, ns, "p1")
     kit.pod_should_be_ready("p1", ns)
 
 
-def test_wait_until_pods_are_ready(kit, ns, api):
+def test_wait_until_pods_are_ready(kit, ns, kube_client):
     for name in ("s-1", "s-2", "other"):
-        make_pod(api, ns, name, app="session" if name != "other" else "other")
-    make_ready(api, ns, "other")
-    threads = [later(0.2, lambda: make_ready(api, ns, "s-1")), later(0.4, lambda: make_ready(api, ns, "s-2"))]
+        make_pod(kube_client, ns, name, app="session" if name != "other" else "other")
+    make_ready(kube_client, ns, "other")
+    threads = [later(0.2, lambda: make_ready(kube_client, ns, "s-1")),
+               later(0.4, lambda: make_ready(kube_client, ns, "s-2"))]
     start = time.monotonic()
     assert kit.wait_until_pods_are_ready(ns, "app=session", count=2, timeout="5s") == ["s-1", "s-2"]
     assert time.monotonic() - start < 2
@@ -317,9 +302,9 @@ def test_wait_until_pods_are_ready(kit, ns, api):
         kit.wait_until_pods_are_ready(ns, "app=session", count=3, timeout="0.5s")
 
 
-def test_delete_pod_graceful_and_forced(kit, ns, api):
-    make_pod(api, ns, "p1")
-    make_pod(api, ns, "p2")
+def test_delete_pod_graceful_and_forced(kit, ns, kube_client):
+    make_pod(kube_client, ns, "p1")
+    make_pod(kube_client, ns, "p2")
     kit.delete_pod("p1", ns)
     kit.delete_pod("p2", ns, force=True)
     assert kit.get_pods(ns) == []
@@ -327,8 +312,8 @@ def test_delete_pod_graceful_and_forced(kit, ns, api):
         kit.delete_pod("p1", ns)
 
 
-def test_logs_exec_and_port_forward_say_the_stand_in_cannot(kit, ns, api):
-    make_pod(api, ns, "p1")
+def test_logs_exec_and_port_forward_say_the_stand_in_cannot(kit, ns, kube_client):
+    make_pod(kube_client, ns, "p1")
     for call in (lambda: kit.get_pod_logs("p1", ns, since="1 min"),
                  lambda: kit.exec_in_pod("p1", ns, "cat /etc/hostname"),
                  lambda: kit.port_forward_to_pod("p1", ns, 5900)):
@@ -337,12 +322,12 @@ def test_logs_exec_and_port_forward_say_the_stand_in_cannot(kit, ns, api):
 
 
 # -- deployments --------------------------------------------------------------------------------
-def test_scale_and_wait_for_ready_replicas(kit, ns, api):
+def test_scale_and_wait_for_ready_replicas(kit, ns, kube_client):
     kit.apply_manifest(MANIFEST, namespace=ns)
     assert kit.scale_deployment("web", ns, 3) == 2
     assert kit.get_object("Deployment", "web", ns)["spec"]["replicas"] == 3
     assert kit.get_ready_replicas("web", ns, "==", 0) == 0
-    apps = client.AppsV1Api(api)
+    apps = client.AppsV1Api(kube_client)
     later(0.3, lambda: apps.patch_namespaced_deployment_status("web", ns, {"status": {"readyReplicas": 3}}))
     assert kit.wait_until_deployment_has_ready_replicas("web", ns, timeout="5s") == 3
     assert kit.get_ready_replicas("web", ns, ">=", 3) == 3
@@ -355,16 +340,16 @@ def test_scale_and_wait_for_ready_replicas(kit, ns, api):
 
 # -- leases -------------------------------------------------------------------------------------
 @pytest.fixture
-def lease(api, ns):
-    client.CoordinationV1Api(api).create_namespaced_lease(ns, {"metadata": {"name": "agent"}, "spec": {
+def lease(kube_client, ns):
+    client.CoordinationV1Api(kube_client).create_namespaced_lease(ns, {"metadata": {"name": "agent"}, "spec": {
         "holderIdentity": "agent-a", "leaseDurationSeconds": 3, "leaseTransitions": 0}})
     return "agent"
 
 
-def test_lease_holder_and_transitions(kit, ns, api, lease):
+def test_lease_holder_and_transitions(kit, ns, kube_client, lease):
     assert kit.get_lease_holder(lease, ns) == "agent-a"
     assert kit.get_lease_transitions(lease, ns, "==", 0) == 0
-    take_lease(api, ns, lease, "agent-b")
+    take_lease(kube_client, ns, lease, "agent-b")
     assert kit.get_lease_holder(lease, ns, "==", "agent-b") == "agent-b"
     assert kit.get_lease_transitions(lease, ns) == 1
     with pytest.raises(AssertionError, match="Holder of lease agent"):
@@ -373,17 +358,17 @@ def test_lease_holder_and_transitions(kit, ns, api, lease):
         kit.get_lease_holder("nope", ns)
 
 
-def test_wait_until_lease_has_a_holder(kit, ns, api):
-    later(0.3, lambda: client.CoordinationV1Api(api).create_namespaced_lease(
+def test_wait_until_lease_has_a_holder(kit, ns, kube_client):
+    later(0.3, lambda: client.CoordinationV1Api(kube_client).create_namespaced_lease(
         ns, {"metadata": {"name": "late"}, "spec": {}}))
-    later(0.6, lambda: take_lease(api, ns, "late", "agent-a"))
+    later(0.6, lambda: take_lease(kube_client, ns, "late", "agent-a"))
     assert kit.wait_until_lease_has_a_holder("late", ns, timeout="5s") == "agent-a"
     with pytest.raises(WaitTimeout, match="last seen: no such lease"):
         kit.wait_until_lease_has_a_holder("never", ns, timeout="0.4s")
 
 
-def test_wait_until_lease_holder_changes_measures_the_failover(kit, ns, api, lease):
-    thread = later(0.5, lambda: take_lease(api, ns, lease, "agent-b"))
+def test_wait_until_lease_holder_changes_measures_the_failover(kit, ns, kube_client, lease):
+    thread = later(0.5, lambda: take_lease(kube_client, ns, lease, "agent-b"))
     holder, seconds = kit.wait_until_lease_holder_changes(lease, ns, timeout="5s")
     thread.join(TIMEOUT)
     assert holder == "agent-b"
@@ -399,25 +384,25 @@ def test_wait_until_lease_holder_changes_times_out(kit, ns, lease):
         kit.wait_until_lease_holder_changes(lease, ns, timeout="0.5s")
 
 
-def test_a_flapping_holder_fails_the_stable_for_window(kit, ns, api, lease):
-    later(0.2, lambda: take_lease(api, ns, lease, "agent-b"))
-    later(0.5, lambda: take_lease(api, ns, lease, "agent-c"))
+def test_a_flapping_holder_fails_the_stable_for_window(kit, ns, kube_client, lease):
+    later(0.2, lambda: take_lease(kube_client, ns, lease, "agent-b"))
+    later(0.5, lambda: take_lease(kube_client, ns, lease, "agent-c"))
     with pytest.raises(KitError, match=r"flapped between holders.*'agent-a' -> 'agent-b' -> 'agent-c'"):
         kit.wait_until_lease_holder_changes(lease, ns, timeout="5s", stable_for="2s")
 
 
-def test_a_stable_new_holder_passes_the_stable_for_window(kit, ns, api, lease):
-    later(0.2, lambda: take_lease(api, ns, lease, "agent-b"))
-    later(0.5, lambda: take_lease(api, ns, lease, "agent-b"))  # a renewal is not a flap
+def test_a_stable_new_holder_passes_the_stable_for_window(kit, ns, kube_client, lease):
+    later(0.2, lambda: take_lease(kube_client, ns, lease, "agent-b"))
+    later(0.5, lambda: take_lease(kube_client, ns, lease, "agent-b"))  # a renewal is not a flap
     start = time.monotonic()
     holder, _seconds = kit.wait_until_lease_holder_changes(lease, ns, timeout="5s", stable_for="1s")
     assert holder == "agent-b"
     assert time.monotonic() - start >= 1.1
 
 
-def test_two_candidates_race_and_the_keyword_reports_the_winner(kit, ns, standin, lease):
+def test_two_candidates_race_and_the_keyword_reports_the_winner(kit, ns, kube_api, lease):
     def candidate(identity: str) -> None:
-        with client.ApiClient(client.Configuration(host=standin.url)) as own:
+        with client.ApiClient(client.Configuration(host=kube_api.url)) as own:
             leases = client.CoordinationV1Api(own)
             for _ in range(20):
                 current = leases.read_namespaced_lease(lease, ns)
@@ -439,9 +424,9 @@ def test_two_candidates_race_and_the_keyword_reports_the_winner(kit, ns, standin
 
 
 # -- events -------------------------------------------------------------------------------------
-def test_wait_until_event(kit, ns, api):
+def test_wait_until_event(kit, ns, kube_client):
     def report() -> None:
-        client.CoreV1Api(api).create_namespaced_event(ns, {
+        client.CoreV1Api(kube_client).create_namespaced_event(ns, {
             "metadata": {"name": f"web-1.{uuid.uuid4().hex[:6]}"}, "reason": "Started", "message": "Started web",
             "involvedObject": {"kind": "Pod", "name": "web-1", "namespace": ns}})
 
@@ -452,7 +437,7 @@ def test_wait_until_event(kit, ns, api):
 
 
 # -- polling where the API cannot watch ---------------------------------------------------------
-def test_waits_poll_where_the_api_cannot_watch(kit, ns, api, lease):
+def test_waits_poll_where_the_api_cannot_watch(kit, ns, kube_client, lease):
     from KubeKit.watching import ListWatch, holder_of
 
     conn = kit.ctx.conn()
@@ -467,7 +452,7 @@ def test_waits_poll_where_the_api_cannot_watch(kit, ns, api, lease):
         calls["list"] += 1
         return original(*args, **kwargs)
 
-    later(0.5, lambda: take_lease(api, ns, lease, "agent-b"))
+    later(0.5, lambda: take_lease(kube_client, ns, lease, "agent-b"))
     watcher = ListWatch(conn, list_without_watch, ns, field_selector=f"metadata.name={lease}")
     holder = watcher.until("holder b", lambda s: holder_of(s, lease) if holder_of(s, lease) == "agent-b" else None,
                            lambda s: holder_of(s, lease), timeout=5, poll=0.1)

@@ -25,16 +25,6 @@ CONTAINS = AssertionOperator["contains"]
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory):
-    server = RedisServer(tmp_path_factory.mktemp("rediskit"), name="rediskit-redis")
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
 def raw(redis_server):
     client = redis.Redis(port=redis_server.port, decode_responses=True, socket_timeout=5,
                          retry=Retry(NoBackoff(), 0))

@@ -49,6 +49,10 @@ class Desktop:
     def address(self) -> str:
         return f"127.0.0.1:{self.server.port}"
 
+    def stop(self) -> None:
+        self.app.stop()
+        self.server.stop()
+
 
 def start_desktop(workdir: Path, name: str, password: str | None) -> Desktop:
     server = VncServer(workdir, password=password, geometry=GEOMETRY, name=name).start()
@@ -59,30 +63,28 @@ def start_desktop(workdir: Path, name: str, password: str | None) -> Desktop:
         app.start()
         wait_for(lambda: "ready" in log.read_text(), 15, "keyboard display did not start", log, app.popen)
     except BaseException:
-        app.stop()
-        server.stop()
+        Desktop(server, app).stop()
         raise
     return Desktop(server, app)
 
 
-@pytest.fixture(scope="module")
-def desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desktop]:
-    found = start_desktop(tmp_path_factory.mktemp("vnc-open"), "open", None)
+def running_desktop(workdir: Path, name: str, password: str | None) -> Iterator[Desktop]:
+    """A desktop for a fixture: started, handed over, and always stopped."""
+    found = start_desktop(workdir, name, password)
     try:
         yield found
     finally:
-        found.app.stop()
-        found.server.stop()
+        found.stop()
+
+
+@pytest.fixture(scope="module")
+def desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desktop]:
+    yield from running_desktop(tmp_path_factory.mktemp("vnc-open"), "open", None)
 
 
 @pytest.fixture(scope="module")
 def auth_desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desktop]:
-    found = start_desktop(tmp_path_factory.mktemp("vnc-auth"), "auth", PASSWORD)
-    try:
-        yield found
-    finally:
-        found.app.stop()
-        found.server.stop()
+    yield from running_desktop(tmp_path_factory.mktemp("vnc-auth"), "auth", PASSWORD)
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ class ScriptedServer:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(0.1)
         self.port = self.listener.getsockname()[1]
+        self.address = f"127.0.0.1:{self.port}"
         self.threads: list[threading.Thread] = []
         self.acceptor = threading.Thread(target=self._accept, daemon=True)
         self.acceptor.start()
@@ -124,6 +125,28 @@ def stall(stop: threading.Event) -> None:
     stop.wait(10)
 
 
+VERSION = b"RFB 003.008\n"
+Step = bytes | int | Callable[[socket.socket], None]
+
+
+def scripted(*steps: Step, then_close: bool = False) -> Script:
+    """A server script: bytes are sent, a number is that many bytes read from the client, a callable
+    plays a part (e.g. `handshake`); afterwards the server stalls, or closes with ``then_close``."""
+
+    def script(conn: socket.socket, stop: threading.Event) -> None:
+        for step in steps:
+            if isinstance(step, bytes):
+                conn.sendall(step)
+            elif isinstance(step, int):
+                recv_exact(conn, step)
+            else:
+                step(conn)
+        if not then_close:
+            stall(stop)
+
+    return script
+
+
 def assert_fails_fast(action: Callable[[], object], error: type[Exception], pattern: str,
                       budget: float = TIMEOUT) -> Exception:
     started = time.monotonic()
@@ -135,134 +158,82 @@ def assert_fails_fast(action: Callable[[], object], error: type[Exception], patt
     return caught.value
 
 
+def assert_connect_fails(vnc: VncKit, address: str, error: type[Exception], pattern: str,
+                         budget: float = TIMEOUT) -> Exception:
+    return assert_fails_fast(lambda: vnc.connect_to_vnc(address), error, pattern, budget)
+
+
 # -- failures -----------------------------------------------------------------------------------
 def test_refused_connection_is_named(vnc: VncKit) -> None:
-    port = free_port()
-    assert_fails_fast(lambda: vnc.connect_to_vnc(f"127.0.0.1:{port}"), VncRefused,
-                      r"refused.*nothing listens.*Fix: check host and port")
+    assert_connect_fails(vnc, f"127.0.0.1:{free_port()}", VncRefused,
+                         r"refused.*nothing listens.*Fix: check host and port")
 
 
 def test_server_that_stalls_after_the_version_string(vnc: VncKit, serve: Callable) -> None:
-    def script(conn: socket.socket, stop: threading.Event) -> None:
-        conn.sendall(b"RFB 003.008\n")
-        stall(stop)
-
-    server = serve(script)
-    assert_fails_fast(lambda: vnc.connect_to_vnc(f"127.0.0.1:{server.port}"), VncStalled,
-                      r"stalled: it sent 0 of the 1 bytes of the number of security types")
+    server = serve(scripted(VERSION))
+    assert_connect_fails(vnc, server.address, VncStalled,
+                         r"stalled: it sent 0 of the 1 bytes of the number of security types")
 
 
 def test_silent_server_stalls_before_the_version(vnc: VncKit, serve: Callable) -> None:
-    server = serve(lambda conn, stop: stall(stop))
-    assert_fails_fast(lambda: vnc.connect_to_vnc(f"127.0.0.1:{server.port}"), VncStalled,
-                      r"stalled: it sent 0 of the 4 bytes of the RFB version string")
+    server = serve(scripted())
+    assert_connect_fails(vnc, server.address, VncStalled,
+                         r"stalled: it sent 0 of the 4 bytes of the RFB version string")
 
 
 def test_garbage_is_not_rfb(vnc: VncKit, serve: Callable) -> None:
-    def script(conn: socket.socket, stop: threading.Event) -> None:
-        conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
-        stall(stop)
-
-    server = serve(script)
-    assert_fails_fast(lambda: vnc.connect_to_vnc(f"127.0.0.1:{server.port}"), NotRfb,
-                      r"does not speak RFB: it began with b'HTTP'", budget=0.5)
+    server = serve(scripted(b"HTTP/1.1 400 Bad Request\r\n\r\n"))
+    assert_connect_fails(vnc, server.address, NotRfb, r"does not speak RFB: it began with b'HTTP'", budget=0.5)
 
 
 def test_malformed_version_is_not_rfb(vnc: VncKit, serve: Callable) -> None:
-    def script(conn: socket.socket, stop: threading.Event) -> None:
-        conn.sendall(b"RFB 3.8 hello\n")
-        stall(stop)
-
-    server = serve(script)
-    assert_fails_fast(lambda: vnc.connect_to_vnc(f"127.0.0.1:{server.port}"), NotRfb, "malformed RFB version")
+    server = serve(scripted(b"RFB 3.8 hello\n"))
+    assert_connect_fails(vnc, server.address, NotRfb, "malformed RFB version")
 
 
 def test_close_mid_handshake_is_named(vnc: VncKit, serve: Callable) -> None:
-    def script(conn: socket.socket, stop: threading.Event) -> None:
-        conn.sendall(b"RFB 003.008\n")
-        recv_exact(conn, 12)
-        conn.sendall(b"\x02\x01")  # two security types announced, one sent
-
-    server = serve(script)
-    assert_fails_fast(lambda: vnc.connect_to_vnc(f"127.0.0.1:{server.port}"), VncClosed,
-                      r"closed the connection: after 1 of the 2 bytes of the list of security types "
-                      r"\(closed mid-message\)")
+    server = serve(scripted(VERSION, 12, b"\x02\x01", then_close=True))  # two security types announced, one sent
+    assert_connect_fails(vnc, server.address, VncClosed,
+                         r"closed the connection: after 1 of the 2 bytes of the list of security types "
+                         r"\(closed mid-message\)")
 
 
 def test_close_mid_server_init_is_named(vnc: VncKit, serve: Callable) -> None:
-    def script(conn: socket.socket, stop: threading.Event) -> None:
-        conn.sendall(b"RFB 003.008\n")
-        recv_exact(conn, 12)
-        conn.sendall(b"\x01\x01")
-        recv_exact(conn, 1)
-        conn.sendall(struct.pack(">I", 0))
-        recv_exact(conn, 1)
-        conn.sendall(struct.pack(">HH", 4, 2) + CLIENT_PIXEL_FORMAT[:6])
-
-    server = serve(script)
-    assert_fails_fast(lambda: vnc.connect_to_vnc(f"127.0.0.1:{server.port}"), VncClosed,
-                      r"after 10 of the 20 bytes of ServerInit \(closed mid-message\)")
+    server = serve(scripted(VERSION, 12, b"\x01\x01", 1, struct.pack(">I", 0), 1,
+                            struct.pack(">HH", 4, 2) + CLIENT_PIXEL_FORMAT[:6], then_close=True))
+    assert_connect_fails(vnc, server.address, VncClosed,
+                         r"after 10 of the 20 bytes of ServerInit \(closed mid-message\)")
 
 
 def test_server_refusal_reason_is_reported(vnc: VncKit, serve: Callable) -> None:
     reason = b"Too many security failures"
-
-    def script(conn: socket.socket, stop: threading.Event) -> None:
-        conn.sendall(b"RFB 003.008\n")
-        recv_exact(conn, 12)
-        conn.sendall(b"\x00" + struct.pack(">I", len(reason)) + reason)
-
-    server = serve(script)
-    assert_fails_fast(lambda: vnc.connect_to_vnc(f"127.0.0.1:{server.port}"), VncProtocolError,
-                      "refused the connection: it said: Too many security failures")
+    server = serve(scripted(VERSION, 12, b"\x00" + struct.pack(">I", len(reason)) + reason, then_close=True))
+    assert_connect_fails(vnc, server.address, VncProtocolError,
+                         "refused the connection: it said: Too many security failures")
 
 
 def test_unsupported_security_types_are_listed(vnc: VncKit, serve: Callable) -> None:
-    def script(conn: socket.socket, stop: threading.Event) -> None:
-        conn.sendall(b"RFB 003.008\n")
-        recv_exact(conn, 12)
-        conn.sendall(b"\x02\x13\x10")  # VeNCrypt, Tight
-        stall(stop)
-
-    server = serve(script)
-    assert_fails_fast(lambda: vnc.connect_to_vnc(f"127.0.0.1:{server.port}"), VncProtocolError,
-                      r"offered: VeNCrypt, Tight.*-SecurityTypes None or VncAuth")
+    server = serve(scripted(VERSION, 12, b"\x02\x13\x10"))  # VeNCrypt, Tight
+    assert_connect_fails(vnc, server.address, VncProtocolError,
+                         r"offered: VeNCrypt, Tight.*-SecurityTypes None or VncAuth")
 
 
 def test_stall_in_the_middle_of_a_rectangle(vnc: VncKit, serve: Callable) -> None:
-    def script(conn: socket.socket, stop: threading.Event) -> None:
-        handshake(conn)
-        recv_exact(conn, 10)
-        conn.sendall(b"\x00\x00" + struct.pack(">H", 1) + struct.pack(">HHHHi", 0, 0, 4, 2, 0) + b"\xff" * 5)
-        stall(stop)
-
-    server = serve(script)
-    assert_fails_fast(lambda: vnc.connect_to_vnc(f"127.0.0.1:{server.port}"), VncStalled,
-                      r"it sent 5 of the 32 bytes of the pixels of a 4x2 Raw rectangle")
+    update = b"\x00\x00" + struct.pack(">H", 1) + struct.pack(">HHHHi", 0, 0, 4, 2, 0) + b"\xff" * 5
+    server = serve(scripted(handshake, 10, update))
+    assert_connect_fails(vnc, server.address, VncStalled,
+                         r"it sent 5 of the 32 bytes of the pixels of a 4x2 Raw rectangle")
 
 
 def test_unknown_message_type_is_a_protocol_error(vnc: VncKit, serve: Callable) -> None:
-    def script(conn: socket.socket, stop: threading.Event) -> None:
-        handshake(conn)
-        recv_exact(conn, 10)
-        conn.sendall(b"\x07garbage")
-        stall(stop)
-
-    server = serve(script)
-    assert_fails_fast(lambda: vnc.connect_to_vnc(f"127.0.0.1:{server.port}"), VncProtocolError,
-                      "unknown message type 7")
+    server = serve(scripted(handshake, 10, b"\x07garbage"))
+    assert_connect_fails(vnc, server.address, VncProtocolError, "unknown message type 7")
 
 
 def test_undeclared_encoding_is_a_protocol_error(vnc: VncKit, serve: Callable) -> None:
-    def script(conn: socket.socket, stop: threading.Event) -> None:
-        handshake(conn)
-        recv_exact(conn, 10)
-        conn.sendall(b"\x00\x00" + struct.pack(">H", 1) + struct.pack(">HHHHi", 0, 0, 4, 2, 7))
-        stall(stop)
-
-    server = serve(script)
-    assert_fails_fast(lambda: vnc.connect_to_vnc(f"127.0.0.1:{server.port}"), VncProtocolError,
-                      "used encoding 7.*asked only for Raw, CopyRect and DesktopSize")
+    server = serve(scripted(handshake, 10, b"\x00\x00" + struct.pack(">H", 1) + struct.pack(">HHHHi", 0, 0, 4, 2, 7)))
+    assert_connect_fails(vnc, server.address, VncProtocolError,
+                         "used encoding 7.*asked only for Raw, CopyRect and DesktopSize")
 
 
 # -- message boundaries ---------------------------------------------------------------------------
@@ -291,7 +262,7 @@ def test_messages_are_glued_across_any_boundaries(vnc: VncKit, serve: Callable, 
     server = serve(bundle_script)
     if transport == "tcp":
         bridge = None
-        address = f"127.0.0.1:{server.port}"
+        address = server.address
     else:
         options = {"max_piece": 1} if transport == "ws-one-byte-frames" else {"coalesce": 0.05}
         bridge = WsBridge(server.port, **options).start()
@@ -319,52 +290,32 @@ def test_messages_are_glued_across_any_boundaries(vnc: VncKit, serve: Callable, 
 
 # -- WebSocket failures -------------------------------------------------------------------------------
 def test_stall_behind_a_websocket_fails_within_the_timeout(vnc: VncKit, serve: Callable) -> None:
-    def script(conn: socket.socket, stop: threading.Event) -> None:
-        conn.sendall(b"RFB 003.008\n")
-        stall(stop)
-
-    server = serve(script)
+    server = serve(scripted(VERSION))
     with WsBridge(server.port, max_piece=3) as bridge:
-        assert_fails_fast(lambda: vnc.connect_to_vnc(bridge.url), VncStalled,
-                          r"over WebSocket ws://127\.0\.0\.1:\d+/websockify stalled")
+        assert_connect_fails(vnc, bridge.url, VncStalled, r"over WebSocket ws://127\.0\.0\.1:\d+/websockify stalled")
 
 
 def test_garbage_behind_a_websocket_is_not_rfb(vnc: VncKit, serve: Callable) -> None:
-    def script(conn: socket.socket, stop: threading.Event) -> None:
-        conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
-        stall(stop)
-
-    server = serve(script)
+    server = serve(scripted(b"SSH-2.0-OpenSSH_9.2\r\n"))
     with WsBridge(server.port, max_piece=2) as bridge:
-        assert_fails_fast(lambda: vnc.connect_to_vnc(bridge.url), NotRfb, r"began with b'SSH-'")
+        assert_connect_fails(vnc, bridge.url, NotRfb, r"began with b'SSH-'")
 
 
 def test_websocket_to_nothing_is_refused(vnc: VncKit) -> None:
-    port = free_port()
-    assert_fails_fast(lambda: vnc.connect_to_vnc(f"ws://127.0.0.1:{port}/websockify"), VncRefused,
-                      "connection was refused")
+    assert_connect_fails(vnc, f"ws://127.0.0.1:{free_port()}/websockify", VncRefused, "connection was refused")
 
 
 def test_websocket_closed_by_the_backend_mid_handshake(vnc: VncKit, serve: Callable) -> None:
-    def script(conn: socket.socket, stop: threading.Event) -> None:
-        conn.sendall(b"RFB 003.008\n")
-        recv_exact(conn, 12)
-        conn.sendall(b"\x01")
-
-    server = serve(script)
+    server = serve(scripted(VERSION, 12, b"\x01", then_close=True))
     with WsBridge(server.port) as bridge:
-        assert_fails_fast(lambda: vnc.connect_to_vnc(bridge.url), VncClosed,
-                          r"closed the connection: while waiting for the list of security types")
+        assert_connect_fails(vnc, bridge.url, VncClosed,
+                             r"closed the connection: while waiting for the list of security types")
 
 
 def test_text_frames_are_not_rfb(vnc: VncKit, serve: Callable) -> None:
-    def script(conn: socket.socket, stop: threading.Event) -> None:
-        conn.sendall(b"RFB 003.008\n")
-        stall(stop)
-
-    server = serve(script)
+    server = serve(scripted(VERSION))
     with WsBridge(server.port, text_frames=True) as bridge:
-        assert_fails_fast(lambda: vnc.connect_to_vnc(bridge.url), NotRfb, "sent a text frame.*binary frames")
+        assert_connect_fails(vnc, bridge.url, NotRfb, "sent a text frame.*binary frames")
 
 
 def test_desktop_size_pseudo_encoding_resizes_the_framebuffer(vnc: VncKit, serve: Callable) -> None:
@@ -378,7 +329,7 @@ def test_desktop_size_pseudo_encoding_resizes_the_framebuffer(vnc: VncKit, serve
         stall(stop)
 
     server = serve(script)
-    vnc.connect_to_vnc(f"127.0.0.1:{server.port}")
+    vnc.connect_to_vnc(server.address)
     assert vnc.get_desktop_size() == (4, 2)
     vnc.request_incremental_update(timeout="300ms")
     assert vnc.get_desktop_size("==", "6x3") == (6, 3)

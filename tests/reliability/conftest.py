@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -70,6 +71,8 @@ class Snapshot:
                     continue
                 if any(p.pid in STACK_PIDS for p in proc.parents()):
                     continue
+                if _postgres_background(proc):
+                    continue
                 found.append(proc)
             except psutil.Error:
                 continue
@@ -90,6 +93,15 @@ class Snapshot:
             found.append(f"{self.fds - before.fds} more open file descriptors ({before.fds} -> {self.fds}): {new}")
         found += [f"temp entry {p}" for p in sorted(set(self.temp_root.iterdir()) - before.temp)]
         return found
+
+
+PG_CLIENT_BACKEND = re.compile(r"^postgres: \S+ \S+ [\d.:\[\]a-f]+\(\d+\)")
+
+
+def _postgres_background(proc: psutil.Process) -> bool:
+    """A PostgreSQL server's own worker (autovacuum, walwriter...) -- not a client connection left open."""
+    cmdline = " ".join(proc.cmdline())
+    return cmdline.startswith("postgres: ") and not PG_CLIENT_BACKEND.match(cmdline)
 
 
 def _fd_targets() -> dict[str, str]:

@@ -29,9 +29,6 @@ NOT_ALLOWED = "10.99.*"  # an allow-list that matches none of the local servers
 MIGRATIONS = REPO / "tests" / "data" / "migrations" / "streamspace_updown"
 
 EXEMPT = {
-    ("RedisKit", "Delete Keys"): "removes keys the test names, like Set Value writes them (data, not the server); "
-                                 "not latched -- reported as a gap",
-    ("RedisKit", "Remove From Set"): "removes set members the test names (data, not the server)",
     ("PlatformKit", "Terminate Session"): "a platform API call as a logged-in user; the platform's own "
                                           "authorization (owner or admin) decides",
     ("PlatformKit", "Terminate Sessions"): "as Terminate Session",
@@ -218,6 +215,8 @@ def test_dockerkit_refuses_an_unlabelled_object(keyword: str, engine_objects: di
 REDIS_ACTIONS: dict[str, Callable[[Any], Any]] = {
     "Pause Redis Clients": lambda lb: kw(lb, "Pause Redis Clients", "5s"),
     "Disconnect Redis Clients": lambda lb: kw(lb, "Disconnect Redis Clients"),
+    "Delete Keys": lambda lb: kw(lb, "Delete Keys", "kit:latch:kept"),
+    "Remove From Set": lambda lb: kw(lb, "Remove From Set", "kit:latch:set", "kept"),
 }
 
 
@@ -227,6 +226,8 @@ def test_rediskit_refuses_a_server_not_allowed(keyword: str, redis_server: Any) 
 
     bystander = redis.Redis(host=redis_server.host, port=redis_server.port, socket_timeout=2)
     bystander.ping()
+    bystander.set("kit:latch:kept", "1")
+    bystander.sadd("kit:latch:set", "kept")
     library = new("RedisKit", NOT_ALLOWED)
     kw(library, "Connect To Redis", host=redis_server.host, port=redis_server.port, timeout="2s")
     try:
@@ -234,7 +235,9 @@ def test_rediskit_refuses_a_server_not_allowed(keyword: str, redis_server: Any) 
                 "REDISKIT_TEST_TARGETS")
         assert bystander.ping()  # no pause in force, the other client still connected
         assert bystander.set("kit:latch", "1") and bystander.delete("kit:latch") == 1
+        assert bystander.get("kit:latch:kept") == b"1" and bystander.sismember("kit:latch:set", "kept")
     finally:
+        bystander.delete("kit:latch:kept", "kit:latch:set")
         kw(library, "Close All Redis Connections")
         bystander.close()
 

@@ -92,26 +92,31 @@ class LocalDriver(EnvironmentDriver):
                 raise KitError("The local environment could not start", cause=str(error),
                                fix="run './kit setup' and check the kit's virtualenv") from None
         deadline = time.monotonic() + timeout
-        while True:
-            data = _read_json(ready)
-            if data is not None:
-                return self.attach(data)
-            if self.process.poll() is not None:
-                code = self.process.returncode
-                self.process = None
-                self.stop()
-                raise KitError("The local environment stopped before it was ready",
-                               cause=f"its supervisor exited with code {code}{self.log_tail()}",
-                               fix=f"read the lines above (whole log: {log}); './kit stack' shows the same "
-                                   "start in a terminal")
-            if time.monotonic() >= deadline:
-                tail = self.log_tail()
-                self.stop(10.0)
-                raise KitError("The local environment was not ready in time",
-                               cause=f"no topology after {timeout:g} s{tail}",
-                               fix=f"raise the timeout of 'Start Test Environment' or start fewer components "
-                                   f"(whole log: {log})")
-            time.sleep(0.1)
+        try:
+            while True:
+                data = _read_json(ready)
+                if data is not None:
+                    return self.attach(data)
+                if self.process.poll() is not None:
+                    code = self.process.returncode
+                    self.process = None
+                    self.stop()
+                    raise KitError("The local environment stopped before it was ready",
+                                   cause=f"its supervisor exited with code {code}{self.log_tail()}",
+                                   fix=f"read the lines above (whole log: {log}); './kit stack' shows the same "
+                                       "start in a terminal")
+                if time.monotonic() >= deadline:
+                    tail = self.log_tail()
+                    self.stop(10.0)
+                    raise KitError("The local environment was not ready in time",
+                                   cause=f"no topology after {timeout:g} s{tail}",
+                                   fix=f"raise the timeout of 'Start Test Environment' or start fewer components "
+                                       f"(whole log: {log})")
+                time.sleep(0.1)
+        except BaseException:
+            # interrupted (Ctrl-C, SIGTERM, a stop signal): stop what was started, remove the temp dir
+            self.stop(10.0)
+            raise
 
     def attach(self, topology: dict[str, Any]) -> Topology:
         parsed = Topology(topology)

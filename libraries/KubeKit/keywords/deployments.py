@@ -8,8 +8,8 @@ from robot.api import logger
 from robotlibcore import keyword
 
 from kitcore import AssertionOperator, to_seconds
-from KubeKit.context import KubeContext, get_and_check
-from KubeKit.watching import ListWatch, State
+from KubeKit.context import KubeContext, get_and_check, watch_named
+from KubeKit.watching import State
 
 
 def ready_of(deployment: dict[str, Any] | None) -> int:
@@ -82,8 +82,7 @@ class DeploymentKeywords:
         | Wait Until Deployment Has Ready Replicas | ${session} | ${ns} | replicas=0 |
         """
         conn = self.ctx.conn(alias)
-        watcher = ListWatch(conn, conn.apps.list_namespaced_deployment, namespace,
-                            field_selector=f"metadata.name={name}")
+        watcher = watch_named(conn, conn.apps.list_namespaced_deployment, namespace, name)
 
         def wanted(state: State) -> int:
             if replicas is not None:

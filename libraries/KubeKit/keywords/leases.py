@@ -11,7 +11,7 @@ from robotlibcore import keyword
 
 from kitcore import AssertionOperator, KitError, WaitTimeout, to_seconds
 from KubeKit.connection import KubeConnection, KubeError
-from KubeKit.context import KubeContext, get_and_check
+from KubeKit.context import KubeContext, dig, read_and_check, watch_named
 from KubeKit.watching import ListWatch, State, holder_of
 
 
@@ -30,8 +30,7 @@ class LeaseKeywords:
         self.ctx = ctx
 
     def _watch(self, conn: KubeConnection, name: str, namespace: str) -> ListWatch:
-        return ListWatch(conn, conn.coordination.list_namespaced_lease, namespace,
-                         field_selector=f"metadata.name={name}")
+        return watch_named(conn, conn.coordination.list_namespaced_lease, namespace, name)
 
     def _read(self, conn: KubeConnection, name: str, namespace: str) -> dict[str, Any]:
         lease = conn.call(f"Read lease '{name}' in {namespace}", conn.coordination.read_namespaced_lease,
@@ -55,9 +54,8 @@ class LeaseKeywords:
         | Get Lease Holder | ${lease} | ${ns} | != | ${old_leader} | timeout=30s |
         """
         conn = self.ctx.conn(alias)
-        return get_and_check(
-            lambda: str((self._read(conn, name, namespace).get("spec") or {}).get("holderIdentity") or ""),
-            assertion_operator, expected, f"Holder of lease {name}", timeout)
+        return read_and_check(lambda: self._read(conn, name, namespace), "spec.holderIdentity", str, "",
+                              assertion_operator, expected, f"Holder of lease {name}", timeout)
 
     @keyword("Get Lease Transitions", tags=["leases", "assertion"])
     def get_lease_transitions(
@@ -75,9 +73,8 @@ class LeaseKeywords:
         | Get Lease Transitions | ${lease} | ${ns} | == | ${before + 1} |
         """
         conn = self.ctx.conn(alias)
-        return get_and_check(
-            lambda: int((self._read(conn, name, namespace).get("spec") or {}).get("leaseTransitions") or 0),
-            assertion_operator, expected, f"Transitions of lease {name}", timeout)
+        return read_and_check(lambda: self._read(conn, name, namespace), "spec.leaseTransitions", int, 0,
+                              assertion_operator, expected, f"Transitions of lease {name}", timeout)
 
     @keyword("Wait Until Lease Has A Holder", tags=["leases", "wait"])
     def wait_until_lease_has_a_holder(self, name: str, namespace: str, timeout: str = "60s", poll: str = "0.5s",
@@ -129,7 +126,7 @@ class LeaseKeywords:
         watcher = self._watch(conn, name, namespace)
         if from_holder is None:
             try:
-                from_holder = str((self._read(conn, name, namespace).get("spec") or {}).get("holderIdentity") or "")
+                from_holder = str(dig(self._read(conn, name, namespace), "spec.holderIdentity") or "")
             except KubeError as error:
                 if error.status != 404:
                     raise

@@ -10,7 +10,7 @@ from robot.api import logger
 from robotlibcore import keyword
 
 from kitcore import AssertionOperator, KitError, Wait, WaitTimeout, to_seconds
-from KubeKit.context import KubeContext, get_and_check, object_key
+from KubeKit.context import KubeContext, get_and_check, object_key, read_and_check
 from KubeKit.watching import ListWatch, State
 
 
@@ -78,9 +78,8 @@ class PodKeywords:
         Example:
         | Get Pod Phase | ${pod} | ${ns} | == | Running | timeout=60s |
         """
-        return get_and_check(
-            lambda: str((self._raw_pod(name, namespace, alias).get("status") or {}).get("phase") or ""),
-            assertion_operator, expected, f"Phase of pod {name}", timeout)
+        return read_and_check(lambda: self._raw_pod(name, namespace, alias), "status.phase", str, "",
+                              assertion_operator, expected, f"Phase of pod {name}", timeout)
 
     @keyword("Get Pod IP", tags=["pods", "assertion"])
     def get_pod_ip(
@@ -97,9 +96,8 @@ class PodKeywords:
         Example:
         | ${ip} = | Get Pod IP | ${pod} | ${ns} | != | ${EMPTY} | timeout=30s |
         """
-        return get_and_check(
-            lambda: str((self._raw_pod(name, namespace, alias).get("status") or {}).get("podIP") or ""),
-            assertion_operator, expected, f"IP of pod {name}", timeout)
+        return read_and_check(lambda: self._raw_pod(name, namespace, alias), "status.podIP", str, "",
+                              assertion_operator, expected, f"IP of pod {name}", timeout)
 
     @keyword("Pod Should Be Ready", tags=["pods", "assertion"])
     def pod_should_be_ready(self, name: str, namespace: str, timeout: str = "0s", alias: str | None = None) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from robotlibcore import keyword
 
 from kitcore import AssertionOperator, get_and_assert
-from PlatformKit.context import PlatformContext, expect
+from PlatformKit.context import PlatformContext, sorted_values
 
 
 class AgentKeywords:
@@ -28,12 +29,8 @@ class AgentKeywords:
         Example:
         | ${agents} = | Get Agents | platform=kubernetes | status=online |
         """
-        response = self.ctx.platform(alias).call(
-            "GET", "/api/v1/admin/agents", replica=replica, user=as_user,
-            params={"platform": platform, "status": status},
-        )
-        body = expect(response, (200,), "List agents")
-        return list(body.get("agents", [])) if isinstance(body, dict) else []
+        return self.ctx.read_list("/api/v1/admin/agents", "agents", "List agents", replica, as_user, alias,
+                                  params={"platform": platform, "status": status})
 
     @keyword("Get Agent Ids", tags=["agents", "assertion"])
     def get_agent_ids(
@@ -54,8 +51,7 @@ class AgentKeywords:
         """
 
         def probe() -> list[str]:
-            agents = self.get_agents(platform, status, replica=replica, as_user=as_user, alias=alias)
-            return sorted(str(a.get("agentId")) for a in agents)
+            return sorted_values(self.get_agents(platform, status, replica, as_user, alias), "agentId")
 
         return get_and_assert(probe, assertion_operator, expected, "Agent ids", timeout, None)
 
@@ -68,10 +64,7 @@ class AgentKeywords:
         Example:
         | ${agent} = | Get Agent | docker-local |
         """
-        response = self.ctx.platform(alias).call(
-            "GET", f"/api/v1/admin/agents/{agent_id}", replica=replica, user=as_user
-        )
-        return expect(response, (200,), f"Get agent '{agent_id}'")
+        return self.ctx.read(f"/api/v1/admin/agents/{agent_id}", f"Get agent '{agent_id}'", replica, as_user, alias)
 
     @keyword("Get Agent Status", tags=["agents", "assertion"])
     def get_agent_status(
@@ -91,10 +84,8 @@ class AgentKeywords:
         | Get Agent Status | k8s-local | == | online | timeout=30s | replica=api-2 |
         """
 
-        def probe() -> str:
-            return str(self.get_agent(agent_id, replica=replica, as_user=as_user, alias=alias).get("status"))
-
-        return get_and_assert(probe, assertion_operator, expected, f"Status of agent {agent_id}", timeout, poll)
+        return self._agent_field(agent_id, lambda agent: str(agent.get("status")), f"Status of agent {agent_id}",
+                                 assertion_operator, expected, timeout, poll, replica, as_user, alias)
 
     @keyword("Get Connected Replica Of Agent", tags=["agents", "ha", "assertion"])
     def get_connected_replica_of_agent(
@@ -115,10 +106,18 @@ class AgentKeywords:
         | Get Connected Replica Of Agent | k8s-local | != | ${holder} | timeout=30s |
         """
 
-        def probe() -> str:
-            agent = self.get_agent(agent_id, replica=replica, as_user=as_user, alias=alias)
-            return str(agent.get("connectedPod") or "")
+        return self._agent_field(agent_id, lambda agent: str(agent.get("connectedPod") or ""),
+                                 f"API replica of agent {agent_id}", assertion_operator, expected, timeout, poll,
+                                 replica, as_user, alias)
 
-        return get_and_assert(
-            probe, assertion_operator, expected, f"API replica of agent {agent_id}", timeout, poll
-        )
+    def _agent_field(
+        self, agent_id: str, pick: Callable[[dict[str, Any]], str], label: str,
+        assertion_operator: AssertionOperator | None, expected: Any,
+        timeout: str | None, poll: str | None, replica: Any, as_user: str | None, alias: str | None,
+    ) -> str:
+        """What ``pick`` reads from the agent; with an operator, asserted (retrying until ``timeout``)."""
+
+        def probe() -> str:
+            return pick(self.get_agent(agent_id, replica=replica, as_user=as_user, alias=alias))
+
+        return get_and_assert(probe, assertion_operator, expected, label, timeout, poll)

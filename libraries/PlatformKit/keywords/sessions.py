@@ -9,7 +9,7 @@ from robotlibcore import keyword
 
 from kitcore import AssertionOperator, KitError, Wait, assert_value, get_and_assert, to_seconds
 from PlatformKit.client import Platform, Replica
-from PlatformKit.context import PlatformContext, expect
+from PlatformKit.context import PlatformContext, expect, sorted_values
 
 IGNORED_ON_CLEANUP = (202, 404, 409)
 
@@ -152,8 +152,8 @@ class SessionKeywords:
         | ${session} = | Get Session | ${name} | replica=api-3 |
         | Get Session | ${alice_session} | as_user=bob | expect_status=403 |
         """
-        response = self.ctx.platform(alias).call("GET", f"/api/v1/sessions/{name}", replica=replica, user=as_user)
-        return expect(response, (200,), f"Get session '{name}'", expect_status)
+        return self.ctx.read(f"/api/v1/sessions/{name}", f"Get session '{name}'", replica, as_user, alias,
+                             expect_status=expect_status)
 
     @keyword("Get Session State", tags=["sessions", "assertion"])
     def get_session_state(
@@ -210,12 +210,8 @@ class SessionKeywords:
         Example:
         | ${sessions} = | List Sessions | platform=docker | state=running |
         """
-        response = self.ctx.platform(alias).call(
-            "GET", "/api/v1/sessions", replica=replica, user=as_user,
-            params={"user": user, "platform": platform, "state": state},
-        )
-        body = expect(response, (200,), "List sessions")
-        return list(body.get("sessions", [])) if isinstance(body, dict) else []
+        return self.ctx.read_list("/api/v1/sessions", "sessions", "List sessions", replica, as_user, alias,
+                                  params={"user": user, "platform": platform, "state": state})
 
     @keyword("List Session Names", tags=["sessions", "assertion"])
     def list_session_names(
@@ -237,8 +233,7 @@ class SessionKeywords:
         """
 
         def probe() -> list[str]:
-            found = self.list_sessions(user, platform, state, replica=replica, as_user=as_user, alias=alias)
-            return sorted(str(s.get("name")) for s in found)
+            return sorted_values(self.list_sessions(user, platform, state, replica, as_user, alias), "name")
 
         return get_and_assert(probe, assertion_operator, expected, "Session names", timeout, None)
 

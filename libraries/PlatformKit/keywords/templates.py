@@ -7,7 +7,7 @@ from typing import Any
 from robotlibcore import keyword
 
 from kitcore import AssertionOperator, assert_value
-from PlatformKit.context import PlatformContext, expect
+from PlatformKit.context import PlatformContext, sorted_values
 
 
 class TemplateKeywords:
@@ -23,9 +23,7 @@ class TemplateKeywords:
         Example:
         | ${templates} = | Get Templates | platform=docker |
         """
-        response = self.ctx.platform(alias).call("GET", "/api/v1/templates", replica=replica, user=as_user)
-        body = expect(response, (200,), "List templates")
-        templates = list(body.get("templates", [])) if isinstance(body, dict) else []
+        templates = self.ctx.read_list("/api/v1/templates", "templates", "List templates", replica, as_user, alias)
         if platform:
             templates = [t for t in templates if t.get("platform") in (None, "", platform)]
         return templates
@@ -45,7 +43,7 @@ class TemplateKeywords:
         Example:
         | Get Template Names | contains | firefox |
         """
-        names = sorted(str(t.get("name")) for t in self.get_templates(platform, replica, as_user, alias))
+        names = sorted_values(self.get_templates(platform, replica, as_user, alias), "name")
         return assert_value(names, assertion_operator, expected, "Template names")
 
     @keyword("Get Template", tags=["templates"])
@@ -57,5 +55,4 @@ class TemplateKeywords:
         Example:
         | ${template} = | Get Template | firefox |
         """
-        response = self.ctx.platform(alias).call("GET", f"/api/v1/templates/{name}", replica=replica, user=as_user)
-        return expect(response, (200,), f"Get template '{name}'")
+        return self.ctx.read(f"/api/v1/templates/{name}", f"Get template '{name}'", replica, as_user, alias)

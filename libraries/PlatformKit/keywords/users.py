@@ -55,9 +55,7 @@ class UserKeywords:
         Example:
         | ${users} = | Get Users |
         """
-        response = self.ctx.platform(alias).call("GET", "/api/v1/users", replica=replica, user=as_user)
-        body = expect(response, (200,), "List users")
-        return list(body.get("users", [])) if isinstance(body, dict) else []
+        return self.ctx.read_list("/api/v1/users", "users", "List users", replica, as_user, alias)
 
     @keyword("Get User", tags=["users"])
     def get_user(
@@ -129,10 +127,7 @@ class UserKeywords:
         | Get User Quota | bob | == | ${2} | field=maxSessions |
         """
         user_id = self._user_id(user, replica, as_user, alias)
-        response = self.ctx.platform(alias).call(
-            "GET", f"/api/v1/users/{user_id}/quota", replica=replica, user=as_user
-        )
-        quota = expect(response, (200,), f"Get the quota of '{user}'")
+        quota = self.ctx.read(f"/api/v1/users/{user_id}/quota", f"Get the quota of '{user}'", replica, as_user, alias)
         value = quota.get(field) if field and isinstance(quota, dict) else quota
         label = f"Quota {field} of {user}" if field else f"Quota of {user}"
         return assert_value(value, assertion_operator, expected, label)

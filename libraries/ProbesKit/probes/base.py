@@ -5,8 +5,26 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
+
+import requests
+
+
+def first_answer(http: requests.Session, urls: Iterable[str], path: str, headers: dict[str, str], timeout: float,
+                 skip: Callable[[requests.Response], bool]) -> requests.Response | None:
+    """GET ``path`` on each API replica in turn; the first answer ``skip`` keeps, or None when none did.
+
+    A replica that cannot be reached counts as skipped."""
+    for url in urls:
+        try:
+            response = http.get(f"{url}{path}", headers=headers, timeout=timeout)
+        except requests.RequestException:
+            continue
+        if not skip(response):
+            return response
+    return None
 
 
 def iso(wall: float) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from ProbesKit.probes.base import Probe
+from ProbesKit.probes.base import Probe, first_answer
 from ProbesKit.probes.windows import percentile
 
 CompletionSource = Callable[[], Iterable[Any]]
@@ -85,15 +85,9 @@ class CommandDeliveryProbe(Probe):
                     self.completions[issued.command_id] = 1
 
     def _session_state(self, session: str) -> str | None:
-        for url in self.api_urls:
-            try:
-                response = self._http.get(f"{url}/api/v1/sessions/{session}", headers=self._headers,
-                                          timeout=self.timeout)
-            except requests.RequestException:
-                continue
-            if response.status_code == 200:
-                return str(response.json().get("state"))
-        return None
+        response = first_answer(self._http, self.api_urls, f"/api/v1/sessions/{session}", self._headers,
+                                self.timeout, skip=lambda answer: answer.status_code != 200)
+        return None if response is None else str(response.json().get("state"))
 
     def pending(self) -> int:
         with self._lock:

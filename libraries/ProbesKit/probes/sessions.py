@@ -6,7 +6,7 @@ from typing import Any
 
 import requests
 
-from ProbesKit.probes.base import Probe
+from ProbesKit.probes.base import Probe, first_answer
 
 STEADY = "running"
 
@@ -34,20 +34,15 @@ class SessionStateProbe(Probe):
 
     def _state(self, session: str) -> str | None:
         """The session's state; ``missing`` for 404; None if no API replica answered."""
-        for url in self.api_urls:
-            try:
-                response = self._http.get(f"{url}/api/v1/sessions/{session}", headers=self._headers,
-                                          timeout=self.timeout)
-            except requests.RequestException:
-                continue
-            if response.status_code == 404:
-                return "missing"
-            if response.status_code >= 500:
-                continue
-            if response.status_code != 200:
-                return f"HTTP {response.status_code}"
-            return str(response.json().get("state", "unknown"))
-        return None
+        response = first_answer(self._http, self.api_urls, f"/api/v1/sessions/{session}", self._headers,
+                                self.timeout, skip=lambda answer: answer.status_code >= 500)
+        if response is None:
+            return None
+        if response.status_code == 404:
+            return "missing"
+        if response.status_code != 200:
+            return f"HTTP {response.status_code}"
+        return str(response.json().get("state", "unknown"))
 
     def tick(self) -> None:
         for session in self.sessions:

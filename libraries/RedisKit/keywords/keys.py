@@ -72,10 +72,14 @@ class KeyKeywords:
     def delete_keys(self, *keys: str, alias: str | None = None) -> int:
         """Delete the given keys; returns how many existed.
 
+        Refused unless the server is allow-listed as a test target (``test_targets=`` or
+        ``REDISKIT_TEST_TARGETS``; loopback servers are allowed by default).
+
         Example:
         | Delete Keys | agent:k8s-local:pod | agent:k8s-local:connected |
         """
         handle = self.ctx.handle(alias)
+        self.ctx.check_target(handle, "delete keys on")
         if not keys:
             return 0
         with self.ctx.call(handle, "DEL " + " ".join(keys)):

@@ -97,7 +97,7 @@ class ServerKeywords:
 
     # -- faults ----------------------------------------------------------------------------
     def _guard(self, handle: RedisHandle, action: str) -> None:
-        self.ctx.guard.check(action, "Redis server", handle.where.split("/")[0])
+        self.ctx.check_target(handle, action)
 
     @keyword("Pause Redis Clients", tags=["fault"])
     def pause_redis_clients(self, duration: str | float = "5s", mode: str = "ALL", alias: str | None = None) -> None:

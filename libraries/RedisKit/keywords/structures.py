@@ -104,10 +104,13 @@ class StructureKeywords:
     def remove_from_set(self, key: str, *members: str, alias: str | None = None) -> int:
         """Remove members from the set ``key``; returns how many were there.
 
+        Refused unless the server is allow-listed as a test target, like `Delete Keys`.
+
         Example:
         | Remove From Set | online-agents | docker-local |
         """
         handle = self.ctx.handle(alias)
+        self.ctx.check_target(handle, "remove set members on")
         if not members:
             return 0
         with self.ctx.call(handle, f"SREM {key}", key):

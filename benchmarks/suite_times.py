@@ -1,0 +1,60 @@
+"""Wall time of the full scenario run, serially and with pabot, and per suite.
+
+    .venv/bin/python benchmarks/suite_times.py [--processes 2] [--skip-serial] [--skip-pabot]
+
+Runs `robot suites/` and `pabot --processes N suites/` into temporary folders (each starts its
+own local stack; with pabot every process starts one) and prints the wall time of each run, its
+pass/fail counts, and every suite's elapsed time read from output.xml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from robot.api import ExecutionResult
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def run(command: list[str], outdir: Path) -> tuple[float, Path]:
+    started = time.monotonic()
+    subprocess.run([*command, "--outputdir", str(outdir), "suites/"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=False, timeout=3600)
+    return time.monotonic() - started, outdir / "output.xml"
+
+
+def report(title: str, wall: float, output: Path) -> None:
+    if not output.exists():
+        print(f"{title}: no output.xml after {wall:.0f} s")
+        return
+    result = ExecutionResult(str(output))
+    stats = result.statistics.total
+    print(f"{title}: wall {wall:.0f} s; {stats.passed} passed, {stats.failed} failed")
+    for suite in result.suite.suites:
+        print(f"    {suite.name:<40} {suite.elapsed_time.total_seconds():7.1f} s  "
+              f"{suite.statistics.passed:>3} passed {suite.statistics.failed:>3} failed")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--skip-serial", action="store_true")
+    parser.add_argument("--skip-pabot", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-suites-") as tmp:
+        if not args.skip_serial:
+            report("serial (robot)", *run([str(BIN / "robot")], Path(tmp) / "serial"))
+        if not args.skip_pabot:
+            report(f"parallel (pabot --processes {args.processes})",
+                   *run([str(BIN / "pabot"), "--processes", str(args.processes)], Path(tmp) / "pabot"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,3 +1,0 @@
-DROP TABLE sessions;
-DROP TABLE catalog_templates;
-DROP TABLE users;

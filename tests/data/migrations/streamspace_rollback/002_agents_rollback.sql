@@ -1,2 +1,0 @@
-DROP TABLE agent_commands;
-DROP TABLE agents;

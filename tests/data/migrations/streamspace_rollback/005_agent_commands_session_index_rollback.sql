@@ -1,1 +1,0 @@
-DROP INDEX CONCURRENTLY idx_agent_commands_session_id;
