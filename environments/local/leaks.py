@@ -21,7 +21,7 @@ import psutil
 from environments.local.procs import OWNER_MARK
 
 LABELS = ("streamspace.kit/run", "streamspace.kit/test")
-MODULE_MARKERS = ("environments.local", "keyboard_display.py")
+MODULE_MARKERS = ("environments.local", "keyboard_display.py", "streamspace-kit")
 
 
 def leftover_processes() -> list[str]:

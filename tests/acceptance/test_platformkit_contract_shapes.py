@@ -366,7 +366,7 @@ def test_vnc_url_is_a_secret(kit: PlatformKit) -> None:
 
 def test_robot_log_never_shows_tokens_or_passwords(server: tuple[State, list[str]], tmp_path: Path) -> None:
     state, urls = server
-    secrets_file = tmp_path / "secrets.py"
+    secrets_file = tmp_path / "credentials_vars.py"
     secrets_file.write_text(f"from robot.api.types import Secret\nPASSWORD = Secret({PASSWORDS['alice']!r})\n")
     suite = tmp_path / "masking.robot"
     suite.write_text(

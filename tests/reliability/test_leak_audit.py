@@ -53,6 +53,18 @@ def test_a_marked_process_is_reported_then_gone() -> None:
     assert not any(item.startswith(f"process {proc.pid}:") for item in leaks.leftover_processes())
 
 
+def test_a_redis_server_that_rewrote_its_command_line_is_still_found(tmp_path: Path) -> None:
+    """redis-server overwrites its argv and environment with its title; the kit's title marker survives."""
+    from environments.local.redis_server import RedisServer
+
+    server = RedisServer(tmp_path).start()
+    try:
+        assert any(str(server.process.pid) in item for item in leaks.leftover_processes())
+    finally:
+        server.stop()
+    assert not any(f"process {server.process.pid}:" in item for item in leaks.leftover_processes())
+
+
 def test_an_unmarked_process_is_not_reported() -> None:
     """The audit names what the kit started, not every process on the machine."""
     env = {k: v for k, v in os.environ.items() if k != OWNER_MARK}
