@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import psutil
@@ -109,11 +110,11 @@ class ContainerGroup:
                 stats = container.stats(stream=False)
                 # Podman leaves precpu_stats empty in one-shot stats: use this sampler's previous reading
                 previous = self._previous.get(container.id)
-                if previous and not (stats.get("precpu_stats", {}).get("system_cpu_usage")):
-                    stats["precpu_stats"] = previous
-                self._previous[container.id] = stats.get("cpu_stats", {})
+                if previous and not (stats.get("precpu_stats", {}).get("cpu_usage", {}).get("total_usage")):
+                    stats["precpu_stats"], stats["preread"] = previous["cpu_stats"], previous["read"]
+                self._previous[container.id] = {"cpu_stats": stats.get("cpu_stats", {}), "read": stats.get("read")}
                 mem += (stats.get("memory_stats", {}).get("usage") or 0) / MB
-                if stats.get("precpu_stats", {}).get("system_cpu_usage"):  # else: no interval to measure yet
+                if stats.get("precpu_stats", {}).get("cpu_usage", {}).get("total_usage"):  # else: no interval yet
                     cpu += container_cpu_percent(stats)
                     measured = True
         if measured:
@@ -129,14 +130,39 @@ class ContainerGroup:
 
 
 def container_cpu_percent(stats: dict[str, Any]) -> float:
+    """CPU use between two readings of one-shot stats, as a percentage of one core (100 = one full core).
+
+    Measured against the wall time between the readings (``preread`` -> ``read``) where both are
+    known: Podman's ``system_cpu_usage`` does not count every core of the host, so the Docker
+    formula (share of the host's CPU time x cores) overstates a busy container there. Without
+    timestamps, the Docker formula is used.
+    """
     cpu = stats.get("cpu_stats", {})
     pre = stats.get("precpu_stats", {})
     cpu_delta = (cpu.get("cpu_usage", {}).get("total_usage") or 0) - (pre.get("cpu_usage", {}).get("total_usage") or 0)
+    if cpu_delta <= 0:
+        return 0.0
+    wall = _timestamp(stats.get("read")) - _timestamp(stats.get("preread"))
+    if wall > 0 and _timestamp(stats.get("preread")) > 0:
+        return 100.0 * cpu_delta / (wall * 1e9)
     system_delta = (cpu.get("system_cpu_usage") or 0) - (pre.get("system_cpu_usage") or 0)
     cores = cpu.get("online_cpus") or len(cpu.get("cpu_usage", {}).get("percpu_usage") or []) or 1
-    if cpu_delta <= 0 or system_delta <= 0:
+    if system_delta <= 0:
         return 0.0
     return 100.0 * cpu_delta / system_delta * cores
+
+
+def _timestamp(text: str | None) -> float:
+    """Seconds since the epoch of an RFC 3339 time with up to nanoseconds (0.0 when absent or zero)."""
+    if not text or text.startswith("0001-"):
+        return 0.0
+    main, _, rest = text.rstrip("Z").partition(".")
+    fraction = "".join(ch for ch in rest if ch.isdigit())
+    try:
+        seconds = datetime.fromisoformat(main).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return 0.0
+    return seconds + (float(f"0.{fraction}") if fraction else 0.0)
 
 
 class PostgresConnections:

@@ -115,3 +115,16 @@ def test_container_cpu_percent_is_a_share_of_one_core():
     # 0.5 s of CPU over 1 s of wall time on 2 cores (2 s of system time) = half a core = 50 %
     assert container_cpu_percent(stats) == 50.0
     assert container_cpu_percent({"cpu_stats": {}, "precpu_stats": {}}) == 0.0
+
+
+def test_container_cpu_percent_uses_the_wall_time_between_readings_when_known():
+    from LoadKit.sampling import container_cpu_percent
+
+    # Podman: system_cpu_usage advances slower than the host's CPU time; the readings' timestamps do not lie
+    stats = {"read": "2026-11-21T18:47:25.345585159Z", "preread": "2026-11-21T18:47:25.031192883Z",
+             "cpu_stats": {"cpu_usage": {"total_usage": 705_584_553}, "system_cpu_usage": 6_774_324_502_825,
+                           "online_cpus": 2},
+             "precpu_stats": {"cpu_usage": {"total_usage": 545_488_739}, "system_cpu_usage": 6_774_145_293_698}}
+    assert 50.0 < container_cpu_percent(stats) < 52.0  # 0.160 s of CPU in 0.314 s: half a core
+    stats["preread"] = "0001-01-01T00:00:00Z"  # Docker's one-shot stats: no previous reading time
+    assert container_cpu_percent(stats) > 170  # the Docker formula, which Podman's figures overstate
