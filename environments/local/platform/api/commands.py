@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from typing import Any
 
 import psycopg
@@ -216,6 +217,14 @@ class Commands:
             log.info("agent %s marked offline: no heartbeat for %.1f s", row["agent_id"], self.timings.stale_after)
             conn = self.hub.local.get(row["agent_id"])
             if conn is not None:
+                self.hub.close_later(conn.ws, 4002, "no heartbeat")
+        # An agent cut off from this replica may already heartbeat through another one (so the row above
+        # stays fresh): a connection this replica has heard nothing on for staleAfter is dead here.
+        now = time.monotonic()
+        for agent_id, conn in list(self.hub.local.items()):
+            if now - conn.last_seen > self.timings.stale_after and not conn.ws.closed:
+                log.info("agent %s: nothing received here for %.1f s: closing this replica's connection",
+                         agent_id, now - conn.last_seen)
                 self.hub.close_later(conn.ws, 4002, "no heartbeat")
         expired = await self.pool.fetch(
             "UPDATE agent_commands c SET status = 'failed', completed_at = now(), error_message = "
