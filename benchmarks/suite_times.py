@@ -10,6 +10,7 @@ pass/fail counts, and every suite's elapsed time read from output.xml.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,8 +25,9 @@ BIN = Path(sys.executable).parent
 
 def run(command: list[str], outdir: Path) -> tuple[float, Path]:
     started = time.monotonic()
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # pabot runs `robot`
     subprocess.run([*command, "--outputdir", str(outdir), "suites/"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, check=False, timeout=3600)
+                   stderr=subprocess.DEVNULL, check=False, timeout=3600, env=env)
     return time.monotonic() - started, outdir / "output.xml"
 
 
