@@ -41,9 +41,8 @@ def leftover_processes() -> list[str]:
 
 
 def _podman(*args: str) -> list[str]:
-    conf = glob.glob("/tmp/kit-*/containers.conf")
-    env = {**os.environ, **({"CONTAINERS_CONF": conf[0]} if conf else {})}
-    result = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=30, env=env, check=False)
+    """Listing needs no runtime, so podman's defaults serve (the kit's containers.conf is per run)."""
+    result = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=30, check=False)
     return [line for line in result.stdout.splitlines() if line.strip()] if result.returncode == 0 else []
 
 
