@@ -30,6 +30,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ready-file", type=Path, help="write the topology JSON here when ready")
     parser.add_argument("--parent-pid", type=int, help="stop everything when this process exits")
     parser.add_argument("--quiet", action="store_true", help="do not print credentials")
+    parser.add_argument("--platform", default=os.environ.get("KIT_PLATFORM", "reference"),
+                        help="the platform under test: a shipped platform file (reference, streamspace) or the "
+                             "path of one (default: reference, the kit's own)")
+    parser.add_argument("--programs", default=os.environ.get("KIT_PLATFORM_PROGRAMS") or None,
+                        help="the folder of the platform's programs (for a platform you built, e.g. StreamSpace)")
     parser.add_argument("--only", help=f"start only these backends, no platform: a comma list of {', '.join(BACKENDS)}")
     args = parser.parse_args(argv)
     for name in ("api_replicas",):
@@ -49,10 +54,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def supervise(args: argparse.Namespace) -> int:
     options = StackOptions(api_replicas=args.api_replicas, k8s_agents=args.k8s_agents,
-                           docker_agents=args.docker_agents, only=args.only)
+                           docker_agents=args.docker_agents, only=args.only, platform=args.platform,
+                           programs=args.programs)
     if args.results:
         options.results = args.results.resolve()
-    stack = LocalStack(options)
+    try:
+        stack = LocalStack(options)
+    except BackendError as error:
+        print(f"[stack] ERROR: {error}", file=sys.stderr, flush=True)
+        return 2
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -121,7 +131,7 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _announce(topology: dict, stack: LocalStack, quiet: bool) -> None:
-    lines = [f"[stack] local reference stack {stack.run_id} ready in {stack.started_in:.1f} s"]
+    lines = [f"[stack] local stack {stack.run_id} ({stack.platform.name} platform) ready in {stack.started_in:.1f} s"]
     for api in topology["api"]:
         lines.append(f"  {api['name']:<16} {api['url']}")
     for key in ("redis", "postgres", "kubernetes", "engine"):

@@ -4,53 +4,80 @@ Every component reaches the backends and API replicas it depends on through its 
 link stops moving bytes in both directions (open connections stall with their data kept in the
 kernel's buffers, new connections are accepted and held): what a network partition looks like to
 the two ends. Healing resumes the flow, so TCP streams stay intact as after a real partition.
+
+A *service* link stands for a Kubernetes Service in front of several replicas (a program that is
+given one Control Plane URL, as StreamSpace's agents are): each new connection goes to the next
+replica that accepts it, round robin, as kube-proxy spreads connections over ready endpoints. A
+cut between the client and one replica stalls the connections that went there, and new ones sent
+there hang, as a partition does; a replica that is down refuses, and the connection goes on to
+the next one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from dataclasses import dataclass, field
 
 CHUNK = 65536
+CONNECT_TIMEOUT = 5.0
+
+
+@dataclass
+class Target:
+    """One server behind a link, with its own cut switch."""
+
+    server: str
+    host: str
+    port: int
+    open: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    @property
+    def cut(self) -> bool:
+        return not self.open.is_set()
 
 
 @dataclass
 class Link:
     client: str
-    server: str
-    target_host: str
-    target_port: int
+    server: str  # the server's name, or the service's for a link to several replicas
+    targets: list[Target]
     listen_host: str
     listen_port: int = 0
-    _open: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _server: asyncio.base_events.Server | None = field(default=None, repr=False)
     _tasks: set[asyncio.Task] = field(default_factory=set, repr=False)
     _writers: set[asyncio.StreamWriter] = field(default_factory=set, repr=False)
+    _turn: itertools.count = field(default_factory=itertools.count, repr=False)
 
     @property
     def cut(self) -> bool:
-        return not self._open.is_set()
+        return any(target.cut for target in self.targets)
 
     @property
     def address(self) -> str:
         return f"{self.listen_host}:{self.listen_port}"
 
+    def targets_between(self, a: str, b: str) -> list[Target]:
+        return [t for t in self.targets if {self.client, t.server} == {a, b}
+                or (_matches(self.client, a) and _matches(t.server, b))
+                or (_matches(self.client, b) and _matches(t.server, a))]
+
     def joins(self, a: str, b: str) -> bool:
-        return {self.client, self.server} == {a, b} or (
-            _matches(self.client, a) and _matches(self.server, b)) or (
-            _matches(self.client, b) and _matches(self.server, a))
+        return bool(self.targets_between(a, b))
 
     async def start(self) -> Link:
-        self._open.set()
+        for target in self.targets:
+            target.open.set()
         self._server = await asyncio.start_server(self._accept, self.listen_host, self.listen_port, backlog=256)
         self.listen_port = self._server.sockets[0].getsockname()[1]
         return self
 
-    def set_cut(self, cut: bool) -> None:
-        if cut:
-            self._open.clear()
-        else:
-            self._open.set()
+    def set_cut(self, cut: bool, targets: list[Target] | None = None) -> None:
+        for target in targets if targets is not None else self.targets:
+            if cut:
+                target.open.clear()
+            else:
+                target.open.set()
 
     async def close(self) -> None:
         if self._server:
@@ -61,23 +88,35 @@ class Link:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    async def _connect(self) -> tuple[Target, asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """The next target that accepts, round robin; a cut target holds the connection, as a partition does."""
+        start = next(self._turn)
+        for offset in range(len(self.targets)):
+            target = self.targets[(start + offset) % len(self.targets)]
+            await target.open.wait()
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(target.host, target.port), CONNECT_TIMEOUT)
+            except (TimeoutError, OSError):
+                continue  # down: a Service sends the connection to another ready endpoint
+            return target, reader, writer
+        return None
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         self._tasks.add(task)
         self._writers.add(writer)
         up_writer = None
         try:
-            await self._open.wait()
-            try:
-                up_reader, up_writer = await asyncio.wait_for(
-                    asyncio.open_connection(self.target_host, self.target_port), 5)
-            except (TimeoutError, OSError):
+            connected = await self._connect()
+            if connected is None:
                 return
+            target, up_reader, up_writer = connected
             self._writers.add(up_writer)
             # when one side closes, close both: a process that dies closes its sockets, and the
             # peer must see that at once (a half-open relay would hide a crash)
-            pipes = {asyncio.ensure_future(self._pipe(reader, up_writer)),
-                     asyncio.ensure_future(self._pipe(up_reader, writer))}
+            pipes = {asyncio.ensure_future(self._pipe(reader, up_writer, target.open)),
+                     asyncio.ensure_future(self._pipe(up_reader, writer, target.open))}
             _, pending = await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
             for pipe in pending:
                 pipe.cancel()
@@ -89,14 +128,15 @@ class Link:
                     w.close()
             self._tasks.discard(task)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event) -> None:
         try:
             while True:
-                await self._open.wait()
+                await flowing.wait()
                 data = await reader.read(CHUNK)
                 if not data:
                     break
-                await self._open.wait()
+                await flowing.wait()
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError, asyncio.CancelledError):
@@ -116,14 +156,22 @@ class LinkTable:
         self.links: list[Link] = []
 
     async def add(self, client: str, server: str, host: str, port: int) -> Link:
-        link = await Link(client, server, host, port, self.listen_host).start()
+        return await self.add_service(client, server, [(server, host, port)])
+
+    async def add_service(self, client: str, service: str, servers: list[tuple[str, str, int]]) -> Link:
+        """A link from ``client`` to whichever of ``servers`` (name, host, port) accepts, round robin."""
+        targets = [Target(name, host, port) for name, host, port in servers]
+        link = await Link(client, service, targets, self.listen_host).start()
         self.links.append(link)
         return link
 
     def partition(self, a: str, b: str) -> list[Link]:
-        hit = [link for link in self.links if link.joins(a, b)]
-        for link in hit:
-            link.set_cut(True)
+        hit = []
+        for link in self.links:
+            targets = link.targets_between(a, b)
+            if targets:
+                link.set_cut(True, targets)
+                hit.append(link)
         return hit
 
     def heal(self) -> None:
@@ -131,7 +179,8 @@ class LinkTable:
             link.set_cut(False)
 
     def cuts(self) -> list[dict[str, str]]:
-        return [{"a": link.client, "b": link.server} for link in self.links if link.cut]
+        pairs = {(link.client, target.server) for link in self.links for target in link.targets if target.cut}
+        return [{"a": a, "b": b} for a, b in sorted(pairs)]
 
     async def close(self) -> None:
         await asyncio.gather(*(link.close() for link in self.links), return_exceptions=True)

@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import shutil
+import string
 import sys
 import tempfile
 import time
@@ -24,6 +25,7 @@ from datetime import UTC
 from pathlib import Path
 
 from environments.local.links import LinkTable
+from environments.local.platforms import PartSpec, PlatformSpec, load_platform
 from environments.local.postgres_server import PostgresServer
 from environments.local.procs import BackendError, ManagedProcess, free_port, wait_for
 from environments.local.redis_server import RedisServer
@@ -32,6 +34,8 @@ from environments.local.vnc_server import VncServer
 REPO = Path(__file__).resolve().parents[2]
 RUN_LABEL = "streamspace.kit/run"
 USERS = ("alice", "bob", "carol", "dave", "erin")
+LETTERS = "abcdefghij"
+TEMPLATES = {"desktop-kubernetes": "kubernetes", "desktop-docker": "docker"}  # the suites' templates
 BACKENDS = ("redis", "postgres", "kubernetes", "engine", "vnc")
 
 
@@ -47,17 +51,12 @@ class StackOptions:
     start_timeout: float = 180.0
     # only these backends, and no platform (API replicas, agents): e.g. {"redis", "postgres"}
     only: frozenset[str] | None = None
-    timings: dict[str, object] = field(default_factory=lambda: {
-        "heartbeatInterval": 1.0,
-        "staleAfter": 4.0,
-        "leaseDuration": 3.0,
-        "renewDeadline": 2.0,
-        "retryPeriod": 0.5,
-        "reconnectBackoff": [0.2, 0.4, 0.8, 1.6, 3.2],
-        "dockerLeaderLease": 3.0,
-        "commandPoll": 0.5,
-        "redisRetryBackoff": [0.2, 0.5, 1.0, 2.0],
-    })
+    # the platform under test: a shipped platform file's name or a path (environments/local/platforms/)
+    platform: str = "reference"
+    # the folder of the platform's programs, for a platform you built (e.g. StreamSpace)
+    programs: str | None = None
+    # timings that override the platform file's (the platform's own settings, see its file)
+    timings: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,6 +75,9 @@ class Component:
 class LocalStack:
     def __init__(self, options: StackOptions | None = None) -> None:
         self.options = options or StackOptions()
+        # the platform file is read first: a wrong name or a missing program fails before anything starts
+        self.platform: PlatformSpec = load_platform(self.options.platform, self.options.programs)
+        self.timings: dict[str, object] = {**self.platform.timings, **self.options.timings}
         self.run_id = secrets.token_hex(4)
         self.state = Path(tempfile.mkdtemp(prefix=f"kit-stack-{self.run_id}-"))
         self.state.chmod(0o700)
@@ -93,10 +95,12 @@ class LocalStack:
         self.secrets = {
             "jwtSecret": secrets.token_hex(32),
             "agentKey": secrets.token_hex(32),
-            "admin": secrets.token_urlsafe(12),
+            "admin": strong_password(),
             "vnc": secrets.token_hex(4),
-            **{user: secrets.token_urlsafe(12) for user in USERS},
+            **{user: strong_password() for user in USERS},
         }
+        self.agent_api_keys: dict[str, str] = {}  # agent id -> the key the platform issued (seed)
+        self.pods: dict[str, str] = {}  # slot name -> pod name
         self._procs: dict[str, ManagedProcess] = {}
         self._argv: dict[str, tuple[list[str], Callable[[], None] | None]] = {}
         self._stopped = False
@@ -120,7 +124,9 @@ class LocalStack:
             return self.topology()
         self._write_secrets()
         self._start_api_replicas()
-        self._start_kubelet()
+        self._seed()
+        if self.options.k8s_agents:
+            self._start_kubelet()
         self._start_agents()
         self._wait_for_agents()
         self.started_in = time.monotonic() - started
@@ -168,6 +174,7 @@ class LocalStack:
 
         self.engine = Engine(self.state / "engine").start()
         self.session_image = ensure_session_image(self.engine.client())
+        self._engine_before = self._platform_engine_objects()
         self.components["engine"] = Component(
             "engine", "engine", lambda: None, lambda: None, lambda: None, lambda: True,
             lambda: {"url": self.engine.url, "kind": self.engine.kind, "network": "streamspace",
@@ -204,7 +211,7 @@ class LocalStack:
             "runLabel": f"{RUN_LABEL}={self.run_id}",
             "sessionImage": self.session_image,
             "namespace": self.options.namespace,
-            "timings": self.options.timings,
+            "timings": self.timings,
             "seed": {
                 "admin": {"username": "admin", "password": self.secrets["admin"]},
                 "users": [{"username": u, "password": self.secrets[u]} for u in USERS],
@@ -226,15 +233,15 @@ class LocalStack:
         return future.result(10).address
 
     def _add_process(self, name: str, kind: str, argv: list[str], ready: Callable[[], None] | None,
-                     info: Callable[[], dict[str, object]] = dict) -> None:
+                     info: Callable[[], dict[str, object]] = dict, env: dict[str, str] | None = None) -> None:
         self._argv[name] = (argv, ready)
+        environment = {"PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'libraries'}", "PYTHONUNBUFFERED": "1",
+                       **(env or {})}
 
         def start() -> None:
             if name in self._procs and self._procs[name].running():
                 return
-            proc = ManagedProcess(name, argv, self.logs / f"{name}.log", cwd=REPO,
-                                  env={"PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'libraries'}",
-                                       "PYTHONUNBUFFERED": "1"})
+            proc = ManagedProcess(name, argv, self.logs / f"{name}.log", cwd=self.state, env=environment)
             self._procs[name] = proc.start()
             if ready:
                 ready()
@@ -260,6 +267,76 @@ class LocalStack:
     def _python(self, module: str, *args: str) -> list[str]:
         return [sys.executable, "-m", module, *args]
 
+    # ------------------------------------------------------ the platform's parts
+    def _values(self, part: PartSpec, name: str, index: int, host: str = "", port: int = 0,
+                agent_id: str = "") -> dict[str, str]:
+        """What the platform file's placeholders stand for, for one replica; links made on demand."""
+        used = part.placeholders()
+        values = {
+            "name": name, "index": str(index), "letter": LETTERS[index - 1], "host": host, "port": str(port),
+            "url": f"http://{host}:{port}", "namespace": self.options.namespace, "agent_id": agent_id,
+            "state": str(self.state), "config": str(self.state / "config.json"),
+            "jwt_secret_file": str(self.state / "jwt.secret"), "agent_key_file": str(self.state / "agent.key"),
+            "python": sys.executable, "repo": str(REPO), "programs": str(self.platform.programs or ""),
+            "engine_url": self.engine.url if self.engine else "",
+            "session_platform": "kubernetes" if self.options.k8s_agents else "docker",
+            "secret.jwt": self.secrets["jwtSecret"], "secret.agent_key": self.secrets["agentKey"],
+            "secret.admin": self.secrets["admin"],
+            "secret.agent_api_key": self.agent_api_keys.get(agent_id, self.secrets["agentKey"]),
+        }
+        values["pod"] = part.render(part.pod, values)
+        if used & {"redis", "redis_host", "redis_port"}:
+            address = self._link(name, "redis", self.redis.host, self.redis.port)
+            values["redis"] = address
+            values["redis_host"], values["redis_port"] = address.split(":")
+        if used & {"db_host", "db_port", "db_name", "db_user", "dsn"}:
+            address = self._link(name, "postgres", self.postgres.host, self.postgres.port)
+            values["db_host"], values["db_port"] = address.split(":")
+            values["db_name"], values["db_user"] = "streamspace", "postgres"
+            values["dsn"] = (f"host={values['db_host']} port={values['db_port']} user=postgres "
+                             f"dbname=streamspace connect_timeout=5")
+        if used & {"kube_url", "kubeconfig"}:
+            values["kube_url"] = "http://" + self._link(name, "kubernetes", self.kube.host, self.kube.port)
+            values["kubeconfig"] = str(self._kubeconfig(name, values["kube_url"]))
+        if "api_urls" in used:
+            values["api_urls"] = self._agent_api_urls(name)
+        if "api_service" in used:
+            values["api_service"] = self._api_service(name)
+        return values
+
+    def _kubeconfig(self, name: str, url: str) -> Path:
+        """A kubeconfig naming the Kubernetes API stand-in through this component's own link."""
+        config = {
+            "apiVersion": "v1", "kind": "Config", "current-context": "kit",
+            "clusters": [{"name": "kit-stand-in", "cluster": {"server": url}}],
+            "users": [{"name": "kit", "user": {}}],
+            "contexts": [{"name": "kit", "context": {"cluster": "kit-stand-in", "user": "kit",
+                                                      "namespace": self.options.namespace}}],
+        }
+        return self._private_file(f"kubeconfig-{name}", json.dumps(config, indent=2))
+
+    def _api_service(self, client: str) -> str:
+        servers = []
+        for api, url in self.api_urls.items():
+            host, port = url.removeprefix("http://").split(":")
+            servers.append((api, host, int(port)))
+        future = asyncio.run_coroutine_threadsafe(self.links.add_service(client, "api", servers), self.loop)
+        return future.result(10).address
+
+    def _start_part(self, part_name: str, kind: str, name: str, index: int, host: str = "", port: int = 0,
+                    agent_id: str = "", info: Callable[[], dict[str, object]] | None = None) -> None:
+        part = self.platform.part(part_name)
+        values = self._values(part, name, index, host, port, agent_id)
+        self.pods[name] = values["pod"]
+        argv = part.argv(values)
+        if part.hostname:
+            argv = own_hostname(values["pod"], argv)
+        ready = self._health_waiter(name, f"http://{host}:{port}{part.health}") if part.health else None
+        pod = values["pod"]
+        details = info or dict
+        self._add_process(name, kind, argv, ready, lambda: {"pod": pod, **details()},
+                          env=part.environment(values))
+
     def _start_api_replicas(self) -> None:
         for index in range(1, self.options.api_replicas + 1):
             name = f"api-{index}"
@@ -267,20 +344,12 @@ class LocalStack:
             port = free_port(host)
             url = f"http://{host}:{port}"
             self.api_urls[name] = url
-            redis = self._link(name, "redis", self.redis.host, self.redis.port)
-            pg_host, pg_port = self._link(name, "postgres", self.postgres.host, self.postgres.port).split(":")
-            dsn = f"host={pg_host} port={pg_port} user=postgres dbname=streamspace connect_timeout=5"
-            argv = self._python(
-                "environments.local.platform.api", "--name", name, "--host", host, "--port", str(port),
-                "--redis-url", f"redis://{redis}/1", "--database-dsn", dsn,
-                "--jwt-secret-file", str(self.state / "jwt.secret"),
-                "--agent-key-file", str(self.state / "agent.key"), "--config", str(self.state / "config.json"))
-            self._add_process(name, "api", argv, self._health_waiter(name, url), lambda url=url: {"url": url})
+            self._start_part("api", "api", name, index, host, port, info=lambda url=url: {"url": url})
 
     def _health_waiter(self, name: str, url: str) -> Callable[[], None]:
         def ready() -> None:
             proc = self._procs[name]
-            wait_for(lambda: _http_ok(f"{url}/health"), 30, f"API replica {name} did not become healthy",
+            wait_for(lambda: _http_ok(url), 30, f"API replica {name} did not become healthy",
                      proc.log, proc.popen)
         return ready
 
@@ -292,37 +361,54 @@ class LocalStack:
         return ",".join(urls)
 
     def _start_kubelet(self) -> None:
+        """The kubelet stand-in belongs to the Kubernetes stand-in: it runs the pods any platform asks for."""
         kube = self._link("kubelet", "kubernetes", self.kube.host, self.kube.port)
         argv = self._python("environments.local.platform.agents.kubelet", "--kube-url", f"http://{kube}",
                             "--namespace", self.options.namespace, "--config", str(self.state / "config.json"))
         self._add_process("kubelet", "kubelet", argv, None)
 
     def _start_agents(self) -> None:
-        for letter in "abcdefghij"[: self.options.k8s_agents]:
-            name = f"k8s-agent-{letter}"
-            kube = self._link(name, "kubernetes", self.kube.host, self.kube.port)
-            argv = self._python(
-                "environments.local.platform.agents.kubernetes", "--replica", name,
-                "--agent-id", self.options.k8s_agent_id, "--namespace", self.options.namespace,
-                "--kube-url", f"http://{kube}", "--api-urls", self._agent_api_urls(name),
-                "--agent-key-file", str(self.state / "agent.key"), "--config", str(self.state / "config.json"))
-            self._add_process(name, "k8s-agent", argv, None)
-        for letter in "abcdefghij"[: self.options.docker_agents]:
-            name = f"docker-agent-{letter}"
-            redis = self._link(name, "redis", self.redis.host, self.redis.port)
-            argv = self._python(
-                "environments.local.platform.agents.docker", "--replica", name,
-                "--agent-id", self.options.docker_agent_id, "--engine-url", self.engine.url,
-                "--redis-url", f"redis://{redis}/0", "--api-urls", self._agent_api_urls(name),
-                "--agent-key-file", str(self.state / "agent.key"), "--config", str(self.state / "config.json"))
-            self._add_process(name, "docker-agent", argv, None)
+        if self.options.k8s_agents and "kubernetes-agent" not in self.platform.parts:
+            raise BackendError(f"The {self.platform.name} platform has no Kubernetes agent",
+                               f"{self.platform.path.name} has no 'kubernetes-agent' part",
+                               "start the stack with --k8s-agents 0, or add the part")
+        if self.options.docker_agents and "docker-agent" not in self.platform.parts:
+            raise BackendError(f"The {self.platform.name} platform has no Docker agent",
+                               f"{self.platform.path.name} has no 'docker-agent' part",
+                               "start the stack with --docker-agents 0, or add the part")
+        for index in range(1, self.options.k8s_agents + 1):
+            self._start_part("kubernetes-agent", "k8s-agent", f"k8s-agent-{LETTERS[index - 1]}", index,
+                             agent_id=self.options.k8s_agent_id)
+        for index in range(1, self.options.docker_agents + 1):
+            self._start_part("docker-agent", "docker-agent", f"docker-agent-{LETTERS[index - 1]}", index,
+                             agent_id=self.options.docker_agent_id)
 
-    def _wait_for_agents(self) -> None:
+    def _seed(self) -> None:
+        """What the platform needs before its agents start and the suites use it (see platforms.seeding)."""
+        from environments.local.platforms.seeding import SeedContext, seed
+
+        agents = {}
+        if self.options.k8s_agents:
+            agents[self.options.k8s_agent_id] = "kubernetes"
+        if self.options.docker_agents:
+            agents[self.options.docker_agent_id] = "docker"
+        templates = {name: {"image": self.session_image, "platform": platform, "port": 5900}
+                     for name, platform in TEMPLATES.items()}
+        context = SeedContext(api_url=next(iter(self.api_urls.values())), admin_password=self.secrets["admin"],
+                              bootstrap_key=self.secrets["agentKey"], users={u: self.secrets[u] for u in USERS},
+                              agents=agents, templates=templates, dsn=self._dsn())
+        self.agent_api_keys.update(seed(self.platform.seed, context))
+
+    def _agent_ids(self) -> list[str]:
         wanted = []
         if self.options.k8s_agents:
             wanted.append(self.options.k8s_agent_id)
         if self.options.docker_agents:
             wanted.append(self.options.docker_agent_id)
+        return wanted
+
+    def _wait_for_agents(self) -> None:
+        wanted = self._agent_ids()
         if not wanted:
             return
         token = self.admin_token()
@@ -330,9 +416,9 @@ class LocalStack:
 
         def online() -> bool:
             agents = _http_json(f"{url}/api/v1/admin/agents?status=online", token)["agents"]
-            return set(wanted) <= {a["agentId"] for a in agents}
+            return set(wanted) <= {a["agentId"] for a in agents if a.get("status", "online") == "online"}
 
-        wait_for(online, 60, f"agents {', '.join(wanted)} did not come online (see the agent logs in {self.logs})")
+        wait_for(online, 90, f"agents {', '.join(wanted)} did not come online (see the agent logs in {self.logs})")
 
     def admin_token(self) -> str:
         url = next(iter(self.api_urls.values()))
@@ -341,11 +427,51 @@ class LocalStack:
         with urllib.request.urlopen(request, timeout=5) as response:
             return json.loads(response.read())["token"]
 
+    def _platform_engine_objects(self) -> set[tuple[str, str]]:
+        """What the platform made in the engine that carries no run label (see ``engineObjects``)."""
+        wanted = self.platform.engine_objects
+        if not wanted or self.engine is None:
+            return set()
+        client = self.engine.client()
+        found: set[tuple[str, str]] = set()
+        if wanted.get("containerLabel"):
+            found |= {("container", c.id) for c in
+                      client.containers.list(all=True, filters={"label": wanted["containerLabel"]})}
+        if wanted.get("volumePrefix"):
+            found |= {("volume", v.name) for v in client.volumes.list() if v.name.startswith(wanted["volumePrefix"])}
+        if wanted.get("network"):
+            found |= {("network", n.name) for n in client.networks.list(names=[wanted["network"]])
+                      if n.name == wanted["network"]}
+        return found
+
+    def _remove_platform_engine_objects(self) -> None:
+        import docker.errors
+
+        client = self.engine.client()
+        made = self._platform_engine_objects() - getattr(self, "_engine_before", set())
+        failures = []
+        for kind in ("container", "volume", "network"):  # containers first: they hold the others
+            for _, ident in sorted(o for o in made if o[0] == kind):
+                try:
+                    if kind == "container":
+                        client.containers.get(ident).remove(force=True, v=True)
+                    elif kind == "volume":
+                        client.volumes.get(ident).remove(force=True)
+                    else:
+                        client.networks.get(ident).remove()
+                except docker.errors.NotFound:
+                    continue
+                except Exception as error:  # noqa: BLE001 - go on, report at the end
+                    failures.append(f"{kind} {ident}: {error}")
+        if failures:
+            raise BackendError("Could not remove what the platform made in the engine", "; ".join(failures),
+                               "remove them by hand (podman rm -f / docker rm -f)")
+
     # ---------------------------------------------------------------- topology
     def k8s_leader(self) -> str | None:
         if not self.kube or not self.options.k8s_agents:
             return None
-        lease = f"streamspace-agent-{self.options.k8s_agent_id}"
+        lease = self.lease_name()
         try:
             data = _http_json(f"{self.kube.url}/apis/coordination.k8s.io/v1/namespaces/"
                               f"{self.options.namespace}/leases/{lease}")
@@ -353,6 +479,14 @@ class LocalStack:
             return None
         holder = (data.get("spec") or {}).get("holderIdentity")
         return holder if holder and self._lease_fresh(data) else None
+
+    def lease_name(self) -> str:
+        template = self.platform.leader.get("lease", "streamspace-agent-{agent_id}")
+        return template.replace("{agent_id}", self.options.k8s_agent_id)
+
+    def docker_lock_key(self) -> str:
+        template = self.platform.leader.get("redisKey", "streamspace:agent:leader:{agent_id}")
+        return template.replace("{agent_id}", self.options.docker_agent_id)
 
     @staticmethod
     def _lease_fresh(lease: dict) -> bool:
@@ -372,17 +506,19 @@ class LocalStack:
 
         try:
             client = redis.Redis(host=self.redis.host, port=self.redis.port, socket_timeout=1, decode_responses=True)
-            value = client.get(f"streamspace:agent:leader:{self.options.docker_agent_id}")
+            value = client.get(self.docker_lock_key())
             client.close()
         except redis.RedisError:
             return None
         return value
 
     def topology(self) -> dict[str, object]:
+        # the platform stores pod names (the Lease holder, the lock's value); the topology maps them to slots
         k8s_leader, docker_leader = self.k8s_leader(), self.docker_leader()
 
         def replicas(kind: str, leader: str | None) -> list[dict[str, object]]:
-            return [{"name": c.name, "running": c.running(), "leader": c.name == leader, **c.info()}
+            return [{"name": c.name, "running": c.running(),
+                     "leader": leader is not None and self.pods.get(c.name, c.name) == leader, **c.info()}
                     for c in self.components.values() if c.kind == kind]
 
         def backend(name: str) -> dict[str, object]:
@@ -392,14 +528,16 @@ class LocalStack:
         return {
             "environment": "local",
             "runId": self.run_id,
+            "platform": {"name": self.platform.name, "file": str(self.platform.path),
+                         "programs": str(self.platform.programs) if self.platform.programs else None},
             "api": [{"name": c.name, "running": c.running(), **c.info()}
                     for c in self.components.values() if c.kind == "api"],
             "agents": {
                 "kubernetes": {"agentId": self.options.k8s_agent_id, "namespace": self.options.namespace,
-                               "lease": f"streamspace-agent-{self.options.k8s_agent_id}",
+                               "lease": self.lease_name(),
                                "replicas": replicas("k8s-agent", k8s_leader)},
                 "docker": {"agentId": self.options.docker_agent_id,
-                           "lockKey": f"streamspace:agent:leader:{self.options.docker_agent_id}",
+                           "lockKey": self.docker_lock_key(),
                            "replicas": replicas("docker-agent", docker_leader)},
             },
             "kubelet": backend("kubelet"),
@@ -416,7 +554,7 @@ class LocalStack:
                 "agentKey": self.secrets["agentKey"],
                 "jwtSecret": self.secrets["jwtSecret"],
             },
-            "timings": self.options.timings,
+            "timings": self.timings,
             "labels": {"run": f"{RUN_LABEL}={self.run_id}"},
             "sessionImage": self.session_image,
             "logs": str(self.logs),
@@ -446,11 +584,29 @@ class LocalStack:
             from environments.local.engine import cleanup_by_label
 
             _quietly(lambda: cleanup_by_label(self.engine.client(), f"{RUN_LABEL}={self.run_id}"), self.stop_errors)
+            _quietly(self._remove_platform_engine_objects, self.stop_errors)
             _quietly(self.engine.stop)
         for backend in (*self.vnc, self.kube, self.postgres, self.redis):
             if backend is not None:
                 _quietly(backend.stop)
         shutil.rmtree(self.state, ignore_errors=True)
+
+
+def strong_password() -> str:
+    """A fresh password that any usual password rule accepts: upper, lower, digit and special character."""
+    pick = secrets.SystemRandom()
+    return (secrets.token_urlsafe(12) + pick.choice(string.ascii_uppercase) + pick.choice(string.ascii_lowercase)
+            + pick.choice(string.digits) + pick.choice("!#%+=@^"))
+
+
+def own_hostname(hostname: str, argv: list[str]) -> list[str]:
+    """Run ``argv`` in its own UTS namespace under ``hostname``, as a container or pod has its own."""
+    unshare = shutil.which("unshare")
+    if unshare is None or os.geteuid() != 0:
+        raise BackendError("A platform part must run under its own hostname (as in a container)",
+                           "that needs 'unshare --uts' (util-linux) and root",
+                           "run the stack as root, or set hostname: false in the platform file")
+    return [unshare, "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"', hostname, *argv]
 
 
 def _quietly(action: Callable[[], object], errors: list[str] | None = None) -> None:

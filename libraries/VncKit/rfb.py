@@ -228,9 +228,11 @@ class RfbClient:
     def _fail_security(self, result: int, reason: str) -> None:
         said = f"the server said: {reason}" if reason else f"security result {result}"
         if self.security == 2:
-            raise VncAuthFailed(f"VNC authentication to {self.description} failed (wrong password?)", said,
-                                "check the password; after several failures a server may block this "
-                                "address for a while (TigerVNC's BlacklistTimeout)")
+            blocked = any(word in reason.lower() for word in ("too many", "blacklist", "try again later"))
+            fix = ("the server blocks this address after repeated failures: wait for its block to end "
+                   "(TigerVNC: BlacklistTimeout) or restart it, then use the right password" if blocked
+                   else "check the password given to 'Connect To VNC'")
+            raise VncAuthFailed(f"VNC authentication to {self.description} failed (wrong password?)", said, fix)
         raise VncProtocolError(f"The VNC server at {self.description} refused the connection", said,
                                "read the server's log")
 

@@ -79,6 +79,23 @@ def test_refused_connection_names_cause_and_fix():
     assert "Fix: start Redis there" in text
 
 
+def test_a_subscribe_the_acl_refuses_names_the_permission(redis_server, raw):
+    user, password = f"kit-nosub-{uuid.uuid4().hex[:6]}", "nosub-pass-31"
+    raw.execute_command("ACL", "SETUSER", user, "on", f">{password}", "~*", "+@all", "-subscribe", "-psubscribe")
+    lib = RedisKit()
+    try:
+        lib.connect_to_redis("127.0.0.1", redis_server.port, username=user, password=Secret(password), timeout="2s")
+        with pytest.raises(KitError) as error:
+            lib.subscribe_to_channels("kit:acl:test")
+        text = str(error.value)
+        assert "permission" in text.lower() and "ACL SETUSER" in text, text
+        assert "up and answering" not in text and password not in text
+    finally:
+        lib.ctx.cleanup.run_all()
+        lib.close_all_redis_connections()
+        raw.execute_command("ACL", "DELUSER", user)
+
+
 def test_bad_password_is_named_and_never_shown(tmp_path):
     server = RedisServer(tmp_path, name="rediskit-auth")
     try:

@@ -136,6 +136,8 @@ def test_wrong_password_fails_with_the_servers_reason(vnc: VncKit, auth_desktop:
         vnc.connect_to_vnc(auth_desktop.address, password=Secret("not-the-one"), timeout="3s")
     assert time.monotonic() - started < 3
     assert "not-the-one" not in str(caught.value)
+    # one failure is a wrong password, not a block: the hint says so and names no server's setting
+    assert "check the password" in str(caught.value) and "BlacklistTimeout" not in str(caught.value)
 
 
 def test_missing_password_is_named(vnc: VncKit, auth_desktop: Desktop) -> None:

@@ -39,13 +39,16 @@ class LocalDriver(EnvironmentDriver):
         k8s_agents: int | None = None,
         docker_agents: int | None = None,
         only: Sequence[str] | str | None = None,
+        platform: str | None = None,
+        programs: str | None = None,
         extra_args: Sequence[str] = (),
         command: Sequence[str] | None = None,
         cwd: Path | str | None = None,
         log_dir: Path | str | None = None,
     ) -> None:
         self.options = {"--api-replicas": api_replicas, "--k8s-agents": k8s_agents,
-                        "--docker-agents": docker_agents}
+                        "--docker-agents": docker_agents, "--platform": platform or None,
+                        "--programs": programs or None}
         self.only = ",".join(only) if isinstance(only, (list, tuple)) else only
         self.extra_args = list(extra_args)
         self.command = list(command) if command else [sys.executable, "-m", "environments.local"]

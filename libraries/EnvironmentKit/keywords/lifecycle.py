@@ -44,6 +44,8 @@ class LifecycleKeywords:
         docker_agents: int | None = None,
         only: str | None = None,
         topology_file: str | None = None,
+        platform: str | None = None,
+        programs: str | None = None,
     ) -> dict[str, Any]:
         """Start the environment chosen by ``environment`` (or ``${ENVIRONMENT}``, default ``local``)
         and wait until it is healthy; returns its topology (credentials masked).
@@ -56,7 +58,11 @@ class LifecycleKeywords:
         started it, also when it fails, and at interpreter exit.
 
         ``only`` limits the local stack to some components (``redis,postgres``); the replica
-        counts size it. On failure the error carries the tail of the supervisor's log.
+        counts size it. ``platform`` picks the platform under test on the local stack: ``reference``
+        (the kit's own, the default), ``streamspace`` or a platform file's path
+        (default ``${LOCAL_PLATFORM}``); ``programs`` is the folder of its programs
+        (default ``${LOCAL_PLATFORM_PROGRAMS}``), see docs/streamspace-v2.md. On failure the error
+        carries the tail of the supervisor's log.
 
         Example:
         | Start Test Environment | local | timeout=2 min | api_replicas=2 |
@@ -73,8 +79,12 @@ class LifecycleKeywords:
             return active.topology.public()
         name = self.chosen_environment(environment)
         options: dict[str, Any] = {}
+        if name == "local":
+            platform = platform or robot_variable("LOCAL_PLATFORM") or os.environ.get("KIT_PLATFORM")
+            programs = programs or robot_variable("LOCAL_PLATFORM_PROGRAMS") or os.environ.get("KIT_PLATFORM_PROGRAMS")
         for key, value in (("api_replicas", api_replicas), ("k8s_agents", k8s_agents),
-                           ("docker_agents", docker_agents), ("only", only)):
+                           ("docker_agents", docker_agents), ("only", only), ("platform", platform),
+                           ("programs", programs)):
             if value is not None and value != "":
                 options[key] = value
         driver = create_driver(name, **options)

@@ -39,7 +39,7 @@ class PubSubKeywords:
             except (TimeoutError, ConnectionError) as error:
                 sub.stop()
                 raise KitError(f"{what} failed on Redis at {handle.where}", handle.mask(str(error)),
-                               "check that the server is up and answering") from None
+                               subscribe_fix(str(error))) from None
         if name not in self.ctx.subscriptions:
             self.ctx.subscriptions[name] = sub
             handle.subscriptions.append(sub)
@@ -176,3 +176,16 @@ class PubSubKeywords:
         flt = MessageFilter(channel, message, dict(fields or {}))
         return get_and_assert(lambda: len(sub.messages(flt)), assertion_operator, assertion_expected,
                               f"Messages on {flt.describe()}", timeout)
+
+
+def subscribe_fix(error: str) -> str:
+    """The fix for a failed SUBSCRIBE, by what the server answered."""
+    text = error.lower()
+    if "noperm" in text or "permission" in text or "no permissions" in text:
+        return ("the user lacks the permission: grant it the channels and the subscribe commands "
+                "(ACL SETUSER <user> &<channel> +subscribe +psubscribe) or connect as a user who has them")
+    if "noauth" in text or "authentication" in text or "wrongpass" in text:
+        return "pass the right username= and password= to 'Connect To Redis'"
+    if "did not confirm" in text:
+        return "the server is slow or paused (CLIENT PAUSE, DEBUG SLEEP); raise the socket timeout or check the server"
+    return "check that the server is up and answering"
