@@ -168,7 +168,8 @@ class Engine:
             sock.unlink()
         self.url, self.kind, self.owned = f"unix://{sock}", "podman", True
         argv = [podman, "system", "service", "--time=0", self.url]
-        self.process = ManagedProcess("podman", argv, self.workdir / "podman.log", env=self.env()).start()
+        self.process = ManagedProcess("podman", argv, self.workdir / "podman.log", env=self.env(),
+                                      cwd=self.workdir).start()  # conmon writes files (oom) in its cwd
         try:
             wait_for(lambda: ping(self.url, 1.0), timeout, "Podman's Docker API did not answer",
                      self.process.log, self.process.popen)

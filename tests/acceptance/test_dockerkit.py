@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -178,6 +179,8 @@ def test_published_port_and_logs(kit, busybox):
 
 
 def test_limits_are_declared_measured_and_enforced(kit, busybox):
+    here = Path.cwd()  # where the kit (and so the engine it started) runs: nothing may be written there
+    before = set(here.iterdir())
     name = sleeper(kit, busybox, cpu="0.5", memory="64Mi")
     limits = kit.get_container_limits(name)
     assert (limits["cpu"], limits["memory"]) == ("0.5", "64Mi")
@@ -190,6 +193,7 @@ def test_limits_are_declared_measured_and_enforced(kit, busybox):
     assert stats["memory_limit"] == "64Mi"
     assert stats["cpu_percent"] < 20, "the burners must be stopped after the check"
     assert 0 < stats["memory_used_bytes"] < 64 * 1024**2
+    assert set(here.iterdir()) - before == set(), "an OOM kill left a file in the kit's folder (conmon's 'oom')"
 
 
 def test_unlimited_container_fails_the_enforcement_checks(kit, busybox):
