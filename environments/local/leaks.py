@@ -57,6 +57,9 @@ def leftover_engine_objects() -> list[str]:
             found.append(f"volume {line}")
         for line in _podman("network", "ls", "--filter", f"label={label}", "--format", "{{.Name}}"):
             found.append(f"network {line}")
+            # what a platform attached to a network of the kit's carries no label of the kit's
+            for name in _podman("ps", "-a", "--filter", f"network={line}", "--format", "{{.Names}} ({{.Status}})"):
+                found.append(f"container {name} (on the kit's network {line})")
     return sorted(set(found))
 
 

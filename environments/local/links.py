@@ -117,10 +117,14 @@ class Link:
             # peer must see that at once (a half-open relay would hide a crash)
             pipes = {asyncio.ensure_future(self._pipe(reader, up_writer, target.open)),
                      asyncio.ensure_future(self._pipe(up_reader, writer, target.open))}
-            _, pending = await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
-            for pipe in pending:
-                pipe.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            try:
+                await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for pipe in pipes:
+                    pipe.cancel()
+                await asyncio.gather(*pipes, return_exceptions=True)
+        except asyncio.CancelledError:
+            pass  # the stack is stopping: closing both sides below is all there is to do
         finally:
             for w in (writer, up_writer):
                 if w is not None:

@@ -9,6 +9,7 @@ everything it started — processes, containers, volumes, networks, temp directo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -174,10 +175,14 @@ class LocalStack:
 
         self.engine = Engine(self.state / "engine").start()
         self.session_image = ensure_session_image(self.engine.client())
-        self._engine_before = self._platform_engine_objects()
+        if self.platform.engine_objects.get("network"):
+            # made here with the run's label, so the leak audit finds it and what is attached to it
+            # even if this supervisor is killed; the platform's agent finds it and joins it
+            self.engine.client().networks.create(self.session_network(), driver="bridge",
+                                                 labels={RUN_LABEL: self.run_id})
         self.components["engine"] = Component(
             "engine", "engine", lambda: None, lambda: None, lambda: None, lambda: True,
-            lambda: {"url": self.engine.url, "kind": self.engine.kind, "network": "streamspace",
+            lambda: {"url": self.engine.url, "kind": self.engine.kind, "network": self.session_network(),
                      "image": self.session_image})
 
     def _register_backend(self, name: str, kind: str, start: Callable[[], None], stop: Callable[[], None],
@@ -280,6 +285,7 @@ class LocalStack:
             "python": sys.executable, "repo": str(REPO), "programs": str(self.platform.programs or ""),
             "engine_url": self.engine.url if self.engine else "",
             "session_platform": "kubernetes" if self.options.k8s_agents else "docker",
+            "run_id": self.run_id,
             "secret.jwt": self.secrets["jwtSecret"], "secret.agent_key": self.secrets["agentKey"],
             "secret.admin": self.secrets["admin"],
             "secret.agent_api_key": self.agent_api_keys.get(agent_id, self.secrets["agentKey"]),
@@ -407,18 +413,29 @@ class LocalStack:
             wanted.append(self.options.docker_agent_id)
         return wanted
 
-    def _wait_for_agents(self) -> None:
+    def _wait_for_agents(self, timeout: float = 90.0) -> None:
         wanted = self._agent_ids()
         if not wanted:
             return
         token = self.admin_token()
         url = next(iter(self.api_urls.values()))
-
-        def online() -> bool:
-            agents = _http_json(f"{url}/api/v1/admin/agents?status=online", token)["agents"]
-            return set(wanted) <= {a["agentId"] for a in agents if a.get("status", "online") == "online"}
-
-        wait_for(online, 90, f"agents {', '.join(wanted)} did not come online (see the agent logs in {self.logs})")
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(Exception):
+                agents = _http_json(f"{url}/api/v1/admin/agents?status=online", token)["agents"]
+                if set(wanted) <= {a["agentId"] for a in agents if a.get("status", "online") == "online"}:
+                    return
+            for kind in ("k8s-agent", "docker-agent"):
+                replicas = [name for name, c in self.components.items() if c.kind == kind]
+                if replicas and not any(self.components[name].running() for name in replicas):
+                    tail = _tail(self.logs / f"{replicas[0]}.log")
+                    raise BackendError(f"Every {kind} replica exited before its agent came online",
+                                       f"{replicas[0]}'s last log lines:\n  {tail}",
+                                       f"read the agent logs in {self.logs}")
+            if time.monotonic() > deadline:
+                raise BackendError(f"agents {', '.join(wanted)} did not come online",
+                                   f"not online after {timeout:g} s", f"read the agent logs in {self.logs}")
+            time.sleep(0.1)
 
     def admin_token(self) -> str:
         url = next(iter(self.api_urls.values()))
@@ -427,42 +444,43 @@ class LocalStack:
         with urllib.request.urlopen(request, timeout=5) as response:
             return json.loads(response.read())["token"]
 
-    def _platform_engine_objects(self) -> set[tuple[str, str]]:
-        """What the platform made in the engine that carries no run label (see ``engineObjects``)."""
-        wanted = self.platform.engine_objects
-        if not wanted or self.engine is None:
-            return set()
-        client = self.engine.client()
-        found: set[tuple[str, str]] = set()
-        if wanted.get("containerLabel"):
-            found |= {("container", c.id) for c in
-                      client.containers.list(all=True, filters={"label": wanted["containerLabel"]})}
-        if wanted.get("volumePrefix"):
-            found |= {("volume", v.name) for v in client.volumes.list() if v.name.startswith(wanted["volumePrefix"])}
-        if wanted.get("network"):
-            found |= {("network", n.name) for n in client.networks.list(names=[wanted["network"]])
-                      if n.name == wanted["network"]}
-        return found
+    def session_network(self) -> str:
+        """The engine network the platform's Docker sessions join."""
+        return self.platform.engine_objects.get("network", "streamspace").replace("{run_id}", self.run_id)
 
     def _remove_platform_engine_objects(self) -> None:
+        """What the platform made in the engine without the kit's run label (``engineObjects``): the
+        containers on this run's session network, their sessions' volumes, then the network."""
+        wanted = self.platform.engine_objects
+        if not wanted.get("network") or self.engine is None:
+            return
         import docker.errors
 
         client = self.engine.client()
-        made = self._platform_engine_objects() - getattr(self, "_engine_before", set())
-        failures = []
-        for kind in ("container", "volume", "network"):  # containers first: they hold the others
-            for _, ident in sorted(o for o in made if o[0] == kind):
-                try:
-                    if kind == "container":
-                        client.containers.get(ident).remove(force=True, v=True)
-                    elif kind == "volume":
-                        client.volumes.get(ident).remove(force=True)
-                    else:
-                        client.networks.get(ident).remove()
-                except docker.errors.NotFound:
-                    continue
-                except Exception as error:  # noqa: BLE001 - go on, report at the end
-                    failures.append(f"{kind} {ident}: {error}")
+        network = self.session_network()
+        failures: list[str] = []
+
+        def attempt(what: str, action: Callable[[], object]) -> None:
+            try:
+                action()
+            except docker.errors.NotFound:
+                pass
+            except Exception as error:  # noqa: BLE001 - go on, report at the end
+                failures.append(f"{what}: {error}")
+
+        sessions = set()
+        for container in client.containers.list(all=True, filters={"network": network}):
+            label = wanted.get("sessionLabel")
+            if label and container.labels.get(label):
+                sessions.add(container.labels[label])
+            attempt(f"container {container.name}", lambda c=container: c.remove(force=True, v=True))
+        prefix = wanted.get("sessionVolumePrefix", "")
+        for volume in client.volumes.list() if prefix and sessions else []:
+            if any(volume.name.startswith(prefix.replace("{session}", s)) for s in sessions):
+                attempt(f"volume {volume.name}", lambda v=volume: v.remove(force=True))
+        for found in client.networks.list(names=[network]):
+            if found.name == network:
+                attempt(f"network {network}", found.remove)
         if failures:
             raise BackendError("Could not remove what the platform made in the engine", "; ".join(failures),
                                "remove them by hand (podman rm -f / docker rm -f)")
@@ -583,8 +601,9 @@ class LocalStack:
         if self.engine is not None:
             from environments.local.engine import cleanup_by_label
 
-            _quietly(lambda: cleanup_by_label(self.engine.client(), f"{RUN_LABEL}={self.run_id}"), self.stop_errors)
+            # first what the platform made on the run's network, then everything labelled (the network too)
             _quietly(self._remove_platform_engine_objects, self.stop_errors)
+            _quietly(lambda: cleanup_by_label(self.engine.client(), f"{RUN_LABEL}={self.run_id}"), self.stop_errors)
             _quietly(self.engine.stop)
         for backend in (*self.vnc, self.kube, self.postgres, self.redis):
             if backend is not None:
@@ -616,6 +635,12 @@ def _quietly(action: Callable[[], object], errors: list[str] | None = None) -> N
         print(f"[stack] while stopping: {error}", file=sys.stderr, flush=True)
         if errors is not None:
             errors.append(str(error))
+
+
+def _tail(log: Path, lines: int = 8) -> str:
+    if not log.exists():
+        return "(no log)"
+    return "\n  ".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
 
 
 def _http_ok(url: str) -> bool:

@@ -19,6 +19,7 @@ import pytest
 import redis
 import yaml
 
+from environments.local.leaks import _podman, leftover_engine_objects
 from environments.local.platforms import load_platform
 from environments.local.procs import BackendError
 
@@ -27,7 +28,7 @@ from .stackrun import REPO, StackRun
 PROBE = REPO / "tests" / "support" / "platform_probe.py"
 
 
-def probe_platform(folder: Path) -> Path:
+def probe_platform(folder: Path, engine_objects: bool = False) -> Path:
     reports = folder / "reports"
     reports.mkdir(parents=True)
     common = {"PROBE_NAME": "{name}", "PROBE_POD": "{pod}", "KUBECONFIG": "{kubeconfig}"}
@@ -52,10 +53,13 @@ def probe_platform(folder: Path) -> Path:
                 "command": ["{python}", str(PROBE), "agent", str(reports)],
                 "pod": "probe-docker-{letter}", "hostname": True,
                 "env": {**common, "PROBE_AGENT_ID": "{agent_id}", "PROBE_CONTROL_PLANE": "{api_service}",
-                        "PROBE_ENGINE": "{engine_url}"},
+                        "PROBE_ENGINE": "{engine_url}",
+                        **({"PROBE_NETWORK": "probe-{run_id}"} if engine_objects else {})},
             },
         },
         "leader": {"lease": "probe-lease-{agent_id}", "redisKey": "probe:leader:{agent_id}"},
+        "engineObjects": {"network": "probe-{run_id}", "sessionLabel": "session-id",
+                          "sessionVolumePrefix": "probe-{session}-"} if engine_objects else {},
         "timings": {"leaseDuration": 7, "heartbeatInterval": 2},
     }
     path = folder / "probe.yaml"
@@ -92,6 +96,10 @@ def control(run: StackRun, method: str, path: str, body: object = None) -> Any:
         return json.loads(response.read())
 
 
+def leftover_engine_objects_text() -> str:
+    return "\n".join(leftover_engine_objects())
+
+
 def sha(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
@@ -123,7 +131,7 @@ def test_the_platform_files_timings_are_the_topologys(probe_stack: tuple[StackRu
 
 
 def test_a_part_marked_hostname_runs_under_its_pod_name(probe_stack: tuple[StackRun, Path]) -> None:
-    run, folder = probe_stack
+    _, folder = probe_stack
     seen = reports(folder)
     assert seen["docker-agent-a"]["hostname"] == "probe-docker-a"
     assert seen["k8s-agent-a"]["hostname"] == socket.gethostname()
@@ -206,3 +214,30 @@ def test_a_platform_file_that_puts_a_secret_on_a_command_line_is_refused(tmp_pat
     path.write_text(yaml.safe_dump({"parts": {"api": {"command": ["prog", "{nope}"]}}}))
     with pytest.raises(BackendError, match=r"unknown value \{nope\}.*known values:"):
         load_platform(str(path))
+
+
+def test_what_the_platform_makes_in_the_engine_is_removed_when_the_stack_stops(tmp_path: Path) -> None:
+    import docker
+
+    run = StackRun(tmp_path / "run", ("--platform", str(probe_platform(tmp_path, engine_objects=True)),
+                                      "--api-replicas", "1", "--k8s-agents", "0", "--docker-agents", "1")).start()
+    try:
+        topology = run.wait_ready()
+        network = f"probe-{topology['runId']}"
+        assert topology["engine"]["network"] == network
+        client = docker.DockerClient(base_url=topology["engine"]["url"], timeout=30)
+        deadline = time.monotonic() + 30
+        while not client.containers.list(all=True, filters={"network": network}):
+            assert time.monotonic() < deadline, "the probe agent made no container"
+            time.sleep(0.2)
+        # the stack made the session network with the run's label: the leak audit would see the container
+        assert network in leftover_engine_objects_text()
+        client.close()
+    finally:
+        code = run.stop()
+    assert code == 0, run.log()[-1500:]
+    # the engine's storage outlives the kit's engine service: ask the engine's own command line
+    assert topology["engine"]["kind"] == "podman", "this check reads podman's storage"
+    assert _podman("ps", "-a", "--filter", "label=session-id=s1", "--format", "{{.Names}}") == []
+    assert "probe-s1-home" not in _podman("volume", "ls", "--format", "{{.Name}}")
+    assert network not in _podman("network", "ls", "--format", "{{.Name}}")

@@ -46,7 +46,8 @@ def report(role: str, folder: Path) -> None:
         with urllib.request.urlopen(f"{server}/version", timeout=3) as response:
             answers["kubernetes"] = json.loads(response.read()).get("gitVersion")
     data = {"role": role, "argv": sys.argv, "env": env, "pid": os.getpid(), "hostname": socket.gethostname(),
-            "reaches": {"redis": reaches(os.environ.get("PROBE_REDIS_HOST", ""), os.environ.get("PROBE_REDIS_PORT", "")),
+            "reaches": {"redis": reaches(os.environ.get("PROBE_REDIS_HOST", ""),
+                                         os.environ.get("PROBE_REDIS_PORT", "")),
                         "postgres": reaches(os.environ.get("PROBE_DB_HOST", ""), os.environ.get("PROBE_DB_PORT", "")),
                         **answers}}
     target = folder / f"{os.environ['PROBE_NAME']}.json"
@@ -66,7 +67,7 @@ class Api(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(raw)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         if self.path == "/health":
             self._send(200, {"status": "healthy", "pod": os.environ.get("PROBE_POD")})
         elif self.path.startswith("/api/v1/admin/agents"):
@@ -75,7 +76,7 @@ class Api(BaseHTTPRequestHandler):
         else:
             self._send(404, {"error": "not found"})
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         if self.path == "/api/v1/auth/login":
@@ -87,7 +88,24 @@ class Api(BaseHTTPRequestHandler):
             self._send(404, {"error": "not found"})
 
 
+def make_engine_objects() -> None:
+    """As a platform's Docker agent does: a session network, a session container on it, its volume."""
+    import docker
+
+    client = docker.DockerClient(base_url=os.environ["PROBE_ENGINE"], timeout=30)
+    image = next(tag for i in client.images.list() for tag in i.tags if "streamspace-kit/session" in tag)
+    network = os.environ["PROBE_NETWORK"]
+    if not [n for n in client.networks.list(names=[network]) if n.name == network]:  # as StreamSpace's agent does
+        client.networks.create(network, driver="bridge")
+    client.volumes.create("probe-s1-home")
+    client.containers.create(image, ["true"], name=f"probe-s1-{os.environ['PROBE_NAME']}", labels={"session-id": "s1"},
+                             network=network, volumes={"probe-s1-home": {"bind": "/home/x", "mode": "rw"}})
+    client.close()
+
+
 def agent() -> None:
+    if os.environ.get("PROBE_NETWORK"):
+        make_engine_objects()
     body = json.dumps({"agentId": os.environ["PROBE_AGENT_ID"]}).encode()
     while True:
         request = urllib.request.Request(f"http://{os.environ['PROBE_CONTROL_PLANE']}/api/v1/agents/register", body,

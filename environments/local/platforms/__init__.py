@@ -29,6 +29,7 @@ Placeholders (``{name}``; unknown ones are refused when the file is loaded):
 ``agent_key_file``
 ``python`` ``repo``    this Python and the kit's root; ``programs`` the programs folder
 ``session_platform``   ``kubernetes`` when the stack has Kubernetes agents, else ``docker``
+``run_id``             the run's id (8 hex), e.g. to name what the platform makes per run
 ``secret.jwt``         secret values, for ``env`` only (never on a command line, never
 ``secret.agent_key``   logged): the JWT secret, the agent (bootstrap) key, the admin
 ``secret.admin``       password, and the key the seed obtained for this agent
@@ -54,7 +55,8 @@ PLACEHOLDERS = frozenset({
     "name", "index", "letter", "pod", "host", "port", "url", "redis_host", "redis_port", "redis",
     "db_host", "db_port", "db_name", "db_user", "dsn", "kube_url", "kubeconfig", "api_urls", "api_service",
     "engine_url", "namespace", "agent_id", "state", "config", "jwt_secret_file", "agent_key_file", "python",
-    "repo", "programs", "session_platform", "secret.jwt", "secret.agent_key", "secret.admin", "secret.agent_api_key",
+    "repo", "programs", "session_platform", "run_id",
+    "secret.jwt", "secret.agent_key", "secret.admin", "secret.agent_api_key",
 })
 SECRET_PREFIX = "secret."  # noqa: S105 - the prefix of secret placeholders, not a secret
 _FIELD = re.compile(r"\{([a-z_.]+)\}")
@@ -99,8 +101,10 @@ class PlatformSpec:
     leader: dict[str, str]
     templates: dict[str, str]
     programs_variable: str = ""
-    # what the platform itself makes in the container engine, without the kit's run label:
-    # {"containerLabel": "app=streamspace", "volumePrefix": "streamspace-", "network": "streamspace"}
+    # what the platform itself makes in the container engine, without the kit's run label: its
+    # session network for this run, the label naming a container's session, the name of a session's
+    # volumes ({"network": "streamspace-{run_id}", "sessionLabel": "session-id",
+    # "sessionVolumePrefix": "streamspace-{session}"})
     engine_objects: dict[str, str] = field(default_factory=dict)
 
     def part(self, name: str) -> PartSpec:
