@@ -325,12 +325,18 @@ def test_status_subresource_for_pods_and_deployments(api, core, namespace):
     assert not running.metadata.labels or "ignored" not in running.metadata.labels
 
 
-def test_pod_logs_exec_and_portforward_say_there_is_no_kubelet(api, core, namespace):
+def test_pod_logs_and_exec_say_there_is_no_kubelet_and_portforward_wants_spdy(api, core, namespace):
     core.create_namespaced_pod(namespace, pod("p1"))
-    for sub in ("exec", "portforward"):
-        answer = api.call_api(*api.param_serialize("GET", f"/api/v1/namespaces/{namespace}/pods/p1/{sub}"),
-                              _request_timeout=TIMEOUT)
-        assert answer.status == 501 and b"no kubelet" in answer.read()
+    answer = api.call_api(*api.param_serialize("GET", f"/api/v1/namespaces/{namespace}/pods/p1/exec"),
+                          _request_timeout=TIMEOUT)
+    assert answer.status == 501 and b"no kubelet" in answer.read()
+    plain = api.call_api(*api.param_serialize("POST", f"/api/v1/namespaces/{namespace}/pods/p1/portforward"),
+                         _request_timeout=TIMEOUT)
+    assert plain.status == 400 and b"SPDY/3.1" in plain.read()
+    websocket = api.call_api(*api.param_serialize(
+        "GET", f"/api/v1/namespaces/{namespace}/pods/p1/portforward",
+        header_params={"Connection": "Upgrade", "Upgrade": "websocket"}), _request_timeout=TIMEOUT)
+    assert websocket.status == 501 and b"WebSocket" in websocket.read()
     try:
         core.read_namespaced_pod_log("p1", namespace, _request_timeout=TIMEOUT)
     except client.ApiException as error:

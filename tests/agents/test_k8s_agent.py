@@ -22,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 
 from environments.local.platform.agents.lease import parse_time
 from environments.local.procs import port_answers
+from tests.support.spdy_forward import forward
 
 from .conftest import TIMINGS, wait_until, write_config
 
@@ -310,6 +311,62 @@ def test_kubelet_keeps_replicas_and_stops_its_processes_on_exit(kube_api, kube, 
     kubelet.stop(grace=5)
     assert not xvnc_pids_on("127.0.201."), "the kubelet left pod processes behind"
     assert not any(port_answers(5900, ip) for ip in ips)
+
+
+def streamspace_deployment(session: str, image: str) -> dict:
+    """A Deployment shaped as StreamSpace's own k8s agent builds it (agent_k8s_operations.go)."""
+    labels = {"app": "streamspace-session", "session": session, "user": "alice", "template": "firefox"}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": session, "labels": labels},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"session": session}},
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
+                         "name": "session", "image": image,
+                         "ports": [{"name": "vnc", "containerPort": 3000, "protocol": "TCP"}],
+                         "env": [{"name": "SESSION_ID", "value": session}, {"name": "TZ", "value": "UTC"}],
+                         "resources": {"limits": {"memory": "2Gi", "cpu": "1"}}}]}}}}
+
+
+def test_kubelet_runs_what_streamspaces_agent_creates_on_its_vnc_port(kube_api, kube, namespace, agents, tmp_path):
+    kubelet = start_kubelet(agents, kube_api, namespace, tmp_path)
+    apps, core = client.AppsV1Api(kube), client.CoreV1Api(kube)
+    image = "lscr.io/linuxserver/firefox:latest"
+    for session in ("ss-one", "ss-two"):
+        raw(apps.create_namespaced_deployment, namespace, streamspace_deployment(session, image))
+
+    def pod_of(session):
+        items = raw(core.list_namespaced_pod, namespace, label_selector=f"session={session}")["items"]
+        ready = [p for p in items if any(c["type"] == "Ready" and c["status"] == "True"
+                                         for c in p.get("status", {}).get("conditions", []))]
+        return ready[0] if len(items) == 1 and ready else None
+
+    pod = wait_until(lambda: pod_of("ss-one"), 20, "the session pod Running and Ready")
+    wait_until(lambda: pod_of("ss-two"), 20, "the second session pod")
+    ip = pod["status"]["podIP"]
+    assert pod["status"]["phase"] == "Running" and ip.startswith("127.0.201.")
+    assert [(c["name"], c["image"], c["ready"]) for c in pod["status"]["containerStatuses"]] == \
+        [("session", image, True)]
+    with socket.create_connection((ip, 3000), timeout=3) as sock:  # the port the spec names, not 5900
+        assert sock.recv(12) == b"RFB 003.008\n"
+    through_api = forward(kube_api.url, namespace, pod["metadata"]["name"], 3000, want=12)  # the agent's tunnel
+    assert through_api.data == b"RFB 003.008\n" and through_api.error == ""
+    assert agents.log("kubelet").count(f"image {image} runs as the kit's session program") == 1
+
+    deployment = raw(apps.read_namespaced_deployment, "ss-one", namespace)  # hibernate: get, replicas 0, update
+    deployment["spec"]["replicas"] = 0
+    raw(apps.replace_namespaced_deployment, "ss-one", namespace, deployment)
+    wait_until(lambda: not raw(core.list_namespaced_pod, namespace, label_selector="session=ss-one")["items"]
+               and not port_answers(3000, ip), 10, "the hibernated session's pod and VNC server gone")
+    deployment = raw(apps.read_namespaced_deployment, "ss-one", namespace)  # wake
+    deployment["spec"]["replicas"] = 1
+    raw(apps.replace_namespaced_deployment, "ss-one", namespace, deployment)
+    woken = wait_until(lambda: pod_of("ss-one"), 20, "the woken session's pod")
+    assert port_answers(3000, woken["status"]["podIP"])
+    apps.delete_namespaced_deployment("ss-one", namespace, propagation_policy="Foreground", _request_timeout=5)
+    wait_until(lambda: not raw(core.list_namespaced_pod, namespace, label_selector="session=ss-one")["items"]
+               and not port_answers(3000, woken["status"]["podIP"]), 10, "the deleted session's pod gone")
+    assert pod_of("ss-two"), "the other session was touched"
+    assert raw(core.read_node, "kubelet-stand-in")["status"]["conditions"][0]["type"] == "Ready"
+    kubelet.stop(grace=5)
+    assert not xvnc_pids_on("127.0.201.")
 
 
 def test_a_frozen_leader_that_wakes_up_finds_the_lease_gone_and_steps_down(

@@ -1,30 +1,53 @@
-"""A Kubernetes API stand-in: no kube-apiserver can be installed here, so the local stack serves
-the part of the Kubernetes API the kit relies on from a small in-memory server.
+"""A Kubernetes API stand-in: the local stack serves the part of the Kubernetes API that the kit and
+StreamSpace's real programs (the k8s agent and the API server, client-go v0.34) use, from a small
+in-memory server. It is a stand-in and says so (``/version``: ``v1.31.0-kit-stand-in``).
 
-It is a stand-in and says so (``/version`` answers ``gitVersion: v1.31.0-kit-stand-in``). What it keeps,
-proven through the official ``kubernetes`` client in the acceptance tests:
-namespaces (cluster-scoped; deleting one deletes what is in it), create → 201 with ``uid``,
-``resourceVersion``, ``creationTimestamp``; 404 for missing objects; 409 on a stale
-``resourceVersion`` (PUT, merge/strategic/JSON patch, scale); one ``resourceVersion`` counter
-incremented on every write; label and field selectors on list and watch; live watches
-(ADDED/MODIFIED/DELETED) honouring ``timeoutSeconds`` and resuming from a ``resourceVersion``;
-``status`` and ``scale`` subresources; discovery (``/api``, ``/apis``, ``/version``).
-Kinds: Namespace, Pod, Service, PersistentVolumeClaim, Event, ConfigMap, Secret, ServiceAccount
-(core/v1), Deployment (apps/v1), Lease (coordination.k8s.io/v1), Event (events.k8s.io/v1), and
-StreamSpace's Session and Template (stream.space/v1alpha1).
-It runs no controllers and no kubelet: a Deployment makes no pods, and pod logs, exec and
-port-forward answer 501 saying why. Strategic merge patches are applied as JSON merge patches;
-server-side apply is not served.
+What it serves, proven by the official Python client, a client-go program of the kit's own
+(``tests/clientgo``, built and run by the tests) and kubectl (Debian's ``kubernetes-client``):
+
+- Kinds: Namespace, Node, Pod, Service, PersistentVolumeClaim, Event, ConfigMap, Secret, ServiceAccount
+  (core/v1), Deployment (apps/v1), Lease (coordination.k8s.io/v1), Event (events.k8s.io/v1) and
+  StreamSpace's Session, Template and ApplicationInstall (stream.space/v1alpha1, custom resources).
+- Discovery: ``/api``, ``/apis``, ``/apis/<group>[/<version>]`` and aggregated discovery
+  (``apidiscovery.k8s.io`` v2 and v2beta1, answered when the Accept header asks for it first, as
+  client-go and kubectl do); ``/openapi/v2`` (JSON, or gnostic protobuf for kubectl) and ``/openapi/v3``:
+  every path and operation, no schema definitions (kubectl then validates nothing client-side and
+  computes strategic merge patches from its own Go types, as it does for built-in kinds).
+- Writes: create → 201 with ``uid``, ``resourceVersion``, ``creationTimestamp``; one ``resourceVersion``
+  counter incremented on every write; 404, 409 AlreadyExists, 409 Conflict on a stale
+  ``resourceVersion`` (PUT, patches, scale, delete preconditions); create drops ``status`` where status is
+  a subresource (and sets Pod/PVC ``Pending``, Namespace ``Active``), as a real API server does; request
+  bodies in JSON or in Kubernetes protobuf (:mod:`.kubeproto`: client-go 0.33+ typed clients send
+  protobuf); JSON merge patch, JSON patch and strategic merge patch (:mod:`.strategic`: merge keys of
+  the Go types, ``$setElementOrder``, ``$patch``, ``$retainKeys``, ``$deleteFromPrimitiveList``; custom
+  resources refuse it with 415 like a real server); ``status`` and ``scale`` subresources; deleting a
+  namespace or an owner deletes what it holds (the garbage collector's part, done at once).
+- Reads: label and field selectors; ``limit``/``continue``; ``meta.k8s.io`` Tables for kubectl
+  (:mod:`.tables`); watches (:mod:`.watching`) resuming from a ``resourceVersion`` (410 when too old),
+  ``timeoutSeconds``, ``allowWatchBookmarks``, and watch-list (``sendInitialEvents``).
+- Pod port-forward over SPDY/3.1 (:mod:`.portforward`, :mod:`.spdy`), as client-go's SPDY dialer
+  (StreamSpace's VNC tunnel) and kubectl use it: bytes go to the pod's ``status.podIP`` (a loopback
+  address the kubelet stand-in gave it) on the requested port.
+
+What it does not serve: server-side apply (``application/apply-patch+yaml``: 415), dry-run, field
+validation (not advertised), server-side defaulting and validation of objects, protobuf answers (it
+answers JSON, which every client-go request accepts), the WebSocket variant of port-forward (501:
+newer kubectl falls back to SPDY; the Python client's WebSocket port-forward cannot be used), pod
+``log``/``exec``/``attach`` (501), authentication and authorization (any request is allowed), and any
+other kind or group (``metrics.k8s.io``...). It runs no controllers: the kubelet stand-in
+(``environments/local/platform/agents/kubelet.py``) plays the Deployment controller and the kubelet for
+session Deployments. Every request it cannot serve is logged as ``unserved: <verb> <path> -> <code>``;
+``--access-log`` logs every request.
 
 Why a small aiohttp server and not a subclass of kmock's ``KubernetesEmulator``: the emulator
 keeps its objects and events in private structures (name-mangled lookups, an event bus with no
 history), so 201/409 semantics, resuming a watch from a ``resourceVersion``, status and scale
 subresources and namespace cascades would mean overriding nearly every handler and depending on
 the internals of one exact kmock release. Served directly with aiohttp's public API (already
-required by the ``kubernetes`` client), the whole stand-in is a few hundred lines we own.
+required by the ``kubernetes`` client), the whole stand-in is about two thousand lines we own, in small modules.
 
-Start it as a process: ``python -m environments.local.kubeapi --host 127.0.0.1 --port P``, or
-with :class:`KubeApiStandIn` (a managed child process, like the other local backends).
+Start it as a process: ``python -m environments.local.kubeapi --host 127.0.0.1 --port P [--access-log]``,
+or with :class:`KubeApiStandIn` (a managed child process, like the other local backends).
 """
 
 from __future__ import annotations
@@ -50,6 +73,7 @@ class KubeApiStandIn:
     host: str = "127.0.0.1"
     port: int = 0
     name: str = "kubernetes"
+    access_log: bool = False  # log every request in the process log (to see what a client asks)
     process: ManagedProcess | None = field(default=None, repr=False)
 
     @property
@@ -62,7 +86,8 @@ class KubeApiStandIn:
         else:
             self.port = free_port(self.host)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", "environments.local.kubeapi", "--host", self.host, "--port", str(self.port)]
+        argv = [sys.executable, "-m", "environments.local.kubeapi", "--host", self.host, "--port", str(self.port),
+                *(["--access-log"] if self.access_log else [])]
         self.process = ManagedProcess(self.name, argv, self.workdir / f"{self.name}.log", cwd=ROOT,
                                       env={"PYTHONUNBUFFERED": "1"}).start()
         wait_for(self.healthy, timeout, f"The Kubernetes API stand-in on {self.url} did not answer /healthz",

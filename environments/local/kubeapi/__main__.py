@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 
 from environments.local.kubeapi.server import GIT_VERSION, serve
 
 
-async def _main(host: str, port: int) -> None:
+async def _main(host: str, port: int, access_log: bool) -> None:
     stop = asyncio.Event()
     ready = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    task = asyncio.create_task(serve(host, port, ready, stop))
+    task = asyncio.create_task(serve(host, port, ready, stop, access_log))
     ready_wait = asyncio.create_task(ready.wait())
     await asyncio.wait({task, ready_wait}, return_when=asyncio.FIRST_COMPLETED)
     if ready.is_set():
@@ -30,9 +31,11 @@ def main(argv: list[str] | None = None) -> int:
                                      description="A Kubernetes API stand-in for the kit's local stack.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--access-log", action="store_true", help="log every request (method, path, status)")
     args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        asyncio.run(_main(args.host, args.port))
+        asyncio.run(_main(args.host, args.port, args.access_log))
     except OSError as error:
         print(f"Kubernetes API stand-in cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1

@@ -1,5 +1,5 @@
-"""Patches as the Kubernetes API applies them: JSON merge patch (RFC 7386, also used for
-strategic merge patches, which the stand-in treats as merge patches) and JSON patch (RFC 6902)."""
+"""Patches as the Kubernetes API applies them: JSON merge patch (RFC 7386) and JSON patch (RFC 6902).
+Strategic merge patch: :mod:`.strategic`."""
 
 from __future__ import annotations
 

@@ -1,33 +1,33 @@
-"""The HTTP side of the Kubernetes API stand-in: routing, JSON, watch streams (aiohttp)."""
+"""The HTTP side of the Kubernetes API stand-in: routing, JSON, content negotiation (aiohttp)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
-from typing import Any
+import logging
+from typing import Any, NoReturn
 from urllib.parse import unquote
 
 from aiohttp import web
 
-from environments.local.kubeapi import resources
+from environments.local.kubeapi import discovery, kubeproto, openapi, portforward, resources, tables, watching
+from environments.local.kubeapi.discovery import GIT_VERSION, version_info
 from environments.local.kubeapi.resources import Resource
 from environments.local.kubeapi.selectors import SelectorError, field_matcher, label_matcher
 from environments.local.kubeapi.store import ApiError, Obj, Store, patcher
 
-GIT_VERSION = "v1.31.0-kit-stand-in"
-MAX_WATCH = 1800.0
-NO_KUBELET = {"log", "exec", "attach", "portforward", "proxy", "eviction", "binding", "ephemeralcontainers"}
+__all__ = ["GIT_VERSION", "StandIn", "serve", "version_info"]
+
+log = logging.getLogger("kubeapi")
+NO_KUBELET = {"log", "exec", "attach", "proxy", "eviction", "binding", "ephemeralcontainers", "resize"}
 
 
-def version_info() -> Obj:
-    return {"major": "1", "minor": "31", "gitVersion": GIT_VERSION, "gitCommit": "stand-in",
-            "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "none (Python stand-in)",
-            "compiler": "none", "platform": "linux/amd64"}
+def _json(body: Any, status: int = 200, content_type: str = "application/json") -> web.Response:
+    return web.Response(body=json.dumps(body).encode(), status=status, headers={"Content-Type": content_type})
 
 
-def _json(body: Any, status: int = 200) -> web.Response:
-    return web.json_response(body, status=status)
+def unserved(message: str, code: int = 404, reason: str = "NotFound") -> ApiError:
+    return ApiError(code, reason, message, unserved=True)
 
 
 class Route:
@@ -79,6 +79,8 @@ class StandIn:
         try:
             return await self._dispatch(request)
         except ApiError as error:
+            if error.unserved:
+                log.warning("unserved: %s %s -> %d %s", request.method, request.path_qs, error.code, error.message)
             return _json(error.status(), error.code)
         except SelectorError as error:
             return _json(ApiError(400, "BadRequest", str(error)).status(), 400)
@@ -86,56 +88,89 @@ class StandIn:
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         parts = [unquote(p) for p in request.path.strip("/").split("/") if p]
         if request.method == "GET":
-            doc = self._discovery(parts)
+            doc = self._discovery(parts, request.headers.get("Accept", ""))
             if doc is not None:
-                return doc if isinstance(doc, web.StreamResponse) else _json(doc)
+                return doc
         where = route(parts)
         if where is None:
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            raise unserved(f"the server could not find the requested resource (the stand-in serves no {request.path})")
         if where.sub is not None:
             return await self._subresource(request, where)
-        params = request.query
         if where.name is None:
-            if request.method == "GET":
-                matches = self._matcher(params)
-                if params.get("watch", "").lower() in ("1", "true"):
-                    return await self._watch(request, where, matches)
-                items, version = self.store.list(where.res, where.namespace, matches)
-                return _json({"kind": f"{where.res.kind}List", "apiVersion": where.res.group_version,
-                              "metadata": {"resourceVersion": version}, "items": items})
-            if request.method == "POST":
-                if where.res.namespaced and where.namespace is None:
-                    raise ApiError(405, "MethodNotAllowed", "create needs a namespace in the URL")
-                return _json(self.store.create(where.res, where.namespace or "", await self._body(request)), 201)
-            if request.method == "DELETE":
-                items = self.store.delete_many(where.res, where.namespace, self._matcher(params))
-                return _json({"kind": f"{where.res.kind}List", "apiVersion": where.res.group_version,
-                              "metadata": {"resourceVersion": str(self.store.version)}, "items": items})
-            raise ApiError(405, "MethodNotAllowed", f"{request.method} is not allowed on a collection")
-        namespace = where.namespace or ""
+            return await self._collection(request, where)
+        namespace, res = where.namespace or "", where.res
         if request.method == "GET":
-            return _json(self.store.get(where.res, namespace, where.name))
+            return self._render(request, res, [self.store.get(res, namespace, where.name)], single=True)
         if request.method == "PUT":
             body = await self._body(request)
-            return _json(self.store.update(where.res, namespace, where.name, lambda _old: body))
+            return _json(self.store.update(res, namespace, where.name, lambda _old: body))
         if request.method == "PATCH":
-            change = patcher(request.headers.get("Content-Type", ""), await self._body(request))
-            return _json(self.store.update(where.res, namespace, where.name, change))
+            change = patcher(request.headers.get("Content-Type", ""), await self._body(request), res.kind, res.custom)
+            return _json(self.store.update(res, namespace, where.name, change))
         if request.method == "DELETE":
             options = await self._body(request, default={})
             precondition = ((options or {}).get("preconditions") or {}).get("resourceVersion")
-            return _json(self.store.delete(where.res, namespace, where.name, precondition))
-        raise ApiError(405, "MethodNotAllowed", f"{request.method} is not allowed on an object")
+            return _json(self.store.delete(res, namespace, where.name, precondition))
+        raise unserved(f"{request.method} is not allowed on an object", 405, "MethodNotAllowed")
 
-    # -- subresources ---------------------------------------------------------------------
+    async def _collection(self, request: web.Request, where: Route) -> web.StreamResponse:
+        res, params = where.res, request.query
+        if request.method == "GET":
+            matches = self._matcher(params)
+            if params.get("watch", "").lower() in ("1", "true"):
+                render = self._renderer(request, res)
+                return await watching.watch(request, self.store, res, where.namespace, matches, self.stopping, render)
+            items, version = self.store.list(res, where.namespace, matches)
+            return self._render(request, res, items, version=version)
+        if request.method == "POST":
+            if res.namespaced and where.namespace is None:
+                raise ApiError(405, "MethodNotAllowed", "create needs a namespace in the URL")
+            return _json(self.store.create(res, where.namespace or "", await self._body(request)), 201)
+        if request.method == "DELETE":
+            items = self.store.delete_many(res, where.namespace, self._matcher(params))
+            return _json({"kind": f"{res.kind}List", "apiVersion": res.group_version,
+                          "metadata": {"resourceVersion": str(self.store.version)}, "items": items})
+        raise unserved(f"{request.method} is not allowed on a collection", 405, "MethodNotAllowed")
+
+    # -- rendering: JSON objects and lists, or Tables for kubectl --------------------------------------------
+    def _render(self, request: web.Request, res: Resource, items: list[Obj], version: str | None = None,
+                single: bool = False) -> web.Response:
+        version = version or str(self.store.version)
+        if tables.wants_table(request.headers.get("Accept", "")):
+            include = request.query.get("includeObject", "Metadata")
+            return _json(tables.table(res, items, version, include),
+                         content_type="application/json;as=Table;v=v1;g=meta.k8s.io")
+        if single:
+            return _json(items[0])
+        items, meta = watching.page(items, version, request.query)
+        return _json({"kind": f"{res.kind}List", "apiVersion": res.group_version, "metadata": meta, "items": items})
+
+    def _renderer(self, request: web.Request, res: Resource) -> Any:
+        if not tables.wants_table(request.headers.get("Accept", "")):
+            return lambda obj: obj
+        include = request.query.get("includeObject", "Metadata")
+        first = [True]
+
+        def as_table(obj: Obj) -> Obj:
+            doc = tables.table(res, [obj], obj.get("metadata", {}).get("resourceVersion", ""), include, first[0])
+            first[0] = False
+            return doc
+
+        return as_table
+
+    # -- subresources -----------------------------------------------------------------------------------
     async def _subresource(self, request: web.Request, where: Route) -> web.StreamResponse:
         res, namespace, name, sub = where.res, where.namespace or "", where.name or "", where.sub
+        if res.kind == "Pod" and sub == "portforward":
+            pod = self.store.get(res, namespace, name)  # 404 first when the pod is missing
+            return await self._portforward(request, pod)
         if res.kind == "Pod" and sub in NO_KUBELET:
-            self.store.get(res, namespace, name)  # 404 first when the pod is missing
-            raise ApiError(501, "NotImplemented", f"pods/{sub} is not available: this is the Kubernetes API "
-                           "stand-in, which runs no kubelet (no containers, logs, exec or port-forward)")
+            self.store.get(res, namespace, name)
+            raise unserved(f"pods/{sub} is not available: this is the Kubernetes API stand-in, whose kubelet "
+                           "stand-in runs pods as host processes (no kubelet API: no logs, exec or attach; "
+                           "port-forward is served)", 501, "NotImplemented")
         if sub not in res.subresources:
-            raise ApiError(404, "NotFound", f"the server could not find the requested resource ({res.plural}/{sub})")
+            raise unserved(f"the server could not find the requested resource ({res.plural}/{sub})")
         if sub == "scale":
             return await self._scale(request, res, namespace, name)
         if request.method == "GET":
@@ -144,9 +179,20 @@ class StandIn:
             body = await self._body(request)
             return _json(self.store.update(res, namespace, name, lambda _old: body, sub="status"))
         if request.method == "PATCH":
-            change = patcher(request.headers.get("Content-Type", ""), await self._body(request))
+            change = patcher(request.headers.get("Content-Type", ""), await self._body(request), res.kind, res.custom)
             return _json(self.store.update(res, namespace, name, change, sub="status"))
-        raise ApiError(405, "MethodNotAllowed", f"{request.method} is not allowed on {res.plural}/{sub}")
+        raise unserved(f"{request.method} is not allowed on {res.plural}/{sub}", 405, "MethodNotAllowed")
+
+    async def _portforward(self, request: web.Request, pod: Obj) -> web.StreamResponse:
+        try:
+            portforward.check_upgrade(request)
+        except portforward.UpgradeError as error:
+            raise ApiError(error.code, error.reason, error.message, unserved=error.code == 501) from None
+        status = pod.get("status") or {}
+        if not status.get("podIP") or status.get("phase") != "Running":
+            raise ApiError(400, "BadRequest", f"unable to upgrade connection: pod {pod['metadata']['name']} is "
+                           f"not running (phase {status.get('phase')!r}, podIP {status.get('podIP')!r})")
+        return await portforward.serve(request, pod)
 
     async def _scale(self, request: web.Request, res: Resource, namespace: str, name: str) -> web.StreamResponse:
         def scale_of(obj: Obj) -> Obj:
@@ -162,13 +208,13 @@ class StandIn:
         if request.method == "GET":
             return _json(scale_of(self.store.get(res, namespace, name)))
         if request.method not in ("PUT", "PATCH"):
-            raise ApiError(405, "MethodNotAllowed", f"{request.method} is not allowed on {res.plural}/scale")
+            raise unserved(f"{request.method} is not allowed on {res.plural}/scale", 405, "MethodNotAllowed")
         body = await self._body(request)
         if request.method == "PUT":
             def edit(_scale: Obj) -> Obj:
                 return body
         else:
-            edit = patcher(request.headers.get("Content-Type", ""), body)
+            edit = patcher(request.headers.get("Content-Type", ""), body, "Scale")
 
         def change(obj: Obj) -> Obj:
             scale = edit(scale_of(obj))
@@ -183,45 +229,7 @@ class StandIn:
 
         return _json(scale_of(self.store.update(res, namespace, name, change)))
 
-    # -- watch ----------------------------------------------------------------------------
-    async def _watch(self, request: web.Request, where: Route, matches: Any) -> web.StreamResponse:
-        try:
-            budget = min(float(request.query.get("timeoutSeconds", MAX_WATCH)), MAX_WATCH)
-        except ValueError:
-            raise ApiError(400, "BadRequest", "timeoutSeconds must be a number") from None
-        try:
-            watcher = self.store.watch(where.res, where.namespace, matches, request.query.get("resourceVersion"))
-        except ApiError as error:
-            if error.code != 410:
-                raise
-            watcher = None
-            expired = error
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        response.enable_chunked_encoding()
-        await response.prepare(request)
-        if watcher is None:
-            await response.write(json.dumps({"type": "ERROR", "object": expired.status()}).encode() + b"\n")
-            return response
-        deadline = time.monotonic() + budget
-        try:
-            while not self.stopping.is_set():
-                remaining = deadline - time.monotonic()
-                transport = request.transport
-                if remaining <= 0 or transport is None or transport.is_closing():
-                    break
-                try:
-                    event = await asyncio.wait_for(watcher.queue.get(), min(remaining, 1.0))
-                except TimeoutError:
-                    continue
-                await response.write(json.dumps(event).encode() + b"\n")
-            await response.write_eof()
-        except ConnectionResetError:
-            pass  # the client stopped watching
-        finally:
-            self.store.watchers.discard(watcher)
-        return response
-
-    # -- helpers --------------------------------------------------------------------------
+    # -- helpers ----------------------------------------------------------------------------------------
     @staticmethod
     def _matcher(params: Any) -> Any:
         labels = label_matcher(params.get("labelSelector"))
@@ -230,46 +238,74 @@ class StandIn:
 
     @staticmethod
     async def _body(request: web.Request, default: Any = None) -> Any:
-        text = await request.text()
-        if not text.strip():
+        data = await request.read()
+        if not data.strip():
             if default is not None:
                 return default
-            raise ApiError(400, "BadRequest", "the request needs a JSON body")
+            raise ApiError(400, "BadRequest", "the request needs a body")
+        if request.headers.get("Content-Type", "").split(";")[0].strip() == kubeproto.MEDIA_TYPE:
+            try:
+                return kubeproto.decode(data)
+            except (kubeproto.ProtoError, ValueError, IndexError) as error:
+                raise ApiError(415, "UnsupportedMediaType", f"the protobuf body cannot be read: {error}",
+                               unserved=True) from None
         try:
-            return json.loads(text)
+            return json.loads(data)
         except ValueError as error:
             raise ApiError(400, "BadRequest", f"the body is not JSON: {error}") from None
 
-    def _discovery(self, parts: list[str]) -> Any:
-        if parts in ([], ["healthz"], ["readyz"], ["livez"]):
-            if parts:
-                return web.Response(text="ok")
-            return {"paths": ["/api", "/api/v1", "/apis", "/healthz", "/version",
-                              *(f"/apis/{g}" for g in resources.group_versions())]}
-        if parts == ["version"]:
-            return version_info()
-        if parts == ["api"]:
-            return {"kind": "APIVersions", "versions": ["v1"],
-                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}]}
-        if parts == ["apis"]:
-            return resources.api_group_list()
-        if parts == ["api", "v1"]:
-            return resources.api_resource_list("", "v1")
-        if len(parts) == 2 and parts[0] == "apis":
-            return resources.api_group(parts[1]) or self._missing()
-        if len(parts) == 3 and parts[0] == "apis":
-            return resources.api_resource_list(parts[1], parts[2]) or self._missing()
-        return None
+    def _discovery(self, parts: list[str], accept: str) -> web.StreamResponse | None:
+        if parts in (["healthz"], ["readyz"], ["livez"]):
+            return web.Response(text="ok")
+        if parts and parts[0] == "openapi":
+            return self._openapi(parts, accept)
+        doc: Obj | None = None
+        if parts == []:
+            doc = {"paths": ["/api", "/api/v1", "/apis", "/healthz", "/openapi/v2", "/openapi/v3", "/version",
+                             *(f"/apis/{g}" for g in resources.group_versions())]}
+        elif parts == ["version"]:
+            doc = version_info()
+        elif parts in (["api"], ["apis"]):
+            wanted = discovery.wanted_aggregated(accept)
+            if wanted:
+                return _json(discovery.aggregated(parts == ["api"], wanted),
+                             content_type=discovery.aggregated_content_type(wanted))
+            doc = discovery.api_versions() if parts == ["api"] else discovery.api_group_list()
+        elif parts == ["api", "v1"]:
+            doc = discovery.api_resource_list("", "v1")
+        elif len(parts) == 2 and parts[0] == "apis":
+            doc = discovery.api_group(parts[1]) or self._missing(parts)
+        elif len(parts) == 3 and parts[0] == "apis":
+            doc = discovery.api_resource_list(parts[1], parts[2]) or self._missing(parts)
+        return None if doc is None else _json(doc)
+
+    def _openapi(self, parts: list[str], accept: str) -> web.StreamResponse:
+        if parts == ["openapi", "v2"]:
+            doc = openapi.v2()
+            if openapi.wants_protobuf(accept):
+                return web.Response(body=openapi.v2_protobuf(doc),
+                                    headers={"Content-Type": openapi.PROTOBUF_V2[1]})
+            return _json(doc)
+        if parts == ["openapi", "v3"]:
+            return _json(openapi.v3_index())
+        rest = "/".join(parts[2:])
+        for key, group, version in openapi.v3_paths():
+            if parts[:2] == ["openapi", "v3"] and rest == key:
+                return _json(openapi.v3_document(group, version))
+        self._missing(parts)
 
     @staticmethod
-    def _missing() -> Obj:
-        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+    def _missing(parts: list[str]) -> NoReturn:
+        raise unserved(f"the server could not find the requested resource (/{'/'.join(parts)})")
 
 
-async def serve(host: str, port: int, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
+async def serve(host: str, port: int, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None,
+                access_log: bool = False) -> None:
     """Serve until ``stop`` is set (or forever); set ``ready`` once listening."""
     standin = StandIn()
-    runner = web.AppRunner(standin.app(), handle_signals=False, shutdown_timeout=2.0, access_log=None)
+    runner = web.AppRunner(standin.app(), handle_signals=False, shutdown_timeout=2.0,
+                           access_log=logging.getLogger("kubeapi.access") if access_log else None,
+                           access_log_format='%r %s %b "%{User-Agent}i" %{Content-Type}i')
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()

@@ -21,20 +21,28 @@ from typing import Any
 from environments.local.kubeapi.patching import PatchError, json_patch, merge_patch
 from environments.local.kubeapi.resources import Resource, find
 from environments.local.kubeapi.selectors import Matcher
+from environments.local.kubeapi.strategic import strategic_merge
 
 Obj = dict[str, Any]
 Key = tuple[Resource, str, str]  # resource, namespace ("" when cluster-scoped), name
 
 HISTORY = 20000
 NAMESPACES = find("", "v1", "namespaces")
+# what a real API server sets on create where status is a subresource (custom resources: no status)
+INITIAL_STATUS: dict[str, Any] = {"Namespace": {"phase": "Active"}, "Pod": {"phase": "Pending"},
+                                  "PersistentVolumeClaim": {"phase": "Pending"}, "Service": {"loadBalancer": {}},
+                                  "Deployment": {}}
+KEEPS_STATUS_ON_CREATE = {"Node"}  # a kubelet registers its node with its status
 
 
 class ApiError(Exception):
     """An answer other than success, rendered as a Kubernetes ``Status``."""
 
-    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None,
+                 unserved: bool = False) -> None:
         super().__init__(message)
         self.code, self.reason, self.message, self.details = code, reason, message, details or {}
+        self.unserved = unserved  # the stand-in lacks what was asked (a gap), not a client mistake
 
     def status(self) -> Obj:
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
@@ -96,13 +104,15 @@ class Store:
             raise not_found(res, name)
         return copy.deepcopy(obj)
 
-    def watch(self, res: Resource, namespace: str | None, matches: Matcher, since: str | None) -> Watcher:
-        """Register a watcher, queued with the events it must see first (all in one step)."""
+    def watch(self, res: Resource, namespace: str | None, matches: Matcher, since: str | None,
+              initial: bool = True) -> Watcher:
+        """Register a watcher, queued with the events it must see first (all in one step): the current
+        objects as ADDED when ``initial``, else the history after ``since`` (410 when it is too old)."""
         watcher = Watcher(res, namespace, matches)
-        if not since or since == "0":
+        if initial:
             for obj in self.list(res, namespace, matches)[0]:
                 watcher.queue.put_nowait({"type": "ADDED", "object": obj})
-        else:
+        elif since:
             try:
                 start = int(since)
             except ValueError:
@@ -163,10 +173,10 @@ class Store:
         meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
         meta.pop("resourceVersion", None)
         meta.pop("deletionTimestamp", None)
-        if res.kind == "Namespace":
-            obj["status"] = {"phase": "Active"}
-        elif res.kind == "Pod":
-            obj.setdefault("status", {}).setdefault("phase", "Pending")
+        if "status" in res.subresources and res.kind not in KEEPS_STATUS_ON_CREATE:
+            obj.pop("status", None)  # create cannot set status where status is a subresource
+            if res.kind in INITIAL_STATUS:
+                obj["status"] = copy.deepcopy(INITIAL_STATUS[res.kind])
         return self._commit(res, key, "ADDED", obj, None)
 
     def update(self, res: Resource, namespace: str, name: str, change: Callable[[Obj], Obj],
@@ -246,19 +256,27 @@ class Store:
         return [self._delete(k) for k in keys if k in self.objects]
 
 
-def patcher(content_type: str, patch: Any) -> Callable[[Obj], Obj]:
-    """The change a PATCH request makes, by its content type."""
-    kind = content_type.split(";")[0].strip().lower()
-    if kind == "application/json-patch+json":
+JSON_PATCH, MERGE_PATCH = "application/json-patch+json", "application/merge-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+
+
+def patcher(content_type: str, patch: Any, kind: str, custom: bool = False) -> Callable[[Obj], Obj]:
+    """The change a PATCH request makes, by its content type (``kind`` picks the strategic merge keys)."""
+    media = content_type.split(";")[0].strip().lower()
+    if media == JSON_PATCH:
         if not isinstance(patch, list):
             raise ApiError(400, "BadRequest", "a JSON patch must be a list of operations")
         return lambda obj: _checked(json_patch, obj, patch)
-    if kind in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+    if media == MERGE_PATCH or (media == STRATEGIC_PATCH and not custom):
         if not isinstance(patch, dict):
             raise ApiError(400, "BadRequest", "a merge patch must be a JSON object")
-        return lambda obj: merge_patch(obj, patch)
-    raise ApiError(415, "UnsupportedMediaType", f"the stand-in does not support patches of type {kind!r} "
-                   "(server-side apply is not served); use a merge, strategic merge or JSON patch")
+        if media == MERGE_PATCH:
+            return lambda obj: merge_patch(obj, patch)
+        return lambda obj: _checked(lambda o, p: strategic_merge(o, p, kind), obj, patch)
+    accepted = [JSON_PATCH, MERGE_PATCH] + ([] if custom else [STRATEGIC_PATCH])
+    why = "custom resources take no strategic merge patch" if custom else "server-side apply is not served"
+    raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted "
+                   f"media types include: {', '.join(accepted)} ({why} by this stand-in)", unserved=not custom)
 
 
 def _checked(apply: Callable[[Obj, Any], Obj], obj: Obj, patch: Any) -> Obj:

@@ -2,15 +2,18 @@
 --namespace streamspace --config F.json [--workdir DIR]``.
 
 The Kubernetes API stand-in runs no controllers. This one process plays the Deployment controller
-and the kubelet for session Deployments (label ``app=streamspace-session``): it keeps ``replicas``
-Pod objects per Deployment (named ``<deployment>-<5 chars>``, labels copied, owned by the
-Deployment), REALLY runs each pod (see :mod:`.podproc`: Xtigervnc on the pod's own loopback
-address, port 5900, plus the keyboard display program), patches pod status Pending → Running
-with ``podIP`` and readiness conditions, patches the Deployment's ready/available counts, replaces
-pods that die or are deleted, and deletes pods of Deployments scaled to 0 or deleted. It watches
-Deployments and Pods and resyncs every ``resync`` seconds. On exit it stops every process it
-started and deletes its pods. It is started by the supervisor, not by an agent replica, so it
-survives agent failover.
+and the kubelet for session Deployments (label ``app=streamspace-session``), whoever made them (the
+kit's agent or StreamSpace's real one): it registers its Node (``kubelet-stand-in``, Ready), keeps
+``replicas`` Pod objects per Deployment (named ``<deployment>-<5 chars>``, labels copied, owned by
+the Deployment), REALLY runs each pod (see :mod:`.podproc`: Xtigervnc on the pod's own loopback
+address, on the pod's VNC port: the container port named ``vnc``, else its first TCP port, else
+5900; plus the keyboard display program), patches pod status Pending → Running with ``podIP``,
+readiness conditions and a status per container, patches the Deployment's ready/available counts,
+replaces pods that die or are deleted, and deletes pods of Deployments scaled to 0 (hibernate) or
+deleted. Whatever image a container names, the pod runs the kit's session program (logged once per
+image): no image is pulled. It watches Deployments and Pods and resyncs every ``resync`` seconds.
+On exit it stops every process it started and deletes its pods. It is started by the supervisor,
+not by an agent replica, so it survives agent failover.
 
 Configuration (JSON, every key optional): ``{"podNetwork": "127.0.100.0/22", "displayBase": 400,
 "vncGeometry": "800x600", "resync": 1.0, "requestTimeout": 5.0}``.
@@ -22,6 +25,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import secrets
 import shutil
 import signal
@@ -34,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from environments.local.platform.agents.kube import ApiException, Kube
-from environments.local.platform.agents.podproc import VNC_PORT, PodAllocator, PodProcesses, start_pod
+from environments.local.platform.agents.podproc import PodAllocator, PodProcesses, start_pod, vnc_port
 from environments.local.procs import BackendError
 
 log = logging.getLogger("streamspace.kubelet")
@@ -47,6 +51,20 @@ NODE = "kubelet-stand-in"
 
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
+
+
+def node_info() -> dict[str, str]:
+    return {"kubeletVersion": "v1.31.0-kit-stand-in", "kubeProxyVersion": "", "operatingSystem": "linux",
+            "architecture": "amd64", "containerRuntimeVersion": "host-process://kit",
+            "kernelVersion": os.uname().release, "osImage": "kit kubelet stand-in (pods are host processes)",
+            "machineID": _read("/etc/machine-id"), "systemUUID": "", "bootID": _read("/proc/sys/kernel/random/boot_id")}
 
 
 def owner_of(pod: dict[str, Any]) -> str | None:
@@ -75,6 +93,7 @@ class Kubelet:
         self.allocator = PodAllocator(str(config.get("podNetwork", "127.0.100.0/22")),
                                       int(config.get("displayBase", 400)))
         self.pods: dict[str, PodProcesses] = {}
+        self.images: set[str] = set()
         self.restarts: dict[str, int] = {}
         self.reported: dict[str, tuple[Any, ...]] = {}
         self.stop_event = threading.Event()
@@ -98,9 +117,32 @@ class Kubelet:
                 self.stop_event.wait(1.0)
 
     # ------------------------------------------------------------------ main loop
+    def register_node(self) -> None:
+        """Create or refresh this kubelet's Node object (Ready), as a kubelet registers itself."""
+        started = now()
+        status = {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                  "message": "kubelet stand-in: pods run as host processes",
+                                  "lastHeartbeatTime": started, "lastTransitionTime": started}],
+                  "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}, {"type": "Hostname", "address": NODE}],
+                  "capacity": {"cpu": str(os.cpu_count() or 1), "pods": "110"},
+                  "allocatable": {"cpu": str(os.cpu_count() or 1), "pods": "110"},
+                  "nodeInfo": node_info()}
+        body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE, "labels": {
+            "kubernetes.io/hostname": NODE, "kubernetes.io/os": "linux"}}, "status": status}
+        try:
+            self.kube.call(self.kube.core.create_node, body)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            self.kube.patch(self.kube.core.patch_node_status, NODE, {"status": status})
+
     def run(self) -> None:
         with contextlib.suppress(Exception):
             self.kube.ensure_namespace(self.namespace)
+        try:
+            self.register_node()
+        except Exception as error:  # noqa: BLE001 - the pods matter more than the node object
+            log.warning("node %s not registered: %s", NODE, error)
         for method in (self.kube.apps.list_namespaced_deployment, self.kube.core.list_namespaced_pod):
             threading.Thread(target=self._watch, args=(method,), daemon=True).start()
         log.info("kubelet stand-in watching deployments labelled %s in %s", SELECTOR, self.namespace)
@@ -187,12 +229,15 @@ class Kubelet:
         if procs is None:
             preferred = (pod.get("status") or {}).get("podIP")
             taken_ips = {p.ip for p in self.pods.values()}
-            ip = self.allocator.address(taken_ips, preferred)
-            display = self.allocator.display({p.display for p in self.pods.values()})
             spec = pod.get("spec") or (deployment.get("spec") or {}).get("template", {}).get("spec") or {}
-            procs = start_pod(name, ip, display, self.workdir, self.geometry, container_env(spec, "VNC_PASSWORD"))
+            port = vnc_port(spec)
+            ip = self.allocator.address(taken_ips, preferred, port)
+            display = self.allocator.display({p.display for p in self.pods.values()})
+            self._note_images(spec)
+            procs = start_pod(name, ip, display, self.workdir, self.geometry, container_env(spec, "VNC_PASSWORD"),
+                              port)
             self.pods[name] = procs
-            log.info("pod %s: Xtigervnc :%d on %s:%d", name, display, ip, VNC_PORT)
+            log.info("pod %s: Xtigervnc :%d on %s:%d", name, display, ip, port)
         if procs.app is not None and procs.app.poll() is not None and procs.alive():
             log.warning("pod %s: display program exited (code %s)", name, procs.app.returncode)
         if not procs.ready:
@@ -202,23 +247,32 @@ class Kubelet:
                     self._stop_local(name)
                 return "starting"
             procs.ready = True
-        self._report_running(name, procs)
+        self._report_running(name, procs, pod.get("spec") or {})
         return "ready"
 
-    def _report_running(self, name: str, procs: PodProcesses) -> None:
+    def _note_images(self, spec: dict[str, Any]) -> None:
+        for container in spec.get("containers") or []:
+            image = str(container.get("image") or "<none>")
+            if image not in self.images:
+                self.images.add(image)
+                log.info("image %s runs as the kit's session program (Xtigervnc + keyboard display, "
+                         "no image is pulled)", image)
+
+    def _report_running(self, name: str, procs: PodProcesses, spec: dict[str, Any]) -> None:
         record = (procs.ip, self.restarts.get(name, 0), procs.xvnc.pid)
         if self.reported.get(name) == record:
             return
         started = now()
+        containers = spec.get("containers") or [{"name": "session", "image": "xtigervnc (host process)"}]
         status = {"phase": "Running", "podIP": procs.ip, "podIPs": [{"ip": procs.ip}], "hostIP": "127.0.0.1",
                   "startTime": started,
                   "conditions": [{"type": t, "status": "True", "lastTransitionTime": started}
                                  for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")],
-                  "containerStatuses": [{"name": "session", "ready": True, "started": True,
+                  "containerStatuses": [{"name": c.get("name", "session"), "ready": True, "started": True,
                                          "restartCount": self.restarts.get(name, 0),
                                          "state": {"running": {"startedAt": started}},
-                                         "image": "xtigervnc (host process)", "imageID": "",
-                                         "containerID": f"process://{procs.xvnc.pid}"}]}
+                                         "image": c.get("image", ""), "imageID": "",
+                                         "containerID": f"process://{procs.xvnc.pid}"} for c in containers]}
         if self._patch_pod_status(name, status):
             self.reported[name] = record
             log.info("pod %s Running at %s", name, procs.ip)

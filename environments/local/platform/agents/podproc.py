@@ -1,10 +1,11 @@
-"""Session pods as host processes: an ``Xtigervnc`` bound to the pod's own loopback address on port
-5900 plus the keyboard display program on that X display.
+"""Session pods as host processes: an ``Xtigervnc`` bound to the pod's own loopback address on the
+pod's VNC port (:func:`vnc_port`: the container port named ``vnc``, 5900 in the kit's own
+Deployments, 3000 in StreamSpace's) plus the keyboard display program on that X display.
 
 Design choice: the kubelet stand-in runs pods as host processes rather than containers so that
 50+ sessions fit on a 2-core machine (an Xvnc and a small X client each); the Docker agent runs
 real containers. Each pod gets a distinct address ``127.0.X.Y`` (its pod IP) from a configured
-range, so every pod listens on the real VNC port 5900 like a pod in a cluster would.
+range, so every pod listens on its real VNC port like a pod in a cluster would.
 
 Every process is started in its own process group with a parent-death signal (``setpriv
 --pdeathsig KILL`` where available): even if the kubelet is killed, its pods die with it.
@@ -22,13 +23,24 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import environments.local.session as session_package
 from environments.local.procs import OWNER_MARK, BackendError, port_answers, port_is_free
 from environments.local.vnc_server import write_password_file, xvnc_binary
 
-VNC_PORT = 5900
+VNC_PORT = 5900  # when the pod spec names no port
 DISPLAY_PROGRAM = Path(session_package.__file__).resolve().parent / "keyboard_display.py"
+
+
+def vnc_port(spec: dict[str, Any]) -> int:
+    """The port a pod's VNC server listens on: the container port named ``vnc`` (where StreamSpace's
+    agent and the kit's both tunnel to), else the pod's first TCP container port, else 5900."""
+    ports = [p for c in spec.get("containers") or [] for p in c.get("ports") or []
+             if p.get("containerPort") and str(p.get("protocol") or "TCP").upper() == "TCP"]
+    named = [p for p in ports if p.get("name") == "vnc"]
+    chosen = (named or ports or [{"containerPort": VNC_PORT}])[0]
+    return int(chosen["containerPort"])
 
 
 def _launcher() -> list[str]:
@@ -86,6 +98,7 @@ class PodProcesses:
     display: int
     xvnc: subprocess.Popen
     app: subprocess.Popen | None
+    port: int = VNC_PORT
     started: float = field(default_factory=time.monotonic)
     ready: bool = False
 
@@ -93,7 +106,7 @@ class PodProcesses:
         return self.xvnc.poll() is None
 
     def answers(self) -> bool:
-        return self.alive() and port_answers(VNC_PORT, self.ip, timeout=0.2)
+        return self.alive() and port_answers(self.port, self.ip, timeout=0.2)
 
     def stop(self) -> None:
         stop_process(self.app)
@@ -114,13 +127,13 @@ class PodAllocator:
                                "use a range inside 127.0.0.0/8, e.g. 127.0.100.0/22")
         self.display_base = display_base
 
-    def address(self, taken: set[str], preferred: str | None = None) -> str:
+    def address(self, taken: set[str], preferred: str | None = None, port: int = VNC_PORT) -> str:
         if preferred and preferred not in taken and ipaddress.ip_address(preferred) in self.network \
-                and port_is_free(VNC_PORT, preferred):
+                and port_is_free(port, preferred):
             return preferred
         for host in self.network.hosts():
             ip = str(host)
-            if ip not in taken and port_is_free(VNC_PORT, ip):
+            if ip not in taken and port_is_free(port, ip):
                 return ip
         raise BackendError("Kubelet stand-in", f"no free pod address left in {self.network}",
                            "give the kubelet a larger podNetwork")
@@ -133,8 +146,8 @@ class PodAllocator:
 
 
 def start_pod(name: str, ip: str, display: int, workdir: Path, geometry: str,
-              password: str | None) -> PodProcesses:
-    argv = [xvnc_binary(), f":{display}", "-rfbport", str(VNC_PORT), "-interface", ip,
+              password: str | None, port: int = VNC_PORT) -> PodProcesses:
+    argv = [xvnc_binary(), f":{display}", "-rfbport", str(port), "-interface", ip,
             "-SecurityTypes", "VncAuth" if password else "None", "-geometry", geometry, "-depth", "24",
             "-AlwaysShared", "-nolisten", "tcp", "-desktop", name]
     if password:
@@ -142,4 +155,4 @@ def start_pod(name: str, ip: str, display: int, workdir: Path, geometry: str,
     xvnc = spawn(argv, workdir / f"{name}.xvnc.log", {}, f"pod:{name}")
     app = spawn([sys.executable, str(DISPLAY_PROGRAM)], workdir / f"{name}.app.log", {"DISPLAY": f":{display}"},
                 f"pod:{name}")
-    return PodProcesses(name, ip, display, xvnc, app)
+    return PodProcesses(name, ip, display, xvnc, app, port)
