@@ -56,7 +56,7 @@ def rfb_handshake(fake_cp, session_id):
 
 
 def read_marker(container) -> bytes:
-    code, output = container.exec_run(["cat", "/home/session/marker"])
+    code, output = container.exec_run(["cat", "/home/streamspace/marker"])
     assert code == 0, output
     return output
 
@@ -102,7 +102,7 @@ def test_docker_session_lifecycle(engine, docker_client, session_image, run_labe
     assert volume.attrs["Labels"].get(key) == value
     rfb_handshake(fake_cp, sid)
 
-    code, output = container.exec_run(["sh", "-c", "echo kept-through-hibernate > /home/session/marker"])
+    code, output = container.exec_run(["sh", "-c", "echo kept-through-hibernate > /home/streamspace/marker"])
     assert code == 0, output
 
     cid = fake_cp.command("hibernate_session", {"sessionId": sid, "namespace": "streamspace"}, AGENT_ID)
@@ -139,3 +139,34 @@ def test_docker_session_lifecycle(engine, docker_client, session_image, run_labe
     cid = fake_cp.command("wake_session", {"sessionId": sid}, AGENT_ID)
     kind, done = fake_cp.result(cid, 10)
     assert kind == "failed" and sid in done["error"]
+
+
+def test_replicas_racing_to_make_the_session_network_both_go_on(engine, run_label):
+    """Two replicas start their first sessions at once: one makes the network, the other must go on
+    whatever the engine answers to its second create (Docker 409, Podman 500 'already used')."""
+    import threading
+
+    from environments.local.platform.agents.config import AgentConfig
+    from environments.local.platform.agents.docker_backend import DockerPlatform
+
+    key, value = run_label.split("=")
+    for attempt in range(3):
+        config = AgentConfig(run_label=(key, value), network=f"kit-race-{secrets.token_hex(3)}-{attempt}")
+        replicas = [DockerPlatform(engine.url, config, AGENT_ID) for _ in range(4)]
+        errors: list[BaseException] = []
+        start = threading.Barrier(len(replicas))
+
+        def make(replica: DockerPlatform, start: threading.Barrier = start, errors: list = errors) -> None:
+            start.wait(10)
+            try:
+                replica._ensure_network()
+            except BaseException as error:  # noqa: BLE001 - collected and asserted below
+                errors.append(error)
+
+        threads = [threading.Thread(target=make, args=(r,)) for r in replicas]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert not errors, f"a replica failed where another made the network: {errors[0]}"
+        assert replicas[0].client.networks.get(config.network)

@@ -3,7 +3,8 @@
 Container ``streamspace-<sessionId>`` from the template's ``baseImage``; labels ``app=streamspace,
 component=session, session-id, user, agent-id`` plus the run label on everything created; network
 ``streamspace`` (bridge, created if missing); volume ``streamspace-<sessionId>-home`` at
-``/home/session`` when ``persistentHome``; VNC port 5900 published to a free port on 127.0.0.1.
+``/home/streamspace`` (where StreamSpace's Docker agent mounts it) when ``persistentHome``; VNC port
+5900 published to a free port on 127.0.0.1.
 Hibernate stops the container (volume kept); wake starts it (the published port may change and is
 reported); stop removes the container and the volume (unless ``keepHome`` is asked).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from typing import Any
 
 import docker
@@ -25,7 +27,7 @@ from environments.local.platform.agents.sessionspec import SessionSpec, parse_by
 log = logging.getLogger("streamspace.agent")
 
 VNC_PORT = 5900
-HOME = "/home/session"
+HOME = "/home/streamspace"
 
 
 def container_name(session_id: str) -> str:
@@ -52,6 +54,7 @@ class DockerPlatform:
         self.client = docker.DockerClient(base_url=engine_url, timeout=self.engine_timeout,
                                           version=str(config.extra.get("dockerApiVersion", "1.41")))
         self.default_image = str(config.extra.get("sessionImage") or "")
+        self._network_lock = threading.Lock()
 
     def metadata(self) -> dict[str, Any]:
         return {"engine": "docker-api", "network": self.config.network, "kind": "container"}
@@ -78,16 +81,23 @@ class DockerPlatform:
             return None
 
     def _ensure_network(self) -> None:
-        try:
-            self.client.networks.get(self.config.network)
-        except NotFound:
+        """The session network, made if missing. Another creator may win the race (another replica, a
+        concurrent start): Docker answers 409, Podman 500 'network name ... already used' -- whatever
+        the engine answers, a network that exists afterwards is what was wanted."""
+        with self._network_lock:
             try:
-                self.client.networks.create(self.config.network, driver="bridge",
-                                            labels={"app": "streamspace", **self.config.labels})
-                log.info("created network %s", self.config.network)
-            except APIError as error:
-                if error.status_code != 409:
-                    raise
+                self.client.networks.get(self.config.network)
+            except NotFound:
+                try:
+                    self.client.networks.create(self.config.network, driver="bridge",
+                                                labels={"app": "streamspace", **self.config.labels})
+                    log.info("created network %s", self.config.network)
+                except APIError:
+                    try:
+                        self.client.networks.get(self.config.network)
+                    except NotFound:
+                        raise
+                    log.info("network %s was created by another start meanwhile", self.config.network)
 
     def _ensure_volume(self, session_id: str) -> None:
         try:
