@@ -10,6 +10,7 @@ on it), ``engine`` (the container engine).
 from __future__ import annotations
 
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +22,18 @@ from environments.local.redis_server import RedisServer
 from environments.local.vnc_server import VncServer
 
 VNC_PASSWORD = "kit-secret"
+
+
+def _interrupted(signum: int, _frame: object) -> None:
+    """A CI system cancels a job with SIGTERM (SIGHUP when a terminal goes): stop as Ctrl-C does, so
+    every fixture's teardown runs and the backends the tests started are stopped."""
+    signal.signal(signum, signal.SIG_IGN)  # a second signal while tearing down must not cut it short
+    raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupted)
 MIGRATIONS = Path(__file__).resolve().parent / "data" / "migrations"
 Server = TypeVar("Server", bound=Any)
 

@@ -303,3 +303,53 @@ def test_a_stop_that_cannot_remove_everything_says_so(tmp_path: Path, private_tm
     assert code == 3, f"exit {code}: {log[-1500:]}"
     assert "could not remove everything" in log and "Fix:" in log and run.run_id in log, log[-1500:]
     _assert_clean(run.watch, private_tmp, "the stack whose engine socket vanished (after removing its container)")
+
+
+HOLDING_TEST = '''
+import time
+
+
+def test_hold(redis_server, postgres_server, vnc_server):
+    print("READY", redis_server.process.pid, postgres_server.process.pid, vnc_server.process.pid, flush=True)
+    time.sleep(120)
+'''
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP", "SIGINT"])
+def test_the_kits_own_tests_stopped_by_signal_stop_their_backends(signame: str, tmp_path: Path,
+                                                                  private_tmp: Path) -> None:
+    """A CI system cancels ``./kit test`` with a signal to its process group while pytest runs: the
+    backends pytest's fixtures started (Redis, PostgreSQL, a VNC server) must go with it."""
+    (tmp_path / "test_hold.py").write_text(HOLDING_TEST)
+    console = tmp_path / "console.txt"
+    with open(console, "wb") as out:
+        run = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-s", "-p", "tests.conftest",
+                                "-p", "no:cacheprovider", "--basetemp", str(tmp_path / "basetemp"),
+                                str(tmp_path / "test_hold.py")],
+                               stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO,
+                               env=_env(private_tmp), start_new_session=True)
+    try:
+        _wait_for_text(console, "READY", run, 60)
+        pids = [int(p) for p in console.read_text().split("READY", 1)[1].split()[:3]]
+        os.killpg(run.pid, getattr(signal, signame))
+        code = run.wait(60)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait(10)
+    assert code != 0, "an interrupted test run must not exit 0"
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in pids if _running(pid)]
+        time.sleep(0.1)
+    assert not alive, f"{signame} left these backends running: {alive}; {console.read_text()[-1500:]}"
+    assert _temp_leftovers(private_tmp) == []
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
