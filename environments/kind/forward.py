@@ -4,6 +4,11 @@ A :class:`StableForward` listens on ``127.0.0.1:<port>`` for the whole run. Each
 connection asks ``connect()`` for a socket to whatever pod serves the component *now* (a
 port-forward stream through the Kubernetes API, or a direct TCP connection to the pod IP), so
 the URL of "api-2" stays the same when its pod is replaced -- as on the local stack.
+
+A connection that fails is closed on the client's side (as a dead pod's would be), and the forward
+keeps the reason in ``failures``/``last_error``: ``connect()`` raising (the API refused the
+port-forward), or the port-forward's error channel (the pod refused the connection: the kubelet's
+``error forwarding port ...``).
 """
 
 from __future__ import annotations
@@ -25,12 +30,19 @@ class Channel(Protocol):
 
     sock: Any
 
+    def problem(self) -> str:
+        """Why the other side ended the connection, when it says so (else "")."""
+        ...
+
     def close(self) -> None: ...
 
 
 class SocketChannel:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+
+    def problem(self) -> str:
+        return ""
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -43,9 +55,14 @@ class PortForwardChannel:
     def __init__(self, core_api: Any, pod: str, namespace: str, port: int) -> None:
         from kubernetes.stream import portforward
 
+        self.port = port
         self.stream = portforward(core_api.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
         self.sock = self.stream.socket(port)
         self.sock.setblocking(True)
+
+    def problem(self) -> str:
+        """What the kubelet wrote on the port's error channel (set before the client's socket closes)."""
+        return str(self.stream.error(self.port) or "")
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -117,6 +134,10 @@ class StableForward:
                 self._open.discard(client)
             with contextlib.suppress(OSError):
                 client.close()
+            problem = channel.problem()
+            if problem:
+                self.failures += 1
+                self.last_error = problem
             channel.close()
 
     def close(self, wait: bool = True) -> None:

@@ -30,7 +30,9 @@ made in a suite setup), even when the test fails.
 
 = The Kubernetes API stand-in =
 The local stack serves a stand-in for the Kubernetes API (no kube-apiserver can run there). It has
-no kubelet: `Get Pod Logs`, `Exec In Pod` and `Port Forward To Pod` fail on it, saying so.
+no kubelet: `Get Pod Logs` and `Exec In Pod` fail on it, saying so. `Port Forward To Pod` works on
+it for pods whose IP is a loopback address (the local stack's pods, which its kubelet stand-in runs
+as host processes); it refuses any other pod at once, as the stand-in forwards to loopback only.
 """
 
 from __future__ import annotations

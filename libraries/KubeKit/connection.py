@@ -64,7 +64,7 @@ class KubeConnection:
             raise KitError(
                 f"{what} is not possible on {self.url}",
                 cause=f"that is the Kubernetes API stand-in ({self.git_version}): it runs no kubelet, so there "
-                "are no containers, logs, exec or port-forward",
+                "are no containers, logs or exec (port-forward is served, to loopback pod addresses)",
                 fix="run this step against a real cluster (environment 'kind'), or leave it out on 'local'",
             )
 

@@ -2,20 +2,26 @@
 
 The stand-in has no controllers and no kubelet, so each test creates the pods, Lease and
 Secrets a Helm install would have, and plays the ReplicaSet's part where a test needs a
-replacement pod. What cannot be checked here: real port-forwards (the stand-in answers 501)
-and NetworkPolicy enforcement (the stand-in does not serve networking.k8s.io).
+replacement pod. The pods have loopback addresses, so the driver's port-forwards (the Python
+client's, over WebSocket) really reach what listens there: a fake StreamSpace API on the API pods,
+nothing on the backends. What cannot be checked here: NetworkPolicy enforcement (the stand-in does
+not serve networking.k8s.io).
 """
 
 from __future__ import annotations
 
 import base64
+import http.server
 import io
+import json
 import socket
 import socketserver
 import threading
+import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import robot
@@ -30,6 +36,7 @@ from environments.kind.netpol import cut_label, policies
 from kitcore import KitError, TargetRefused, Wait
 
 REPO = Path(__file__).resolve().parents[2]
+FAKE_API_NET = "127.0.61"
 TIMEOUT = 5
 RELEASE = "streamspace"
 AGENT_ID = "k8s-kind"
@@ -54,7 +61,7 @@ def labels(component: str) -> dict[str, str]:
     return {"app.kubernetes.io/instance": RELEASE, "app.kubernetes.io/component": component}
 
 
-def make_pod(api, namespace: str, name: str, component: str, ip: str = "10.0.0.1", ready: bool = True) -> None:
+def make_pod(api, namespace: str, name: str, component: str, ip: str = "127.0.60.1", ready: bool = True) -> None:
     core = client.CoreV1Api(api)
     core.create_namespaced_pod(namespace, {"metadata": {"name": name, "labels": labels(component)},
                                            "spec": {"containers": [{"name": "c", "image": "x"}]}},
@@ -88,10 +95,11 @@ def set_leader(api, namespace: str, holder: str) -> None:
 def install(api, namespace: str, admin_secret: str = "streamspace-admin-credentials") -> None:
     """What `helm install` plus the controllers would leave in the namespace."""
     for i in range(3):
-        make_pod(api, namespace, f"streamspace-api-{i}", "api", ip=f"10.0.1.{i + 1}")
-        make_pod(api, namespace, f"streamspace-k8s-agent-{i}", "k8s-agent", ip=f"10.0.2.{i + 1}")
-    make_pod(api, namespace, "streamspace-redis-0", "redis", ip="10.0.3.1")
-    make_pod(api, namespace, "streamspace-postgres-0", "database", ip="10.0.3.2")
+        # pod addresses on loopback: a port-forward through the stand-in really connects to them
+        make_pod(api, namespace, f"streamspace-api-{i}", "api", ip=f"{FAKE_API_NET}.{i + 1}")
+        make_pod(api, namespace, f"streamspace-k8s-agent-{i}", "k8s-agent", ip=f"127.0.62.{i + 1}")
+    make_pod(api, namespace, "streamspace-redis-0", "redis", ip="127.0.63.1")
+    make_pod(api, namespace, "streamspace-postgres-0", "database", ip="127.0.63.2")
     make_deployment(api, namespace, "streamspace-api", "api", 3)
     make_deployment(api, namespace, "streamspace-k8s-agent", "k8s-agent", 3)
     make_deployment(api, namespace, "streamspace-redis", "redis", 1)
@@ -113,8 +121,51 @@ def install(api, namespace: str, admin_secret: str = "streamspace-admin-credenti
     secret(admin_secret, {"username": "admin", "password": "admin-s3cret"})
 
 
+class FakeApi(http.server.BaseHTTPRequestHandler):
+    """What the kind driver asks of StreamSpace's API: admin login, the agents, approval."""
+
+    approved: ClassVar[list[str]] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _send(self, status: int, body: object) -> None:
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def do_GET(self) -> None:
+        state = "approved" if AGENT_ID in self.approved else "pending"
+        self._send(200, {"agents": [{"agentId": AGENT_ID, "approvalStatus": state}]})
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path == "/api/v1/auth/login":
+            self._send(200, {"token": "t"})
+        elif self.path == f"/api/v1/admin/agents/{AGENT_ID}/approve":
+            self.approved.append(AGENT_ID)
+            self._send(200, {"agentId": AGENT_ID, "apiKey": "k" * 64})
+        else:
+            self._send(404, {})
+
+
+@pytest.fixture(scope="module")
+def fake_api():
+    servers = [http.server.ThreadingHTTPServer((f"{FAKE_API_NET}.{i + 1}", 8000), FakeApi) for i in range(3)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield FakeApi
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
-def driver(kube_api, namespace, api):
+def driver(kube_api, namespace, api, fake_api):
+    fake_api.approved.clear()
     install(api, namespace)
     driver = KindDriver(api_url=kube_api.url, namespace=namespace, test_contexts="stand-in",
                         agent_id=AGENT_ID, release=RELEASE)
@@ -169,6 +220,7 @@ def test_start_reads_topology_from_the_kubernetes_api(driver, namespace) -> None
     assert "admin-s3cret" not in str(topology.public())
     assert driver.test_target is True
     assert driver.started_here
+    assert FakeApi.approved == [AGENT_ID]  # a fresh install's pending agent, approved once by the admin
 
 
 def test_start_waits_and_says_what_is_missing(api, kube_api, namespace) -> None:
@@ -181,6 +233,21 @@ def test_start_waits_and_says_what_is_missing(api, kube_api, namespace) -> None:
     assert "not ready in time" in text and "API replicas running: ['api-1']" in text and "lease holder: none" in text
     assert "kubectl" in text
     assert driver.cluster is None  # stopped after the failure: no forwards left open
+
+
+def test_start_waits_while_the_api_does_not_answer_and_says_so(api, kube_api, namespace) -> None:
+    """The API pods run but nothing answers on their port yet: approving the agent is "not yet", not a crash."""
+    install(api, namespace)
+    core = client.CoreV1Api(api)
+    for i in range(3):  # addresses where no fake API listens
+        core.patch_namespaced_pod_status(f"streamspace-api-{i}", namespace, {"status": {"podIP": f"127.0.64.{i + 1}"}},
+                                         _request_timeout=TIMEOUT)
+    driver = KindDriver(api_url=kube_api.url, namespace=namespace, test_contexts="stand-in", agent_id=AGENT_ID)
+    with pytest.raises(KitError) as caught:
+        driver.start(timeout=2.5)
+    text = str(caught.value)
+    assert "not ready in time" in text and f"agent {AGENT_ID} not approved yet: the API did not answer" in text
+    assert driver.cluster is None
 
 
 def test_leader_follows_the_lease(driver, api, namespace) -> None:
@@ -378,7 +445,8 @@ Start The Kind Environment
 """
 
 
-def test_suites_reach_the_kind_driver_through_the_variable_file(kube_api, namespace, api, tmp_path) -> None:
+def test_suites_reach_the_kind_driver_through_the_variable_file(kube_api, namespace, api, fake_api, tmp_path) -> None:
+    fake_api.approved.clear()
     install(api, namespace, admin_secret="kit-admin-credentials")  # the name variables.yaml gives
     (tmp_path / "kind.robot").write_text(SUITE)
     robot.run(str(tmp_path / "kind.robot"), outputdir=str(tmp_path), report="NONE", log="NONE",
@@ -391,14 +459,37 @@ def test_suites_reach_the_kind_driver_through_the_variable_file(kube_api, namesp
                         "Killing An API Replica Deletes Its Pod": ("PASS", "")}
 
 
-def test_port_forward_endpoints_ask_the_kubernetes_api_and_close_cleanly_when_it_cannot(driver) -> None:
-    """A real cluster forwards; the stand-in has no kubelet and answers 501: the client sees a closed
-    connection and the forward keeps the reason (what a test's error can show)."""
+def test_port_forward_endpoints_reach_the_pods_through_the_kubernetes_api(driver) -> None:
+    """Each API replica's local URL is a port-forward (WebSocket, through the stand-in) to its pod."""
     topology = driver.start(timeout=10)
-    port = int(topology.api_replica("api-1")["url"].rsplit(":", 1)[1])
-    forward = driver.cluster.forwards["api-1"]
+    for name in topology.api_names():
+        with urllib.request.urlopen(f"{topology.api_replica(name)['url']}/api/v1/admin/agents", timeout=5) as answer:
+            assert json.loads(answer.read())["agents"][0]["agentId"] == AGENT_ID
+    assert driver.cluster.forwards["api-1"].failures == 0
+
+
+def test_a_forward_the_pod_refuses_closes_cleanly_and_keeps_the_reason(driver, api, namespace) -> None:
+    """Nothing listens on the Redis pod's port: the client sees a closed connection and the forward
+    keeps the kubelet's error (what a test's error can show)."""
+    topology = driver.start(timeout=10)
+    port = int(topology.data["redis"]["url"].rsplit(":", 1)[1].split("/")[0])
+    forward = driver.cluster.forwards["redis"]
     with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
         conn.settimeout(5)
         assert conn.recv(16) == b""
     Wait("the forward records the failure", timeout=5, poll=0.05).until(lambda: forward.failures == 1)
-    assert "501" in forward.last_error or "kubelet" in forward.last_error, forward.last_error
+    assert "error forwarding port 6379" in forward.last_error, forward.last_error
+
+
+def test_a_pod_off_loopback_is_refused_by_the_stand_in_naming_the_rule(driver, api, namespace) -> None:
+    """The stand-in forwards to loopback pod addresses only: a pod at 10.0.3.1 is refused before any traffic."""
+    topology = driver.start(timeout=10)
+    client.CoreV1Api(api).patch_namespaced_pod_status("streamspace-redis-0", namespace,
+                                                      {"status": {"podIP": "10.0.3.1"}}, _request_timeout=TIMEOUT)
+    port = int(topology.data["redis"]["url"].rsplit(":", 1)[1].split("/")[0])
+    forward = driver.cluster.forwards["redis"]
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.settimeout(5)
+        assert conn.recv(16) == b""
+    Wait("the forward records the refusal", timeout=5, poll=0.05).until(lambda: forward.failures == 1)
+    assert "403" in forward.last_error and "loopback" in forward.last_error, forward.last_error

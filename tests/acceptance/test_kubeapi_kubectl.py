@@ -1,6 +1,6 @@
 """kubectl, an independent client, against the stand-in: apply twice (client-side apply computes a
 strategic merge patch with ``$setElementOrder``), get (server-side Tables), strategic patch, custom
-resources (merge patches), and port-forward over SPDY.
+resources (merge patches), and port-forward (SPDY, tunnelled in a WebSocket by kubectl 1.31+).
 
 The kubectl on PATH is used (``./kit setup`` installs Debian's ``kubernetes-client``); ``KUBECTL`` names
 another. Without kubectl these tests fail: they are the proof that kubectl is served."""
@@ -169,7 +169,7 @@ def test_port_forward_reaches_the_pod(kubectl, kube_api, echo, tmp_path):
     local = free_port()
     log = Path(tmp_path / "port-forward.log")
     with open(log, "w") as out:
-        forward = subprocess.Popen([*kubectl.argv, "port-forward", "pod/echo", f"{local}:{echo}"], stdout=out,
+        forward = subprocess.Popen([*kubectl.argv, "-v=4", "port-forward", "pod/echo", f"{local}:{echo}"], stdout=out,
                                    stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 15
@@ -184,3 +184,7 @@ def test_port_forward_reaches_the_pod(kubectl, kube_api, echo, tmp_path):
     finally:
         forward.terminate()
         forward.wait(10)
+    if "tunneling_dialer" in log.read_text():  # kubectl 1.31+ tunnels SPDY in a WebSocket: served, no fallback
+        served = kube_api.process.log.read_text()
+        assert f"port-forward WebSocket (SPDY/3.1+portforward.k8s.io) to pod echo ({POD_IP}) opened" in served
+        assert f"port-forward session to pod echo ({POD_IP}) opened" not in served  # the plain SPDY fallback

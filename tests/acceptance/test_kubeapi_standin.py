@@ -325,18 +325,19 @@ def test_status_subresource_for_pods_and_deployments(api, core, namespace):
     assert not running.metadata.labels or "ignored" not in running.metadata.labels
 
 
-def test_pod_logs_and_exec_say_there_is_no_kubelet_and_portforward_wants_spdy(api, core, namespace):
+def test_pod_logs_and_exec_say_there_is_no_kubelet_and_portforward_wants_an_upgrade(api, core, namespace):
     core.create_namespaced_pod(namespace, pod("p1"))
     answer = api.call_api(*api.param_serialize("GET", f"/api/v1/namespaces/{namespace}/pods/p1/exec"),
                           _request_timeout=TIMEOUT)
     assert answer.status == 501 and b"no kubelet" in answer.read()
     plain = api.call_api(*api.param_serialize("POST", f"/api/v1/namespaces/{namespace}/pods/p1/portforward"),
                          _request_timeout=TIMEOUT)
-    assert plain.status == 400 and b"SPDY/3.1" in plain.read()
+    body = plain.read()
+    assert plain.status == 400 and b"SPDY/3.1" in body and b"WebSocket" in body
     websocket = api.call_api(*api.param_serialize(
-        "GET", f"/api/v1/namespaces/{namespace}/pods/p1/portforward",
+        "GET", f"/api/v1/namespaces/{namespace}/pods/p1/portforward", query_params=[("ports", "5900")],
         header_params={"Connection": "Upgrade", "Upgrade": "websocket"}), _request_timeout=TIMEOUT)
-    assert websocket.status == 501 and b"WebSocket" in websocket.read()
+    assert websocket.status == 400 and b"not running" in websocket.read()  # served, but p1 has no podIP yet
     try:
         core.read_namespaced_pod_log("p1", namespace, _request_timeout=TIMEOUT)
     except client.ApiException as error:

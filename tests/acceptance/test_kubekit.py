@@ -7,6 +7,7 @@ official ``kubernetes`` client, as the reference stack's components do.
 from __future__ import annotations
 
 import functools
+import socket
 import threading
 import time
 import uuid
@@ -19,6 +20,7 @@ from kitcore import KitError, TargetRefused, WaitTimeout
 from KubeKit import KubeKit
 
 TIMEOUT = 5
+POD_IP = "127.0.209.3"  # the loopback address a pod of the local stack gets
 
 
 @pytest.fixture
@@ -312,13 +314,66 @@ def test_delete_pod_graceful_and_forced(kit, ns, kube_client):
         kit.delete_pod("p1", ns)
 
 
-def test_logs_exec_and_port_forward_say_the_stand_in_cannot(kit, ns, kube_client):
+def test_logs_and_exec_say_the_stand_in_cannot(kit, ns, kube_client):
     make_pod(kube_client, ns, "p1")
     for call in (lambda: kit.get_pod_logs("p1", ns, since="1 min"),
-                 lambda: kit.exec_in_pod("p1", ns, "cat /etc/hostname"),
-                 lambda: kit.port_forward_to_pod("p1", ns, 5900)):
+                 lambda: kit.exec_in_pod("p1", ns, "cat /etc/hostname")):
         with pytest.raises(KitError, match=r"Kubernetes API stand-in .* runs no kubelet"):
             call()
+
+
+@pytest.fixture
+def echo_pod_port():
+    """A TCP echo on a loopback address: what a pod of the local stack listens on."""
+    server = socket.create_server((POD_IP, 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            while data := conn.recv(65536):
+                conn.sendall(data)
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join(2)
+    server.close()
+
+
+def test_port_forward_reaches_the_pod_and_cleanup_closes_it(kit, ns, kube_client, echo_pod_port):
+    make_pod(kube_client, ns, "vnc")
+    make_ready(kube_client, ns, "vnc", ip=POD_IP)
+    local = kit.port_forward_to_pod("vnc", ns, echo_pod_port)
+    for round_trip in range(2):  # each connection is its own port-forward through the stand-in
+        with socket.create_connection(("127.0.0.1", local), timeout=TIMEOUT) as conn:
+            conn.settimeout(TIMEOUT)
+            conn.sendall(b"RFB %d" % round_trip)
+            assert conn.recv(16) == b"RFB %d" % round_trip
+    kit.cleanup.run_all()  # the end of the test
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", local), timeout=TIMEOUT).close()
+
+
+def test_port_forward_refuses_a_pod_not_running_or_off_loopback_at_once(kit, ns, kube_client):
+    make_pod(kube_client, ns, "pending")
+    with pytest.raises(KitError, match=r"not possible: the pod is not running \(phase Pending"):
+        kit.port_forward_to_pod("pending", ns, 5900)
+    make_pod(kube_client, ns, "remote")
+    make_ready(kube_client, ns, "remote", ip="10.1.0.9")
+    with pytest.raises(KitError, match=r"forwards only to loopback pod addresses .*this pod's IP is 10\.1\.0\.9"):
+        kit.port_forward_to_pod("remote", ns, 5900)
+    with pytest.raises(KitError, match="404"):
+        kit.port_forward_to_pod("missing", ns, 5900)
 
 
 # -- deployments --------------------------------------------------------------------------------

@@ -25,18 +25,27 @@ What it serves, proven by the official Python client, a client-go program of the
 - Reads: label and field selectors; ``limit``/``continue``; ``meta.k8s.io`` Tables for kubectl
   (:mod:`.tables`); watches (:mod:`.watching`) resuming from a ``resourceVersion`` (410 when too old),
   ``timeoutSeconds``, ``allowWatchBookmarks``, and watch-list (``sendInitialEvents``).
-- Pod port-forward over SPDY/3.1 (:mod:`.portforward`, :mod:`.spdy`), as client-go's SPDY dialer
-  (StreamSpace's VNC tunnel) and kubectl use it: bytes go to the pod's ``status.podIP`` (a loopback
-  address the kubelet stand-in gave it) on the requested port.
+- Pod port-forward, bytes going to the pod's ``status.podIP`` (a loopback address the kubelet
+  stand-in gave it) on the requested port, in the three variants clients use: SPDY/3.1
+  (:mod:`.portforward`, :mod:`.spdy`), as client-go's SPDY dialer (StreamSpace's VNC tunnel) uses it;
+  WebSocket with the kubelet's channel protocol (:mod:`.wsforward`: ``v4.channel.k8s.io``,
+  ``v4.base64.channel.k8s.io`` or no subprotocol; ``?ports=P1&ports=P2``, data channel ``2*i`` and
+  error channel ``2*i+1`` per port, each opened with the port number), as the official Python client
+  (``kubernetes.stream.portforward``: KubeKit, the kind environment's relays) uses it; and SPDY
+  tunnelled in a WebSocket (``SPDY/3.1+portforward.k8s.io``), as kubectl 1.31+ uses it. A refused
+  connection is reported on the error stream or channel, as a kubelet does. **Loopback only**: a pod
+  whose ``podIP`` is not in 127.0.0.0/8 (or ``::1``) is refused with 403 before the upgrade, in every
+  variant -- the machine the stand-in runs on may send traffic to loopback only.
 
 What it does not serve: server-side apply (``application/apply-patch+yaml``: 415), dry-run, field
 validation (not advertised), server-side defaulting and validation of objects, protobuf answers (it
-answers JSON, which every client-go request accepts), the WebSocket variant of port-forward (501:
-newer kubectl falls back to SPDY; the Python client's WebSocket port-forward cannot be used), pod
-``log``/``exec``/``attach`` (501), authentication and authorization (any request is allowed), and any
-other kind or group (``metrics.k8s.io``...). It runs no controllers: the kubelet stand-in
-(``environments/local/platform/agents/kubelet.py``) plays the Deployment controller and the kubelet for
-session Deployments. Every request it cannot serve is logged as ``unserved: <verb> <path> -> <code>``;
+answers JSON, which every client-go request accepts), port-forward to a pod off loopback (403, see
+above), the ``v5.channel.k8s.io`` and pre-v4 ``channel.k8s.io`` subprotocols for port-forward (403,
+as from a kubelet: they are exec protocols), pod ``log``/``exec``/``attach`` (501), authentication
+and authorization (any request is allowed), and any other kind or group (``metrics.k8s.io``...). It
+runs no controllers: the kubelet stand-in (``environments/local/platform/agents/kubelet.py``) plays
+the Deployment controller and the kubelet for session Deployments. Every request it cannot serve is
+logged as ``unserved: <verb> <path> -> <code>``;
 ``--access-log`` logs every request.
 
 Why a small aiohttp server and not a subclass of kmock's ``KubernetesEmulator``: the emulator
@@ -44,7 +53,8 @@ keeps its objects and events in private structures (name-mangled lookups, an eve
 history), so 201/409 semantics, resuming a watch from a ``resourceVersion``, status and scale
 subresources and namespace cascades would mean overriding nearly every handler and depending on
 the internals of one exact kmock release. Served directly with aiohttp's public API (already
-required by the ``kubernetes`` client), the whole stand-in is about two thousand lines we own, in small modules.
+required by the ``kubernetes`` client), the whole stand-in is about three thousand lines we own, in small
+modules.
 
 Start it as a process: ``python -m environments.local.kubeapi --host 127.0.0.1 --port P [--access-log]``,
 or with :class:`KubeApiStandIn` (a managed child process, like the other local backends).

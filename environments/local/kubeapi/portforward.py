@@ -1,4 +1,5 @@
-"""``POST /api/v1/namespaces/<ns>/pods/<name>/portforward`` over SPDY/3.1, as the kubelet serves it.
+"""``POST /api/v1/namespaces/<ns>/pods/<name>/portforward`` over SPDY/3.1, as the kubelet serves it,
+and what both port-forward variants share (the pod's address, the loopback rule, errors).
 
 The client (client-go's ``portforward`` with the SPDY dialer; kubectl) upgrades the request
 (``Connection: Upgrade``, ``Upgrade: SPDY/3.1``, ``X-Stream-Protocol-Version: portforward.k8s.io``).
@@ -8,20 +9,26 @@ connects to the pod's IP (``status.podIP``: the loopback address the kubelet sta
 on that port and copies bytes both ways; a failure is written to the error stream. Either side
 ending ends the request: both streams are closed (FIN) and the socket too.
 
-The WebSocket variant (``v4.channel.k8s.io`` / ``portforward.k8s.io`` subprotocols on a GET) is
-not served: client-go's SPDY dialer, which StreamSpace's agent uses, never tries it; newer kubectl
-falls back to SPDY when the WebSocket upgrade is refused.
+The same SPDY session also runs inside a WebSocket (kubectl 1.31+'s ``SPDY/3.1+portforward.k8s.io``
+tunnel, :mod:`.wsforward`): :class:`Session` writes to an :class:`Outlet`, a socket or a WebSocket.
+
+The loopback rule: port-forward connects only to a pod IP in 127.0.0.0/8 (or ``::1``). The machine
+the stand-in runs on may send traffic to loopback only, so a pod whose ``status.podIP`` is anything
+else (a test's made-up ``10.x`` address, a real cluster's address) is refused before the upgrade
+(403), whichever variant is asked for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import os
 import struct
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -41,20 +48,84 @@ class UpgradeError(Exception):
         self.code, self.reason, self.message = code, reason, message
 
 
+LOOPBACK_RULE = ("the Kubernetes API stand-in forwards only to loopback pod addresses (127.0.0.0/8 or ::1): "
+                 "the machine it runs on may send traffic to loopback only")
+
+
+def is_loopback(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
+
+
+def pod_target(pod: dict[str, Any]) -> str:
+    """The address to forward to: the pod's ``status.podIP``, when the pod runs and the address is loopback."""
+    name = pod["metadata"]["name"]
+    status = pod.get("status") or {}
+    ip = status.get("podIP")
+    if not ip or status.get("phase") != "Running":
+        raise UpgradeError(400, "BadRequest", f"unable to upgrade connection: pod {name} is not running "
+                           f"(phase {status.get('phase')!r}, podIP {ip!r})")
+    if not is_loopback(str(ip)):
+        raise UpgradeError(403, "Forbidden", f"unable to upgrade connection: pod {name} has podIP {ip}, not a "
+                           f"loopback address: {LOOPBACK_RULE}")
+    return str(ip)
+
+
+async def connect(ip: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A TCP connection to the pod; refuses any address that is not loopback (the rule holds here too)."""
+    if not is_loopback(ip):
+        raise PermissionError(f"{ip} is not a loopback address: {LOOPBACK_RULE}")
+    return await asyncio.wait_for(asyncio.open_connection(ip, port), CONNECT_TIMEOUT)
+
+
+def forward_error(port: int, pod: str, ip: str, problem: BaseException) -> str:
+    """The error-stream message for a port the pod refuses, worded as the kubelet words it."""
+    if isinstance(problem, OSError) and problem.errno:
+        reason = f"dial tcp {ip}:{port}: connect: {os.strerror(problem.errno).lower()}"
+    elif isinstance(problem, TimeoutError):
+        reason = f"dial tcp {ip}:{port}: i/o timeout"
+    else:
+        reason = str(problem)
+    return f"error forwarding port {port} to pod {pod}: {reason}"
+
+
 def check_upgrade(request: web.Request) -> None:
     """Raise :class:`UpgradeError` unless this is a SPDY/3.1 port-forward upgrade."""
     connection = {t.strip().lower() for t in request.headers.get("Connection", "").split(",")}
     upgrade = request.headers.get("Upgrade", "").strip().lower()
     if "upgrade" not in connection or upgrade != "spdy/3.1":
-        if upgrade == "websocket":
-            raise UpgradeError(501, "NotImplemented", "pods/portforward over WebSocket is not served by this "
-                               "stand-in: use SPDY/3.1 (client-go's SPDY dialer; kubectl falls back to it)")
-        raise UpgradeError(400, "BadRequest", "pods/portforward needs an upgrade to SPDY/3.1 "
-                           "(Connection: Upgrade, Upgrade: SPDY/3.1); this stand-in serves no other")
+        raise UpgradeError(400, "BadRequest", "pods/portforward needs an upgrade to SPDY/3.1 (Connection: "
+                           "Upgrade, Upgrade: SPDY/3.1) or to a WebSocket (Upgrade: websocket)")
     offered = [p.strip() for v in request.headers.getall("X-Stream-Protocol-Version", []) for p in v.split(",")]
     if PROTOCOL not in offered:
         raise UpgradeError(403, "Forbidden", f"unable to upgrade: unable to negotiate protocol: client supports "
                            f"{offered}, server supports [{PROTOCOL}]")
+
+
+class Outlet(Protocol):
+    """Where a :class:`Session` writes its frames: the upgraded socket, or a WebSocket tunnel."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def buffered(self) -> int: ...
+
+    def closing(self) -> bool: ...
+
+
+class TransportOutlet:
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    def buffered(self) -> int:
+        return self.transport.get_write_buffer_size()
+
+    def closing(self) -> bool:
+        return self.transport.is_closing()
 
 
 @dataclass
@@ -71,11 +142,8 @@ class Stream:
 class Session:
     """One upgraded connection: the frames it carries and the TCP connections they forward to."""
 
-    def __init__(self, request: web.Request, pod: str, ip: str) -> None:
-        transport = request.transport
-        if transport is None:
-            raise ConnectionResetError("the client went away before the upgrade")
-        self.transport = transport
+    def __init__(self, out: Outlet, pod: str, ip: str) -> None:
+        self.out = out
         self.pod, self.ip = pod, ip
         self.codec = Codec()
         self.streams: dict[int, Stream] = {}
@@ -99,11 +167,11 @@ class Session:
 
     # -- frames -----------------------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
-        if not self.transport.is_closing():
-            self.transport.write(data)
+        if not self.out.closing():
+            self.out.write(data)
 
     async def drain(self) -> None:
-        while self.transport.get_write_buffer_size() > HIGH_WATER and not self.transport.is_closing():
+        while self.out.buffered() > HIGH_WATER and not self.out.closing():
             await asyncio.sleep(0.005)
 
     def _on_frame(self, frame: Frame) -> None:
@@ -179,9 +247,9 @@ class Session:
         self.pairs.pop(error.request, None)
         where = f"pod {self.pod} ({self.ip}) port {data.port}"
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(self.ip, data.port), CONNECT_TIMEOUT)
+            reader, writer = await connect(self.ip, data.port)
         except (OSError, TimeoutError) as problem:
-            self._fail(error, f"error forwarding port {data.port} to {where}: {problem or 'connect timed out'}")
+            self._fail(error, forward_error(data.port, self.pod, self.ip, problem))
             self._finish(data)
             return
         log.info("port-forward request %s: connected to %s", data.request, where)
@@ -233,11 +301,12 @@ class Session:
             self.done.set()
 
 
-async def serve(request: web.Request, pod: dict[str, Any]) -> web.StreamResponse:
-    """Upgrade ``request`` and forward its streams to ``pod`` until the client goes away."""
+async def serve(request: web.Request, pod: dict[str, Any], ip: str) -> web.StreamResponse:
+    """Upgrade ``request`` and forward its streams to ``ip`` (the pod's address) until the client goes away."""
     name = pod["metadata"]["name"]
-    ip = (pod.get("status") or {}).get("podIP")
-    session = Session(request, name, ip)
+    if request.transport is None:
+        raise ConnectionResetError("the client went away before the upgrade")
+    session = Session(TransportOutlet(request.transport), name, ip)
     request.protocol.set_parser(session)  # type: ignore[arg-type]  # bytes after the upgrade come to us
     request.protocol.keep_alive(False)
     response = web.StreamResponse(status=101, reason="Switching Protocols",

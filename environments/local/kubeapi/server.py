@@ -10,7 +10,16 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from environments.local.kubeapi import discovery, kubeproto, openapi, portforward, resources, tables, watching
+from environments.local.kubeapi import (
+    discovery,
+    kubeproto,
+    openapi,
+    portforward,
+    resources,
+    tables,
+    watching,
+    wsforward,
+)
 from environments.local.kubeapi.discovery import GIT_VERSION, version_info
 from environments.local.kubeapi.resources import Resource
 from environments.local.kubeapi.selectors import SelectorError, field_matcher, label_matcher
@@ -184,15 +193,19 @@ class StandIn:
         raise unserved(f"{request.method} is not allowed on {res.plural}/{sub}", 405, "MethodNotAllowed")
 
     async def _portforward(self, request: web.Request, pod: Obj) -> web.StreamResponse:
+        websocket = wsforward.is_websocket(request)
         try:
-            portforward.check_upgrade(request)
+            if websocket:
+                protocol, ports = wsforward.check(request)
+            else:
+                portforward.check_upgrade(request)
+            ip = portforward.pod_target(pod)  # running, with a loopback podIP: the only traffic allowed here
         except portforward.UpgradeError as error:
-            raise ApiError(error.code, error.reason, error.message, unserved=error.code == 501) from None
-        status = pod.get("status") or {}
-        if not status.get("podIP") or status.get("phase") != "Running":
-            raise ApiError(400, "BadRequest", f"unable to upgrade connection: pod {pod['metadata']['name']} is "
-                           f"not running (phase {status.get('phase')!r}, podIP {status.get('podIP')!r})")
-        return await portforward.serve(request, pod)
+            raise ApiError(error.code, error.reason, error.message,
+                           unserved=portforward.LOOPBACK_RULE in error.message) from None
+        if websocket:
+            return await wsforward.serve(request, pod, ip, protocol, ports)
+        return await portforward.serve(request, pod, ip)
 
     async def _scale(self, request: web.Request, res: Resource, namespace: str, name: str) -> web.StreamResponse:
         def scale_of(obj: Obj) -> Obj:

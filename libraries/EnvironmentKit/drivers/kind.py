@@ -12,6 +12,7 @@ environment (``KIND_*``) or keyword arguments (see :class:`environments.kind.set
 from __future__ import annotations
 
 import contextlib
+import http.client
 from typing import Any
 
 from EnvironmentKit.drivers.base import EnvironmentDriver
@@ -43,6 +44,8 @@ class KindDriver(EnvironmentDriver):
         self.settings = KindSettings.load(robot_variable, **overrides)
         self.cluster: Any = None
         self._started = False
+        self._approved = False
+        self._approval = ""  # the last approval attempt, for the "not ready" message
 
     # -- life cycle ---------------------------------------------------------------------------
     @property
@@ -76,23 +79,46 @@ class KindDriver(EnvironmentDriver):
                            fix=f"look at 'kubectl --context {self.settings.context} -n {self.settings.namespace} "
                                "get pods,lease' and the pods' events; environments/kind/README.md lists the "
                                "install steps") from None
+        except BaseException:
+            self.stop()  # e.g. the admin login refused: no forwards left open
+            raise
         return Topology(outcome.value)
 
     def _ready(self, data: dict[str, Any]) -> bool:
         s = self.settings
         api = sum(1 for r in data["api"] if r["running"])
         agents = data["agents"]["kubernetes"]["replicas"]
-        return (api >= s.api_replicas and sum(1 for r in agents if r["running"]) >= s.agent_replicas
-                and any(r["leader"] for r in agents) and data["redis"]["running"] and data["postgres"]["running"])
+        ready = (api >= s.api_replicas and sum(1 for r in agents if r["running"]) >= s.agent_replicas
+                 and any(r["leader"] for r in agents) and data["redis"]["running"] and data["postgres"]["running"])
+        return ready and self._agent_approved(data)
 
-    @staticmethod
-    def _describe(data: dict[str, Any]) -> str:
+    def _agent_approved(self, data: dict[str, Any]) -> bool:
+        """A fresh install's agent waits, pending, for an administrator: approve it (environments/kind/approval.py)."""
+        if self._approved:
+            return True
+        from environments.kind.approval import approve_pending_agent
+
+        admin = (data.get("credentials") or {}).get("admin")
+        urls = [r["url"] for r in data["api"] if r["running"] and r.get("url")]
+        if not admin or not urls:
+            return False
+        agent = self.settings.agent_id
+        try:
+            status = approve_pending_agent(urls[0], admin["username"], admin["password"], agent)
+        except (OSError, http.client.HTTPException) as error:  # the API pod runs but does not answer yet
+            self._approval = f"agent {agent} not approved yet: the API did not answer ({type(error).__name__}: {error})"
+            return False
+        self._approved = status == "approved"
+        self._approval = f"agent {agent}: {'not registered yet' if status == 'absent' else status}"
+        return self._approved
+
+    def _describe(self, data: dict[str, Any]) -> str:
         agents = data["agents"]["kubernetes"]
         running = [r["name"] for r in data["api"] if r["running"]]
         return (f"API replicas running: {running or 'none'}; agent replicas running: "
                 f"{[r['name'] for r in agents['replicas'] if r['running']] or 'none'}; lease holder: "
                 f"{agents.get('leaseHolder') or 'none'}; redis running: {data['redis']['running']}; "
-                f"postgres running: {data['postgres']['running']}")
+                f"postgres running: {data['postgres']['running']}" + (f"; {self._approval}" if self._approval else ""))
 
     def attach(self, topology: dict[str, Any]) -> Topology:
         """Attach to the install a kind topology document describes (its namespace and context)."""
