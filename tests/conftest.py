@@ -3,12 +3,17 @@
 Use these instead of starting your own: ``redis_server``, ``postgres_server``, ``vnc_server``
 (security None), ``vnc_server_with_password`` (VNC authentication, password ``kit-secret``),
 ``kube_api`` (the Kubernetes API stand-in) and ``kube_client`` (the official client's ``ApiClient``
-on it), ``engine`` (the container engine).
+on it), ``engine`` (the container engine ``KIT_ENGINE`` chooses, default ``auto``).
+
+``each_engine`` runs a test module once per container engine of ``--engines`` (default
+``$KIT_TEST_ENGINES``, else ``podman,docker``): Podman's service and the kit's private Docker
+engine (or a Docker engine that answers). A module overrides ``engine`` with it to run on both.
 ``rollback_migrations`` is the StreamSpace migration set written in the rollback layout.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 from collections.abc import Iterator
@@ -29,6 +34,21 @@ def _interrupted(signum: int, _frame: object) -> None:
     every fixture's teardown runs and the backends the tests started are stopped."""
     signal.signal(signum, signal.SIG_IGN)  # a second signal while tearing down must not cut it short
     raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--engines", default=os.environ.get("KIT_TEST_ENGINES") or "podman,docker",
+                     help="the container engines 'each_engine' runs a module on: a comma list of podman, docker "
+                          "(default $KIT_TEST_ENGINES, else podman,docker)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "each_engine" in metafunc.fixturenames:
+        choices = [c.strip() for c in metafunc.config.getoption("engines").split(",") if c.strip()]
+        unknown = sorted(set(choices) - {"podman", "docker"})
+        if unknown:
+            raise pytest.UsageError(f"--engines takes podman and/or docker, not {', '.join(unknown)}")
+        metafunc.parametrize("each_engine", choices, indirect=True, scope="module")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -101,10 +121,49 @@ def kube_client(kube_api: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def engine(backend_dir: Path) -> Iterator[object]:
+def default_engine(backend_dir: Path) -> Iterator[object]:
     from environments.local.engine import Engine
 
     yield from running(Engine(backend_dir / "engine"))
+
+
+@pytest.fixture(scope="session")
+def engine(default_engine: Any) -> Any:
+    """The container engine of the session (``KIT_ENGINE``, default ``auto``)."""
+    return default_engine
+
+
+@pytest.fixture(scope="module")
+def each_engine(request: pytest.FixtureRequest, backend_dir: Path) -> Iterator[object]:
+    """The engine of this module's parameter (``podman`` or ``docker``), started for the module and
+    stopped after it; the session's engine when it is of that kind already."""
+    from environments.local.dockerd import dockerd_binary
+    from environments.local.engine import Engine
+
+    choice = request.param
+    default = _default_choice()
+    if default == choice or (default == "auto" and (choice == "docker") == _docker_answers()):
+        yield request.getfixturevalue("default_engine")  # the session's engine is of this kind
+        return
+    if choice == "docker" and dockerd_binary() is None:
+        pytest.skip("no Docker engine: the kit's private one needs dockerd (Debian's docker.io; ./kit setup)")
+    yield from running(Engine(backend_dir / f"engine-{choice}-{request.module.__name__.rsplit('.', 1)[-1]}",
+                              choice=choice))
+
+
+def _default_choice() -> str:
+    return (os.environ.get("KIT_ENGINE") or "auto").strip().lower()
+
+
+def _docker_answers() -> bool:
+    """Whether ``auto`` finds a Docker engine (DOCKER_HOST or /var/run/docker.sock, not Podman's service)."""
+    from environments.local.engine import DOCKER_SOCKET, ping_headers
+
+    for url in (os.environ.get("DOCKER_HOST"), f"unix://{DOCKER_SOCKET}"):
+        headers = ping_headers(url) if url else None
+        if headers is not None:
+            return "libpod-api-version" not in headers
+    return False
 
 
 @pytest.fixture(scope="session")

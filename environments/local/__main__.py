@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from environments.local.control import serve_control
+from environments.local.engine import CHOICES, ENGINE_VAR
 from environments.local.procs import BackendError
 from environments.local.stack import BACKENDS, RUN_LABEL, LocalStack, StackOptions
 
@@ -35,6 +36,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "path of one (default: reference, the kit's own)")
     parser.add_argument("--programs", default=os.environ.get("KIT_PLATFORM_PROGRAMS") or None,
                         help="the folder of the platform's programs (for a platform you built, e.g. StreamSpace)")
+    parser.add_argument("--engine", default=os.environ.get(ENGINE_VAR) or "auto", choices=CHOICES,
+                        help="the container engine: auto (a Docker engine that answers, else Podman's service), "
+                             "docker (a Docker engine that answers, else the kit's private dockerd) or podman "
+                             f"(default: ${ENGINE_VAR}, else auto)")
     parser.add_argument("--only", help=f"start only these backends, no platform: a comma list of {', '.join(BACKENDS)}")
     args = parser.parse_args(argv)
     for name in ("api_replicas",):
@@ -53,6 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def supervise(args: argparse.Namespace) -> int:
+    os.environ[ENGINE_VAR] = args.engine  # the stack's Engine reads the choice from here
     options = StackOptions(api_replicas=args.api_replicas, k8s_agents=args.k8s_agents,
                            docker_agents=args.docker_agents, only=args.only, platform=args.platform,
                            programs=args.programs)
@@ -136,7 +142,8 @@ def _announce(topology: dict, stack: LocalStack, quiet: bool) -> None:
         lines.append(f"  {api['name']:<16} {api['url']}")
     for key in ("redis", "postgres", "kubernetes", "engine"):
         info = topology[key]
-        lines.append(f"  {key:<16} {info.get('url') or info.get('dsn')}")
+        kind = f" ({info['kind']})" if key == "engine" and info.get("kind") else ""
+        lines.append(f"  {key:<16} {info.get('url') or info.get('dsn')}{kind}")
     lines.append(f"  {'control':<16} {topology['control']}")
     lines.append(f"  {'logs':<16} {topology['logs']}")
     if not quiet:

@@ -1,14 +1,21 @@
-"""The container engine: a running Docker engine if there is one, else Podman's Docker-compatible service.
+"""The container engine, chosen by ``KIT_ENGINE`` (``./kit stack --engine``, Robot's ``${LOCAL_ENGINE}``):
 
-Order of discovery:
+``auto`` (the default)
+    1. ``DOCKER_HOST`` is set and answers a ping -> that engine, never stopped by the kit;
+    2. ``/var/run/docker.sock`` answers a ping -> that engine, never stopped by the kit;
+    3. ``podman system service`` on a private socket in ``workdir`` (one per run, so runs can
+       coexist), with a project-local ``containers.conf`` passed through ``CONTAINERS_CONF`` —
+       the user's system configuration is never touched. Stopped (with its children) by :meth:`Engine.stop`.
+``docker``
+    1. and 2. as above, if what answers is a Docker engine (not Podman's service);
+    3. else the kit's **private Docker engine** (:mod:`environments.local.dockerd`): Debian's
+       ``dockerd`` on its own socket, runtime folder and bridge, with a data root kept in the
+       user's cache folder (images are built once per machine). Shared by the runs that use it
+       at the same time; the last one to stop removes its containers, volumes and networks and stops it.
+``podman``
+    the kit's own podman service (step 3 of ``auto``), whatever else answers.
 
-1. ``DOCKER_HOST`` is set and answers a ping -> that engine, never stopped by the kit;
-2. ``/var/run/docker.sock`` answers a ping -> that engine, never stopped by the kit;
-3. ``podman system service`` on a private socket in ``workdir`` (one per run, so runs can
-   coexist), with a project-local ``containers.conf`` passed through ``CONTAINERS_CONF`` —
-   the user's system configuration is never touched. Stopped (with its children) by :meth:`Engine.stop`.
-
-No state outside ``workdir`` is needed (``/run/podman`` is only podman's default socket folder).
+No state outside ``workdir`` is needed for podman (``/run/podman`` is only podman's default socket folder).
 """
 
 from __future__ import annotations
@@ -28,7 +35,11 @@ from environments.local.procs import BackendError, ManagedProcess, wait_for
 if TYPE_CHECKING:
     import docker
 
+    from environments.local.dockerd import PrivateDocker
+
 DOCKER_SOCKET = Path("/var/run/docker.sock")
+ENGINE_VAR = "KIT_ENGINE"
+CHOICES = ("auto", "docker", "podman")
 RUN_LABEL = "streamspace.kit/run"
 PING_TIMEOUT = 2.0
 SOCKET_PATH_MAX = 100  # AF_UNIX paths are limited to 107 bytes
@@ -60,6 +71,16 @@ def containers_conf_text() -> str:
         extra.append('cgroup_manager = "cgroupfs"')
         extra.append('events_logger = "file"')
     return CONTAINERS_CONF.format(extra="\n".join(extra) + ("\n" if extra else ""))
+
+
+def engine_choice(value: str | None = None) -> str:
+    """``value``, else ``$KIT_ENGINE``, else ``auto``; an unknown choice fails naming the valid ones."""
+    choice = (value or os.environ.get(ENGINE_VAR) or "auto").strip().lower()
+    if choice not in CHOICES:
+        source = "the engine choice" if value else f"{ENGINE_VAR}"
+        raise BackendError("Unknown container engine", f"{source} is '{choice}'",
+                           f"choose one of {', '.join(CHOICES)} (--engine, {ENGINE_VAR} or LOCAL_ENGINE)")
+    return choice
 
 
 def _unix_path(url: str) -> str | None:
@@ -107,36 +128,47 @@ def ping_headers(url: str, timeout: float = PING_TIMEOUT) -> dict[str, str] | No
 
 @dataclass
 class Engine:
-    """A Docker API endpoint for the run: found, or started with podman."""
+    """A Docker API endpoint for the run: found, or started (podman's service, the private dockerd)."""
 
     workdir: Path
     docker_host: str | None = None
     docker_socket: Path = DOCKER_SOCKET
     run_label: str | None = None
+    choice: str = ""  # auto | docker | podman; empty = $KIT_ENGINE, else auto
+    docker_home: Path | None = None  # the private Docker engine's home (default: the user's cache folder)
     url: str = ""
     kind: str = ""
     owned: bool = False
     api_version: str = ""
     conf: Path | None = None
     process: ManagedProcess | None = field(default=None, repr=False)
+    private: PrivateDocker | None = field(default=None, repr=False)
     _socket_dir: Path | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.docker_host is None:
             self.docker_host = os.environ.get("DOCKER_HOST") or None
+        self.choice = engine_choice(self.choice)
 
     # -- discovery ----------------------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> Engine:
-        """Find a running Docker engine or start podman's service; fails in seconds with cause and fix."""
+        """Find or start the engine of :attr:`choice`; fails in seconds with cause and fix."""
+        if self.choice == "podman":
+            return self._start_podman(timeout, "the podman engine was chosen")
         tried = []
-        if self.docker_host:
-            if ping(self.docker_host):
-                return self._use_existing(self.docker_host)
-            tried.append(f"DOCKER_HOST={self.docker_host} does not answer")
-        socket_url = f"unix://{self.docker_socket}"
-        if ping(socket_url):
-            return self._use_existing(socket_url)
-        tried.append(f"{self.docker_socket} {'does not answer' if self.docker_socket.exists() else 'is absent'}")
+        candidates = [(self.docker_host, f"DOCKER_HOST={self.docker_host}")] if self.docker_host else []
+        candidates.append((f"unix://{self.docker_socket}", str(self.docker_socket)))
+        for url, source in candidates:
+            headers = ping_headers(url)
+            if headers is None:
+                absent = source == str(self.docker_socket) and not self.docker_socket.exists()
+                tried.append(f"{source} {'is absent' if absent else 'does not answer'}")
+            elif self.choice == "docker" and "libpod-api-version" in headers:
+                tried.append(f"{source} is Podman's service, not Docker")
+            else:
+                return self._use_existing(url)
+        if self.choice == "docker":
+            return self._start_private_docker(timeout, "; ".join(tried))
         return self._start_podman(timeout, "; ".join(tried))
 
     def _use_existing(self, url: str) -> Engine:
@@ -179,6 +211,18 @@ class Engine:
             raise
         return self
 
+    def _start_private_docker(self, timeout: float, tried: str) -> Engine:
+        from environments.local import dockerd
+
+        if dockerd.dockerd_binary() is None:
+            raise BackendError("No Docker engine", f"none answers ({tried}) and dockerd, for the kit's private "
+                               "Docker engine, is not installed (Debian's docker.io package)", dockerd.FIX_INSTALL)
+        private = dockerd.PrivateDocker(self.docker_home) if self.docker_home else dockerd.PrivateDocker()
+        self.private = private.acquire(timeout)
+        self.url, self.kind, self.owned = private.url, "docker", True
+        self.api_version = (ping_headers(self.url) or {}).get("api-version", "")
+        return self
+
     # -- use ----------------------------------------------------------------------------------
     def env(self) -> dict[str, str]:
         """Environment for podman CLI calls that must see the same configuration."""
@@ -199,7 +243,8 @@ class Engine:
         return bool(self.url) and ping(self.url)
 
     def stop(self, grace: float = 5.0) -> None:
-        """Remove what carries ``run_label`` (if set), then stop podman's service if the kit started it.
+        """Remove what carries ``run_label`` (if set), then stop podman's service if the kit started it,
+        or drop this run's lease on the private Docker engine (the last run stops it).
 
         A Docker engine found running is left running. Containers outlive the service (their
         ``conmon`` monitors are not its children), so a run must remove its objects first:
@@ -208,6 +253,11 @@ class Engine:
         if self.run_label and self.url and self.answers():
             with contextlib.suppress(Exception), contextlib.closing(self.client(timeout=30)) as client:
                 cleanup_by_label(client, self.run_label)
+        if self.private is not None:
+            private, self.private = self.private, None
+            private.release()
+        if self.kind != "podman":
+            return  # a Docker engine: found running, or the private one whose lease is dropped above
         if self.owned and self.process is not None:
             self.process.stop(grace)
             self.process = None

@@ -2,26 +2,48 @@
 
     python -m environments.local.leaks          (or ./kit leaks)
 
-Looks for processes the kit started (they carry ``STREAMSPACE_KIT_PROCESS`` in their
-environment, or run the stack's modules), containers / volumes / networks labelled by the
-kit, and the kit's temp directories.
+Looks for
+
+- processes the kit started (they carry ``STREAMSPACE_KIT_PROCESS`` in their environment, or run
+  the stack's modules) -- the private Docker engine's ``dockerd``, its containerd and its
+  container shims among them;
+- containers, volumes and networks labelled by the kit (``streamspace.kit/run``,
+  ``streamspace.kit/test``) or belonging to one of its compose projects
+  (``com.docker.compose.project=kit-*``), and containers attached to a network of the kit's, on
+  every engine it may have used: Podman's storage, a Docker engine on ``DOCKER_HOST`` or
+  ``/var/run/docker.sock``, and the kit's private Docker engine (there, anything at all: the
+  last run to stop it empties it);
+- the private Docker engine's own state: an engine still running, its bridge, the state a killed
+  run left, containers in the data root of a stopped engine;
+- the kit's temp directories (``/tmp/kit-*``, the private engine's runtime folders included).
+
+The private Docker engine's data root (images kept between runs) is not a leak.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import itertools
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import psutil
 
 from environments.local.procs import OWNER_MARK
 
 LABELS = ("streamspace.kit/run", "streamspace.kit/test")
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+COMPOSE_PROJECT_PREFIX = "kit-"  # the compose environment's projects are kit-<run id>
 MODULE_MARKERS = ("environments.local", "keyboard_display.py", "streamspace-kit")
+PREDEFINED_NETWORKS = ("bridge", "host", "none", "podman")
+DOCKER_TIMEOUT = 15
 
 
 def leftover_processes() -> list[str]:
@@ -40,27 +62,165 @@ def leftover_processes() -> list[str]:
     return found
 
 
+def kit_reason(labels: dict[str, str] | None) -> str | None:
+    """Why an object with ``labels`` is the kit's (``streamspace.kit/run=...``, ``compose project kit-...``)."""
+    labels = labels or {}
+    for key in LABELS:
+        if key in labels:
+            return f"{key}={labels[key]}"
+    project = labels.get(COMPOSE_PROJECT_LABEL, "")
+    if project.startswith(COMPOSE_PROJECT_PREFIX):
+        return f"compose project {project}"
+    return None
+
+
+# -- Podman's storage ----------------------------------------------------------------------------
 def _podman(*args: str) -> list[str]:
     """Listing needs no runtime, so podman's defaults serve (the kit's containers.conf is per run)."""
     result = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=30, check=False)
     return [line for line in result.stdout.splitlines() if line.strip()] if result.returncode == 0 else []
 
 
-def leftover_engine_objects() -> list[str]:
+def _podman_json(*args: str) -> list[dict[str, Any]]:
+    try:
+        result = subprocess.run(["podman", *args, "--format", "json"], capture_output=True, text=True,
+                                timeout=30, check=False)
+        return json.loads(result.stdout or "[]") if result.returncode == 0 else []
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return []
+
+
+def leftover_podman_objects() -> list[str]:
     if shutil.which("podman") is None:
         return []
     found = []
-    for label in LABELS:
-        for line in _podman("ps", "-a", "--filter", f"label={label}", "--format", "{{.Names}} ({{.Status}})"):
-            found.append(f"container {line}")
-        for line in _podman("volume", "ls", "--filter", f"label={label}", "--format", "{{.Name}}"):
-            found.append(f"volume {line}")
-        for line in _podman("network", "ls", "--filter", f"label={label}", "--format", "{{.Name}}"):
-            found.append(f"network {line}")
-            # what a platform attached to a network of the kit's carries no label of the kit's
-            for name in _podman("ps", "-a", "--filter", f"network={line}", "--format", "{{.Names}} ({{.Status}})"):
-                found.append(f"container {name} (on the kit's network {line})")
+    networks = {}
+    for network in _podman_json("network", "ls"):
+        reason = kit_reason(network.get("labels"))
+        if reason:
+            networks[network["name"]] = reason
+            found.append(f"network {network['name']} ({reason})")
+    for container in _podman_json("ps", "-a"):
+        name = (container.get("Names") or ["?"])[0]
+        state = container.get("Status") or container.get("State") or "?"
+        reason = kit_reason(container.get("Labels"))
+        if reason:
+            found.append(f"container {name} ({state}; {reason})")
+            continue
+        # what a platform attached to a network of the kit's carries no label of the kit's
+        on = sorted(set(container.get("Networks") or []) & set(networks))
+        if on:
+            found.append(f"container {name} ({state}; on the kit's network {on[0]})")
+    for volume in _podman_json("volume", "ls"):
+        reason = kit_reason(volume.get("Labels"))
+        if reason:
+            found.append(f"volume {volume['Name']} ({reason})")
+    return found
+
+
+# -- Docker engines ------------------------------------------------------------------------------
+def private_engines() -> list[dict[str, Any]]:
+    """The kit's private Docker engines that run: ``dockerd`` processes carrying the kit's mark."""
+    engines = []
+    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
+        try:
+            if proc.info["name"] != "dockerd" or OWNER_MARK not in proc.environ():
+                continue
+            argv = proc.info["cmdline"] or []
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        options = dict(itertools.pairwise(argv))
+        data_root = options.get("--data-root", "")
+        engines.append({"pid": proc.pid, "url": options.get("--host", ""),
+                        "home": str(Path(data_root).parent) if data_root else "",
+                        "bridge": options.get("--bridge", "")})
+    return engines
+
+
+def docker_endpoints() -> list[tuple[str, bool]]:
+    """``(url, private)`` of every Docker engine (not Podman's service) that answers."""
+    from environments.local.engine import DOCKER_SOCKET, ping_headers
+
+    endpoints: list[tuple[str, bool]] = [(e["url"], True) for e in private_engines() if e["url"]]
+    for url in (os.environ.get("DOCKER_HOST", ""), f"unix://{DOCKER_SOCKET}"):
+        if not url or any(url == known for known, _ in endpoints):
+            continue
+        headers = ping_headers(url)
+        if headers is not None and "libpod-api-version" not in headers:
+            endpoints.append((url, False))
+    return endpoints
+
+
+def leftover_docker_objects(url: str, private: bool) -> list[str]:
+    """What the kit left on the Docker engine at ``url``; on its private engine, anything at all."""
+    import docker
+
+    where = "the kit's private Docker engine" if private else f"the Docker engine at {url}"
+    found = []
+    try:
+        with contextlib.closing(docker.DockerClient(base_url=url, timeout=DOCKER_TIMEOUT, version="1.41")) as client:
+            networks = {}
+            for network in client.networks.list():
+                reason = kit_reason(network.attrs.get("Labels"))
+                if network.name not in PREDEFINED_NETWORKS and (reason or private):
+                    networks[network.name] = reason
+                    found.append(f"network {network.name} ({reason or 'unlabelled'}; on {where})")
+            for container in client.containers.list(all=True):
+                reason = kit_reason(container.labels)
+                attached = set(container.attrs.get("NetworkSettings", {}).get("Networks") or {}) & set(networks)
+                if reason or private or attached:
+                    why = reason or (f"on the kit's network {sorted(attached)[0]}" if attached else "unlabelled")
+                    found.append(f"container {container.name} ({container.status}; {why}; on {where})")
+            for volume in client.volumes.list():
+                reason = kit_reason(volume.attrs.get("Labels"))
+                if reason or private:
+                    found.append(f"volume {volume.name} ({reason or 'unlabelled'}; on {where})")
+    except Exception as error:  # noqa: BLE001 - an engine that stops answering mid-audit is reported, not fatal
+        found.append(f"engine {url} could not be listed: {type(error).__name__}: {str(error)[:120]}")
+    return found
+
+
+def leftover_engine_objects() -> list[str]:
+    found = leftover_podman_objects()
+    for url, private in docker_endpoints():
+        found += leftover_docker_objects(url, private)
     return sorted(set(found))
+
+
+# -- the private Docker engine's own state ------------------------------------------------------
+def _homes() -> Iterator[Path]:
+    from environments.local.dockerd import default_home
+
+    seen = set()
+    for home in [default_home(), *(Path(e["home"]) for e in private_engines() if e["home"])]:
+        if home not in seen:
+            seen.add(home)
+            yield home
+
+
+def leftover_private_engine_state() -> list[str]:
+    """Private Docker engines that run (and who holds them), their bridges, a killed run's state,
+    and containers in the data root of a stopped engine."""
+    from environments.local.dockerd import PrivateDocker, kit_bridges
+
+    found = []
+    running = private_engines()
+    for engine in running:
+        users = PrivateDocker(Path(engine["home"])).live_users(tidy=False) if engine["home"] else []
+        found.append(f"private Docker engine {engine['pid']} at {engine['url']} (home {engine['home']}; "
+                     f"{'used by ' + ', '.join(users) if users else 'no run uses it'})")
+    bridges = {e["bridge"] for e in running}
+    found += [f"network interface {name} (a private Docker engine's bridge)" for name in kit_bridges()
+              if name not in bridges]
+    homes_running = {e["home"] for e in running}
+    for home in _homes():
+        if str(home) in homes_running:
+            continue
+        if (home / "state.json").exists():
+            found.append(f"private Docker engine state {home / 'state.json'} (its engine is gone: a killed run)")
+        for item in PrivateDocker(home).stored_objects():
+            found.append(f"{item} (in the data root of the stopped private Docker engine {home})")
+    return found
 
 
 def leftover_temp_dirs() -> list[str]:
@@ -68,7 +228,7 @@ def leftover_temp_dirs() -> list[str]:
 
 
 def audit() -> list[str]:
-    return leftover_processes() + leftover_engine_objects() + leftover_temp_dirs()
+    return leftover_processes() + leftover_engine_objects() + leftover_private_engine_state() + leftover_temp_dirs()
 
 
 def main() -> int:
@@ -76,11 +236,17 @@ def main() -> int:
     if "--json" in sys.argv:
         print(json.dumps(found, indent=2))
     if not found:
-        print("leak audit: nothing left behind (processes, containers, volumes, networks, temp dirs)")
+        print("leak audit: nothing left behind (processes, containers, volumes, networks, engines, temp dirs)")
         return 0
     print(f"leak audit: {len(found)} thing(s) left behind:")
     for item in found:
         print(f"  {item}")
+    from environments.local.dockerd import default_home
+
+    for engine in private_engines():
+        prefix = "" if Path(engine["home"]) == default_home() else f"KIT_DOCKER_HOME={engine['home']} "
+        print(f"  stop the private Docker engine {engine['pid']} once no run uses it: "
+              f"{prefix}python -m environments.local.dockerd stop")
     return 1
 
 

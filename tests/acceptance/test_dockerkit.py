@@ -1,4 +1,5 @@
-"""DockerKit against the real container engine: every keyword once and its main failure."""
+"""DockerKit against the real container engines: every keyword once and its main failure, on Podman's
+service and on a Docker engine (the kit's private one) -- ``--engines`` / ``KIT_TEST_ENGINES`` chooses."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ pytestmark = pytest.mark.engine
 
 EQ = AssertionOperator["=="]
 CONTAINS = AssertionOperator["contains"]
+
+
+@pytest.fixture(scope="module")
+def engine(each_engine):
+    """This module runs once per engine (see ``each_engine`` in tests/conftest.py)."""
+    return each_engine
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +91,11 @@ def test_keywords_without_connection_say_connect_first():
 
 
 def test_engine_that_stops_answering_is_reported(engine, busybox, tmp_path):
-    spare = Engine(tmp_path / "spare", docker_host=None, docker_socket=tmp_path / "none.sock")
     if not engine.owned:
-        pytest.skip("a Docker engine is in use: no private podman service to stop")
+        pytest.skip("a Docker engine found running is in use: the kit has no engine of its own to stop")
+    # a spare engine of the same kind: podman's service, or a private dockerd of a home of its own
+    spare = Engine(tmp_path / "spare", docker_host=None, docker_socket=tmp_path / "none.sock", choice=engine.kind,
+                   docker_home=tmp_path / "spare-docker")
     spare.start()
     lib = DockerKit()
     try:
@@ -260,16 +269,19 @@ def test_network_partition_and_heal(kit, busybox):
     net = kit.create_network()
     server = kit.run_container(busybox, "sleep 300", network=net)
     client = kit.run_container(busybox, "sleep 300", network=net)
-    kit.execute_in_container(client, ["ping", "-c1", "-W2", server], expected_rc=0)
+    kit.execute_in_container(client, ["ping", "-c1", "-W2", server], expected_rc=0)  # by name: the engine's DNS
+    # cut off, the client is pinged at the server's address: on Docker a name lookup of a cut-off
+    # container waits out the resolver's timeouts (10 s) before it fails
+    address = kit.ctx.handle().client.containers.get(server).attrs["NetworkSettings"]["Networks"][net]["IPAddress"]
     kit.disconnect_container_from_network(client, net)
-    rc, _ = kit.execute_in_container(client, ["ping", "-c1", "-W1", server])
+    rc, _ = kit.execute_in_container(client, ["ping", "-c1", "-W1", address])
     assert rc != 0
     kit.connect_container_to_network(client, net)
     kit.execute_in_container(client, ["ping", "-c1", "-W2", server], expected_rc=0)
     listener = kit.ctx.cleanup
     listener.start_test(None, None)  # a test that cuts the network and ends without healing it
     kit.disconnect_container_from_network(client, net)
-    assert kit.execute_in_container(client, ["ping", "-c1", "-W1", server])[0] != 0
+    assert kit.execute_in_container(client, ["ping", "-c1", "-W1", address])[0] != 0
     listener.end_test(None, None)  # its listener heals the partition; the containers (outer scope) stay
     kit.execute_in_container(client, ["ping", "-c1", "-W2", server], expected_rc=0)
     with pytest.raises(KitError, match="no network 'kit-net-missing'"):

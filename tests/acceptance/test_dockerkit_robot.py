@@ -1,4 +1,5 @@
-"""DockerKit from Robot Framework: the smoke suite passes and its cleanup listener leaves nothing behind."""
+"""DockerKit from Robot Framework: the smoke suite passes and its cleanup listener leaves nothing behind,
+on Podman's service and on a Docker engine (see ``each_engine`` in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from robot.api import ExecutionResult
 from environments.local import images
 
 pytestmark = pytest.mark.engine
+
+
+@pytest.fixture(scope="module")
+def engine(each_engine):
+    return each_engine
 
 
 def test_robot_suite_passes_and_the_listener_cleans_up(engine, tmp_path):

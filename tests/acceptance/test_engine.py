@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -14,7 +15,7 @@ import docker
 import psutil
 import pytest
 
-from environments.local import images
+from environments.local import dockerd, images
 from environments.local.engine import Engine, cleanup_by_label, containers_conf_text, ping
 from environments.local.procs import BackendError
 
@@ -53,7 +54,7 @@ def test_engine_answers_and_reports_its_kind(engine, client):
     assert engine.answers()
     assert engine.kind in ("docker", "podman")
     assert client.ping() is True
-    if engine.owned:
+    if engine.owned and engine.kind == "podman":
         assert engine.url == f"unix://{engine.workdir / 'podman.sock'}"
         conf = (engine.workdir / "containers.conf").read_text()
         assert 'runtime = "runc"' in conf and "nofile=20000:20000" in conf
@@ -69,10 +70,11 @@ def test_containers_conf_is_project_local_and_complete():
 
 
 def test_a_second_private_service_coexists_and_stops_without_leaving_children(engine, tmp_path):
-    if not engine.owned:
+    if not engine.owned or engine.kind != "podman":
         pytest.skip("a Docker engine is in use: the kit starts no podman service")
     started = time.monotonic()
-    second = Engine(tmp_path / "second", docker_host=None, docker_socket=tmp_path / "no-docker.sock").start()
+    second = Engine(tmp_path / "second", docker_host=None, docker_socket=tmp_path / "no-docker.sock",
+                    choice="auto").start()
     cold = time.monotonic() - started
     try:
         assert second.owned and second.kind == "podman"
@@ -93,7 +95,7 @@ def test_a_second_private_service_coexists_and_stops_without_leaving_children(en
 
 def test_stop_removes_the_runs_objects_first(engine, tmp_path):
     run = f"streamspace.kit/run=stop-{uuid.uuid4().hex[:8]}"
-    borrowed = Engine(tmp_path / "borrow", docker_host=engine.url, run_label=run).start()
+    borrowed = Engine(tmp_path / "borrow", docker_host=engine.url, run_label=run, choice="auto").start()
     client = borrowed.client()
     try:
         busybox = images.ensure_busybox_image(client)
@@ -109,7 +111,7 @@ def test_stop_removes_the_runs_objects_first(engine, tmp_path):
 
 
 def test_docker_host_that_answers_is_used_and_never_stopped(engine, tmp_path):
-    borrowed = Engine(tmp_path / "borrow", docker_host=engine.url).start()
+    borrowed = Engine(tmp_path / "borrow", docker_host=engine.url, choice="auto").start()
     assert borrowed.url == engine.url and not borrowed.owned
     assert borrowed.kind == engine.kind
     borrowed.stop()
@@ -123,11 +125,56 @@ def test_no_engine_fails_fast_with_cause_and_fix(tmp_path, monkeypatch):
     started = time.monotonic()
     with pytest.raises(BackendError) as caught:
         Engine(tmp_path, docker_host="unix:///nonexistent/docker.sock",
-               docker_socket=tmp_path / "docker.sock").start()
+               docker_socket=tmp_path / "docker.sock", choice="auto").start()
     assert time.monotonic() - started < 5
     text = str(caught.value)
     assert "No container engine" in text and "podman" in text and "./kit setup" in text
     assert "DOCKER_HOST=unix:///nonexistent/docker.sock does not answer" in text
+
+
+# -- the engine choice ---------------------------------------------------------------------------------
+def test_unknown_engine_choice_names_the_valid_ones(tmp_path, monkeypatch):
+    with pytest.raises(BackendError, match="choose one of auto, docker, podman"):
+        Engine(tmp_path, choice="dokcer")
+    monkeypatch.setenv("KIT_ENGINE", "lxc")
+    with pytest.raises(BackendError, match="KIT_ENGINE is 'lxc'"):
+        Engine(tmp_path)
+    monkeypatch.setenv("KIT_ENGINE", " Docker ")
+    assert Engine(tmp_path).choice == "docker"
+    monkeypatch.delenv("KIT_ENGINE")
+    assert Engine(tmp_path).choice == "auto"
+
+
+def test_podman_choice_ignores_an_engine_that_answers(engine, tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr(Engine, "_start_podman", lambda self, timeout, why: started.append(why) or self)
+    Engine(tmp_path, docker_host=engine.url, choice="podman").start()
+    assert started == ["the podman engine was chosen"]
+
+
+def test_docker_choice_does_not_take_podmans_service_for_docker(engine, tmp_path, monkeypatch):
+    if engine.kind != "podman":
+        pytest.skip("the session's engine is a Docker engine")
+    private = []
+    monkeypatch.setattr(Engine, "_start_private_docker", lambda self, timeout, tried: private.append(tried) or self)
+    Engine(tmp_path, docker_host=engine.url, docker_socket=tmp_path / "none.sock", choice="docker").start()
+    assert private == [f"DOCKER_HOST={engine.url} is Podman's service, not Docker; {tmp_path / 'none.sock'} is absent"]
+    assert Engine(tmp_path, docker_host=engine.url, choice="auto").start().url == engine.url
+
+
+def test_engine_choice_reaches_the_stack_supervisor(monkeypatch, capsys):
+    from EnvironmentKit.drivers import LocalDriver
+    from environments.local.__main__ import parse_args
+
+    assert parse_args(["--engine", "docker"]).engine == "docker"
+    monkeypatch.setenv("KIT_ENGINE", "podman")
+    assert parse_args([]).engine == "podman"
+    with pytest.raises(SystemExit):
+        parse_args(["--engine", "lxc"])
+    assert "invalid choice: 'lxc'" in capsys.readouterr().err
+    argv = LocalDriver(engine="docker").argv(Path("ready.json"))
+    assert argv[argv.index("--engine") + 1] == "docker"
+    assert "--engine" not in LocalDriver().argv(Path("ready.json"))
 
 
 def test_client_before_start_names_the_fix(tmp_path):
@@ -286,3 +333,109 @@ def test_session_image_serves_rfb_and_runs_the_display(client, label):
 def test_unknown_image_is_never_pulled(client, label):
     with pytest.raises(docker.errors.ImageNotFound):
         client.images.get(f"streamspace-kit/not-built:{uuid.uuid4().hex[:6]}")
+
+
+# -- the kit's private Docker engine -----------------------------------------------------------------
+needs_dockerd = pytest.mark.skipif(dockerd.dockerd_binary() is None or os.geteuid() != 0,
+                                   reason="the private Docker engine needs root and dockerd (Debian's docker.io)")
+
+
+def _private(workdir: Path, home: Path) -> Engine:
+    return Engine(workdir, docker_host=None, docker_socket=workdir / "no-docker.sock", choice="docker",
+                  docker_home=home)
+
+
+def _machine_traces() -> dict[str, object]:
+    """What a Docker engine could leave on the machine outside its own folders."""
+    rules = subprocess.run(["iptables-save"], capture_output=True, text=True, check=False).stdout
+    return {"docker.sock": Path("/var/run/docker.sock").exists(), "key.json": Path("/etc/docker/key.json").exists(),
+            "run/docker": Path("/run/docker").exists(), "run/containerd": Path("/run/containerd").exists(),
+            "docker rules": sorted(line for line in rules.splitlines() if "docker" in line.lower()
+                                   or dockerd.BRIDGE_PREFIX in line)}
+
+
+def test_no_dockerd_names_the_package_and_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setattr(dockerd, "dockerd_binary", lambda: None)
+    with pytest.raises(BackendError) as caught:
+        _private(tmp_path, tmp_path / "home").start()
+    text = str(caught.value)
+    assert "dockerd, for the kit's private Docker engine, is not installed" in text and "docker.io" in text
+    assert f"{tmp_path / 'no-docker.sock'} is absent" in text and "./kit setup" in text
+
+
+@needs_dockerd
+def test_private_docker_engine_is_shared_and_the_last_run_stops_it_clean(tmp_path):
+    home = tmp_path / "home"
+    before = _machine_traces()
+    first = _private(tmp_path / "a", home).start()
+    print(f"private dockerd cold start: {first.private.start_seconds:.2f} s")
+    second = _private(tmp_path / "b", home).start()
+    state = first.private.read_state()
+    runtime, bridge, pid = Path(state["runtime"]), state["bridge"], state["pid"]
+    try:
+        assert first.kind == second.kind == "docker" and first.owned
+        assert second.url == first.url and first.private.started_here and not second.private.started_here
+        assert runtime.name.startswith("kit-dockerd-") and dockerd.link_exists(bridge)
+        assert first.private.data_root == home / "data"
+        client = first.client()
+        busybox = images.ensure_busybox_image(client)
+        network = client.networks.create(f"kit-net-{uuid.uuid4().hex[:6]}")  # no label: the last stop removes it
+        client.containers.run(busybox, ["sleep", "60"], detach=True, network=network.name,
+                              ports={"80/tcp": ("127.0.0.1", None)})
+        client.close()
+        first.stop()
+        first.stop()  # twice: still nothing of the engine another run uses is touched
+        assert second.answers(), "one run's stop must not stop the engine another run uses"
+        started = time.monotonic()
+        second.stop()
+        print(f"private dockerd stop (emptied, one container): {time.monotonic() - started:.2f} s")
+    finally:
+        first.stop()
+        second.stop()
+    assert not ping(first.url)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert dockerd.processes_of(runtime) == [], "dockerd, containerd or a shim is left"
+    assert not runtime.exists() and not (home / "state.json").exists()
+    assert dockerd.mounts_under(runtime, home / "data") == []
+    assert not dockerd.link_exists(bridge) and not dockerd.link_exists(f"br-{network.id[:12]}")
+    assert _machine_traces() == before, "the engine changed the machine outside its folders"
+    third = _private(tmp_path / "c", home).start()  # the data root is kept: the image is not built again
+    try:
+        with contextlib.closing(third.client()) as client:
+            assert images.image_exists(client, busybox)
+            assert client.containers.list(all=True) == [] and client.volumes.list() == []
+    finally:
+        third.stop()
+
+
+@needs_dockerd
+def test_a_killed_runs_engine_is_joined_and_stopped_by_the_next_run(tmp_path):
+    home = tmp_path / "home"
+    killed = subprocess.run(
+        [sys.executable, "-c", "import os; from pathlib import Path; from environments.local.dockerd import "
+         f"PrivateDocker\np = PrivateDocker(Path({str(home)!r})).acquire()\nprint(p.pid, flush=True); os._exit(9)"],
+        capture_output=True, text=True, timeout=60, check=False)
+    pid = int(killed.stdout.split()[0])
+    assert psutil.pid_exists(pid), "the killed run's engine should still run"
+    nxt = dockerd.PrivateDocker(home).acquire()
+    assert nxt.pid == pid and not nxt.started_here, "the next run joins the engine that runs"
+    assert [u for u in nxt.live_users() if not u.startswith(f"{os.getpid()}-")] == [], "the stale lease is gone"
+    nxt.release()
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert nxt.read_state() is None and not dockerd.link_exists(dockerd.bridge_name(home))
+    assert dockerd.mounts_under(home) == []
+
+
+@needs_dockerd
+def test_dockerd_that_cannot_start_names_the_cause_with_its_log(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "data").write_text("not a folder")  # dockerd cannot make its data root
+    started = time.monotonic()
+    with pytest.raises(BackendError) as caught:
+        _private(tmp_path, home).start()
+    assert time.monotonic() - started < 20
+    text = str(caught.value)
+    assert "private Docker engine did not start" in text and "dockerd.log" in text and "Fix:" in text
+    assert not (home / "state.json").exists() and not dockerd.link_exists(dockerd.bridge_name(home))
+    assert not any(p.name.startswith("kit-dockerd-") and dockerd.processes_of(p) for p in Path("/tmp").iterdir())

@@ -1,10 +1,13 @@
 """The leak audit is not a no-op: what a run leaves behind, it reports; once removed, it is gone.
 
 Each test plants one leftover of a kind the audit looks for -- a ``/tmp/kit-*`` directory, a
-process carrying the kit's owner mark, a container / volume / network carrying the kit's label
--- checks that ``environments.local.leaks`` reports exactly it (by its own name or pid), removes
-it, and checks that the report no longer has it. Other runs on the machine may leave their own
-things meanwhile, so the checks look for the planted item, never for an empty report.
+process carrying the kit's owner mark, a container / volume / network carrying the kit's label, a
+network of a compose project of the kit's (``com.docker.compose.project=kit-*``, no label of the
+kit's), on Podman and on the private Docker engine, and a private Docker engine left by a killed
+run (running, then crashed) -- checks that ``environments.local.leaks`` reports exactly it (by
+its own name or pid), removes it, and checks that the report no longer has it. Other runs on the
+machine may leave their own things meanwhile, so the checks look for the planted item, never for
+an empty report.
 """
 
 from __future__ import annotations
@@ -12,16 +15,19 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
-from environments.local import leaks
+from environments.local import dockerd, leaks
 from environments.local.procs import OWNER_MARK
 
 
@@ -77,29 +83,102 @@ def test_an_unmarked_process_is_not_reported() -> None:
 
 
 @pytest.fixture(scope="module")
+def engine(each_engine: object) -> object:
+    """The engine tests of this module run on Podman and on the private Docker engine."""
+    return each_engine
+
+
+@pytest.fixture(scope="module")
 def client(engine: object) -> Iterator[object]:
     with contextlib.closing(engine.client(timeout=60)) as docker_client:  # type: ignore[attr-defined]
         yield docker_client
 
 
 @pytest.mark.engine
-def test_labelled_engine_objects_are_reported_then_gone(client: object) -> None:
+def test_labelled_and_compose_engine_objects_are_reported_then_gone(engine: object, client: object) -> None:
     from environments.local.images import ensure_busybox_image
 
     tag = uuid.uuid4().hex[:8]
     labels = {"streamspace.kit/test": f"reliability-{tag}"}
+    # what docker-compose puts on a project's network: no label of the kit's, the project's name
+    compose = {"com.docker.compose.project": f"kit-audit-{tag}", "com.docker.compose.network": "hub",
+               "com.docker.compose.version": "1.29.2"}
     image = ensure_busybox_image(client)
     volume = client.volumes.create(name=f"kit-audit-vol-{tag}", labels=labels)
     network = client.networks.create(f"kit-audit-net-{tag}", labels=labels, internal=True)
+    compose_net = client.networks.create(f"kit-audit-{tag}_hub", labels=compose, internal=True)
     container = client.containers.create(image, ["sleep", "60"], name=f"kit-audit-ctr-{tag}", labels=labels)
+    attached = client.containers.create(image, ["sleep", "60"], name=f"kit-audit-att-{tag}",
+                                        network=compose_net.name)  # a platform's, on the project's network
     try:
         found = leaks.leftover_engine_objects()
-        assert any(item.startswith(f"container kit-audit-ctr-{tag} ") for item in found), found
-        assert f"volume kit-audit-vol-{tag}" in found, found
-        assert f"network kit-audit-net-{tag}" in found, found
+        mine = [item for item in found if tag in item]
+        assert any(item.startswith(f"container kit-audit-ctr-{tag} ") for item in mine), found
+        assert any(item.startswith(f"container kit-audit-att-{tag} ") and f"kit-audit-{tag}_hub" in item
+                   for item in mine), found
+        assert any(item.startswith(f"volume kit-audit-vol-{tag} ") for item in mine), found
+        assert any(item.startswith(f"network kit-audit-net-{tag} ") for item in mine), found
+        assert any(item.startswith(f"network kit-audit-{tag}_hub (compose project kit-audit-{tag}")
+                   for item in mine), found
+        if engine.kind == "docker":  # type: ignore[attr-defined]
+            assert all("Docker engine" in item for item in mine), mine
     finally:
-        container.remove(force=True)
-        volume.remove(force=True)
-        network.remove()
+        for removal in (lambda: container.remove(force=True), lambda: attached.remove(force=True),
+                        lambda: volume.remove(force=True), network.remove, compose_net.remove):
+            with contextlib.suppress(Exception):
+                removal()
     left = [item for item in leaks.leftover_engine_objects() if tag in item]
     assert left == []
+
+
+# -- a private Docker engine left by a killed run ------------------------------------------------
+@pytest.mark.engine
+@pytest.mark.skipif(dockerd.dockerd_binary() is None or os.geteuid() != 0,
+                    reason="the private Docker engine needs root and dockerd (Debian's docker.io)")
+def test_a_killed_runs_private_docker_engine_is_reported_then_gone(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run killed while it held the private Docker engine leaves the engine running (its lease is
+    stale); one killed with its engine leaves the engine's state, bridge, runtime folder and the
+    containers in its data root. The audit names each; stopping the abandoned engine removes them."""
+    home = tmp_path / "docker-home"
+    monkeypatch.setenv(dockerd.HOME_VAR, str(home))  # the audit looks at this home as the default one
+    script = (
+        "import os, sys, docker\n"
+        "from environments.local.dockerd import PrivateDocker\n"
+        "from environments.local.images import ensure_busybox_image\n"
+        "engine = PrivateDocker().acquire()\n"
+        "client = docker.DockerClient(base_url=engine.url, version='1.41')\n"
+        "client.containers.create(ensure_busybox_image(client), ['true'], name=sys.argv[1])\n"
+        "print(engine.pid, engine.runtime, flush=True)\n"
+        "os._exit(9)  # killed: no stop, no release\n")
+    name = f"kit-audit-left-{uuid.uuid4().hex[:6]}"
+    killed = subprocess.run([sys.executable, "-c", script, name], capture_output=True, text=True, timeout=120,
+                            check=False)
+    pid_text, runtime = killed.stdout.split()
+    pid, bridge = int(pid_text), dockerd.bridge_name(home)
+    try:
+        found = leaks.audit()
+        assert any(item.startswith(f"process {pid}: ") and "dockerd" in item for item in found), found
+        assert any(item.startswith(f"private Docker engine {pid} ") and "no run uses it" in item for item in found)
+        assert f"temp dir {runtime}" in found
+        assert any(item.startswith(f"container {name} ") for item in found), found
+        code, out = _cli()
+        assert code == 1 and f"stop the private Docker engine {pid} once no run uses it: python -m " in out, out
+
+        os.killpg(pid, signal.SIGKILL)  # now the engine dies too (its containerd may outlive it)
+        deadline = time.monotonic() + 10
+        while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        found = leaks.audit()
+        assert any(item.startswith("private Docker engine state ") and str(home) in item for item in found), found
+        assert f"network interface {bridge} (a private Docker engine's bridge)" in found, found
+        assert f"temp dir {runtime}" in found
+        assert f"container {name} (in the data root of the stopped private Docker engine {home})" in found, found
+    finally:
+        removed = dockerd.PrivateDocker(home).stop_abandoned()
+    assert f"container:{name}" in removed
+    assert dockerd.mounts_under(home, Path(runtime)) == [], "the crashed engine's mounts are left"
+    found = leaks.audit()
+    assert not [item for item in found if str(home) in item or runtime in item or bridge in item
+                or item.startswith(f"process {pid}:")], found

@@ -41,6 +41,7 @@ class LocalDriver(EnvironmentDriver):
         only: Sequence[str] | str | None = None,
         platform: str | None = None,
         programs: str | None = None,
+        engine: str | None = None,
         extra_args: Sequence[str] = (),
         command: Sequence[str] | None = None,
         cwd: Path | str | None = None,
@@ -48,7 +49,7 @@ class LocalDriver(EnvironmentDriver):
     ) -> None:
         self.options = {"--api-replicas": api_replicas, "--k8s-agents": k8s_agents,
                         "--docker-agents": docker_agents, "--platform": platform or None,
-                        "--programs": programs or None}
+                        "--programs": programs or None, "--engine": engine or None}
         self.only = ",".join(only) if isinstance(only, (list, tuple)) else only
         self.extra_args = list(extra_args)
         self.command = list(command) if command else [sys.executable, "-m", "environments.local"]

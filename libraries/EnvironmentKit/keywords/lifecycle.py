@@ -46,6 +46,7 @@ class LifecycleKeywords:
         topology_file: str | None = None,
         platform: str | None = None,
         programs: str | None = None,
+        engine: str | None = None,
     ) -> dict[str, Any]:
         """Start the environment chosen by ``environment`` (or ``${ENVIRONMENT}``, default ``local``)
         and wait until it is healthy; returns its topology (credentials masked).
@@ -61,8 +62,10 @@ class LifecycleKeywords:
         counts size it. ``platform`` picks the platform under test on the local stack: ``reference``
         (the kit's own, the default), ``streamspace`` or a platform file's path
         (default ``${LOCAL_PLATFORM}``); ``programs`` is the folder of its programs
-        (default ``${LOCAL_PLATFORM_PROGRAMS}``), see docs/streamspace-v2.md. On failure the error
-        carries the tail of the supervisor's log.
+        (default ``${LOCAL_PLATFORM_PROGRAMS}``), see docs/streamspace-v2.md. ``engine`` picks the
+        local stack's container engine: ``auto``, ``docker`` (a Docker engine that answers, else the
+        kit's private one) or ``podman`` (default ``${LOCAL_ENGINE}``, else the environment variable
+        ``KIT_ENGINE``, else ``auto``). On failure the error carries the tail of the supervisor's log.
 
         Example:
         | Start Test Environment | local | timeout=2 min | api_replicas=2 |
@@ -82,9 +85,10 @@ class LifecycleKeywords:
         if name == "local":
             platform = platform or robot_variable("LOCAL_PLATFORM") or os.environ.get("KIT_PLATFORM")
             programs = programs or robot_variable("LOCAL_PLATFORM_PROGRAMS") or os.environ.get("KIT_PLATFORM_PROGRAMS")
+            engine = engine or robot_variable("LOCAL_ENGINE") or os.environ.get("KIT_ENGINE")
         for key, value in (("api_replicas", api_replicas), ("k8s_agents", k8s_agents),
                            ("docker_agents", docker_agents), ("only", only), ("platform", platform),
-                           ("programs", programs)):
+                           ("programs", programs), ("engine", engine)):
             if value is not None and value != "":
                 options[key] = value
         driver = create_driver(name, **options)
