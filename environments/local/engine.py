@@ -56,11 +56,28 @@ default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 runtime = "runc"
 # exec through the API leaves two conmon processes until this delay (default 300 s) ends
 exit_command_delay = 5
-{extra}"""
+{extra}
+[network]
+# netavark with aardvark-dns: containers on a user network find each other by name (the CNI
+# backend resolves no names without a DNS plugin, and CNI's dnsname refuses internal networks)
+network_backend = "netavark"
+# the kit's networks apart from the system's, in address ranges no default bridge uses
+network_config_dir = "{networks}"
+default_subnet = "10.208.0.0/24"
+default_subnet_pools = [{{"base" = "10.209.0.0/16", "size" = 24}}]
+"""
+NETWORK_BACKEND_PACKAGES = ("netavark", "aardvark-dns")
 
 
 def _no_systemd() -> bool:
     return not Path("/run/systemd/system").is_dir()
+
+
+def network_config_dir() -> Path:
+    """Where the kit's podman keeps its network definitions: one place for every run of the kit, so
+    the leak audit and the podman command line see the same networks as the kit's services."""
+    base = Path("/run") if os.geteuid() == 0 else Path.home() / ".cache"
+    return base / "streamspace-kit" / "podman-networks"
 
 
 def containers_conf_text() -> str:
@@ -70,7 +87,16 @@ def containers_conf_text() -> str:
         extra.append('# no systemd: cgroups through the file system, events to a file')
         extra.append('cgroup_manager = "cgroupfs"')
         extra.append('events_logger = "file"')
-    return CONTAINERS_CONF.format(extra="\n".join(extra) + ("\n" if extra else ""))
+    folder = network_config_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return CONTAINERS_CONF.format(extra="\n".join(extra) + ("\n" if extra else ""), networks=folder)
+
+
+def write_containers_conf(folder: Path) -> Path:
+    """The kit's containers.conf in ``folder``; name it in CONTAINERS_CONF for any podman command."""
+    path = folder / "containers.conf"
+    path.write_text(containers_conf_text())
+    return path
 
 
 def engine_choice(value: str | None = None) -> str:
@@ -190,8 +216,7 @@ class Engine:
                 "run './kit setup' (it installs podman and runc), or start Docker and set DOCKER_HOST",
             )
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.conf = self.workdir / "containers.conf"
-        self.conf.write_text(containers_conf_text())
+        self.conf = write_containers_conf(self.workdir)
         sock = self.workdir / "podman.sock"
         if len(str(sock)) > SOCKET_PATH_MAX:
             self._socket_dir = Path(tempfile.mkdtemp(prefix="kit-podman-"))

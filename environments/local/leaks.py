@@ -30,6 +30,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -75,19 +76,35 @@ def kit_reason(labels: dict[str, str] | None) -> str | None:
 
 
 # -- Podman's storage ----------------------------------------------------------------------------
+def _kit_podman_env() -> dict[str, str]:
+    """podman's command line with the kit's configuration: it sees the kit's own networks."""
+    from environments.local.engine import write_containers_conf
+
+    folder = Path(tempfile.gettempdir()) / f"kit-leaks-conf-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    return {**os.environ, "CONTAINERS_CONF": str(write_containers_conf(folder))}
+
+
 def _podman(*args: str) -> list[str]:
-    """Listing needs no runtime, so podman's defaults serve (the kit's containers.conf is per run)."""
-    result = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=30, check=False)
+    """Listing needs no runtime; the kit's configuration names where its networks are kept."""
+    env = _kit_podman_env()
+    try:
+        result = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=30, check=False, env=env)
+    finally:
+        shutil.rmtree(Path(env["CONTAINERS_CONF"]).parent, ignore_errors=True)
     return [line for line in result.stdout.splitlines() if line.strip()] if result.returncode == 0 else []
 
 
 def _podman_json(*args: str) -> list[dict[str, Any]]:
+    env = _kit_podman_env()
     try:
         result = subprocess.run(["podman", *args, "--format", "json"], capture_output=True, text=True,
-                                timeout=30, check=False)
+                                timeout=30, check=False, env=env)
         return json.loads(result.stdout or "[]") if result.returncode == 0 else []
     except (OSError, ValueError, subprocess.SubprocessError):
         return []
+    finally:
+        shutil.rmtree(Path(env["CONTAINERS_CONF"]).parent, ignore_errors=True)
 
 
 def leftover_podman_objects() -> list[str]:
