@@ -34,6 +34,8 @@ PostgreSQL Answers
 
 The Container Engine Answers
     [Documentation]    The container engine the Docker agent uses answers and tells its version.
+    [Tags]    docker
+    Skip Unless The Environment Has    engine
     ${url} =    Get Container Engine URL
     Connect To Container Engine    ${url}    alias=smoke
     Engine Should Answer
@@ -69,13 +71,26 @@ Every API Replica Is Healthy
 
 *** Keywords ***
 The VNC Server
-    [Documentation]    ``host:port`` of one of the environment's plain VNC servers.
+    [Documentation]    ``host:port`` of one of the environment's plain VNC servers (skips the test when the
+    ...    environment has none).
     [Arguments]    ${name}
     ${topology} =    Get Topology
+    IF    not $topology.get('vnc')    Skip Unless The Environment Has    vnc
     FOR    ${server}    IN    @{topology}[vnc]
         IF    $server['name'] == $name    RETURN    ${server}[host]:${server}[port]
     END
     Fail    The environment has no VNC server called ${name}
+
+Skip Unless The Environment Has
+    [Documentation]    Skip the rest of the test (tagged ``no-<component>``, the reason in the log and the report)
+    ...    when the environment has no ``component`` (kind has no container engine and no plain VNC servers).
+    [Arguments]    ${component}
+    ${components} =    Get Component Names
+    IF    $component not in $components
+        ${environment} =    Get Environment Name
+        Set Tags    no-${component}
+        Skip    The ${environment} environment has no ${component}: this check does not apply here
+    END
 
 Close Every Connection
     [Documentation]    Close what the smoke tests opened.

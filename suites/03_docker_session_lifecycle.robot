@@ -23,7 +23,7 @@ Creating A Session Makes Its Container Network And Volume
     [Documentation]    A new session has a running, labelled container on the session network and a home volume.
     ${user} =    Given A New User Called    alice
     ${session} =    When A Running Session For    ${user}    docker    persistent_home=${True}
-    Then The Session Container Should Be Running    ${session}    ${user}
+    Then The Session Container Should Be Running    ${session}
     And The Session Network Should Exist
     And The Home Volume Should Exist    ${session}
     And The Session Should Run On    ${session}    docker
@@ -32,7 +32,7 @@ A Session Without A Persistent Home Gets No Volume
     [Documentation]    The home volume is made only when the session asks for a persistent home.
     ${user} =    Given A New User Called    alice
     ${session} =    When A Running Session For    ${user}    docker
-    Then The Session Container Should Be Running    ${session}    ${user}
+    Then The Session Container Should Be Running    ${session}
     And The Session Should Have No Home Volume    ${session}
 
 The VNC Port Of A Session Is Published On The Host
@@ -57,7 +57,7 @@ Waking Brings The Session Back With Its Data
     ${text} =    And A File Is Written In The Home Of    ${session}
     When The Session Is Hibernated    ${session}
     And The Session Is Woken    ${session}
-    Then The Session Container Should Be Running    ${session}    ${user}
+    Then The Session Container Should Be Running    ${session}
     And The File In The Home Of Should Read    ${session}    ${text}
     And The VNC Port Of The Session Should Answer    ${session}
 

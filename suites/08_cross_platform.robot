@@ -61,7 +61,7 @@ Sessions Terminate On Both Platforms
     ${both} =    And A Session On Each Platform For    ${user}
     When The Session Is Terminated    ${both}[0]
     And The Session Is Terminated    ${both}[1]
-    Then The Session List Should Not Contain    ${both}
+    Then Every Session Should Be Terminated    ${both}
     And The Session Container Should Be Gone    ${both}[1]
 
 Without Docker Agents New Docker Sessions Are Refused

@@ -15,7 +15,9 @@ AssertionEngine operators and retry with ``retry_timeout=``:
 
 = Isolation and cleanup =
 `Create Test Database` and `Create Test Schema` make throwaway places that the library removes
-at the end of the test (or suite), even when it fails.
+at the end of the test (or suite), even when it fails. `Create Test Database` with ``copy_of=``
+fills the new database with a copy of another one (schema and rows, by ``pg_dump``/``pg_restore``),
+e.g. of the database a running platform uses, which is only read.
 
 = Schema and data =
 `Get Schema Snapshot` returns tables, columns, indexes and constraints as plain dictionaries;
@@ -29,7 +31,19 @@ dirty)``. Each step runs in its own transaction and is timed; a failing step is 
 named (file, statement, line). Steps that cannot run in a transaction (``CREATE INDEX
 CONCURRENTLY``) run outside one and leave the version dirty if they fail halfway.
 `Fresh Install Should Succeed`, `Incremental Migration Should Preserve Data` and
-`Rollback Should Restore Schema And Data` are whole scenarios in one keyword.
+`Rollback Should Restore Schema And Data` are whole scenarios in one keyword, starting from an
+empty database.
+
+= Migrations over a base schema =
+A product whose program creates its schema at start keeps its migrations as changes *over* that
+base schema. `Get Migration Folder` finds the folder (``layout=updown`` or ``layout=rollback``
+declares its naming), `Create Test Database` with ``copy_of=`` makes the base, `Write Seed Data`
+puts rows in it, and then `Migrations Should Apply In Order`, `Migrating Up Should Keep Every Row`,
+`Every Migration Should Go Down And Up Again` (one at a time, every defect found under its file)
+and `All Migrations Should Go Down And Up Again` check them over whatever the database holds.
+Rows are compared through their primary keys: a migration may add tables, columns and rows and
+fill empty values, never lose a table, column, row or value; values of columns that look secret
+are never printed.
 
 = Safety =
 `Migrate Down`, `Force Schema Version` and rollback scenarios act only on databases allow-listed
@@ -46,6 +60,7 @@ from DatabaseKit.keywords.connection import ConnectionKeywords
 from DatabaseKit.keywords.isolation import IsolationKeywords
 from DatabaseKit.keywords.migrations import MigrationKeywords
 from DatabaseKit.keywords.query import QueryKeywords
+from DatabaseKit.keywords.roundtrip import RoundTripKeywords
 from DatabaseKit.keywords.scenarios import ScenarioKeywords
 from DatabaseKit.keywords.schema import SchemaKeywords
 
@@ -70,6 +85,7 @@ class DatabaseKit(DynamicCore):
             SchemaKeywords(self.ctx),
             MigrationKeywords(self.ctx),
             ScenarioKeywords(self.ctx),
+            RoundTripKeywords(self.ctx),
         ])
 
 

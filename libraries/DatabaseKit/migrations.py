@@ -19,6 +19,20 @@ UP_DOWN = re.compile(r"^(?P<version>\d+)_(?P<name>.+)\.(?P<direction>up|down)\.s
 ROLLBACK = re.compile(r"^(?P<version>\d+)_(?P<name>.+?)(?P<rollback>_rollback)?\.sql$", re.IGNORECASE)
 LAYOUT_HELP = ("name migration files NNN_<name>.up.sql / NNN_<name>.down.sql, or NNN_<name>.sql / "
                "NNN_<name>_rollback.sql (NNN = the version number)")
+# the layouts by the names a user may give them; "" reads either
+LAYOUTS = {"": "", "any": "", "updown": "up-down", "up-down": "up-down", "rollback": "rollback"}
+LAYOUT_FILES = {"up-down": "NNN_<name>.up.sql / NNN_<name>.down.sql",
+                "rollback": "NNN_<name>.sql / NNN_<name>_rollback.sql"}
+
+
+def layout_name(layout: str | None) -> str:
+    """The canonical name of ``layout`` (``up-down``, ``rollback``, or ``""`` for either)."""
+    key = (layout or "").strip().lower()
+    if key not in LAYOUTS:
+        raise KitError(f"Unknown migration layout '{layout}'",
+                       fix="give updown (NNN_<name>.up.sql / .down.sql), rollback (NNN_<name>.sql / "
+                           "NNN_<name>_rollback.sql) or leave it empty to read either")
+    return LAYOUTS[key]
 
 
 @dataclass
@@ -43,8 +57,10 @@ class Migration:
                 "up": str(self.up) if self.up else None, "down": str(self.down) if self.down else None}
 
 
-def read_migrations(folder: str | Path) -> list[Migration]:
-    """Every migration in ``folder``, by version. Malformed names and gaps in pairs fail here."""
+def read_migrations(folder: str | Path, layout: str | None = None) -> list[Migration]:
+    """Every migration in ``folder``, by version. Malformed names and gaps in pairs fail here, and so
+    does a file of the other layout when ``layout`` (``updown`` or ``rollback``) is declared."""
+    declared = layout_name(layout)
     path = Path(folder)
     if not path.is_dir():
         raise KitError(f"Migration folder '{folder}' does not exist", fix="check the path")
@@ -53,19 +69,23 @@ def read_migrations(folder: str | Path) -> list[Migration]:
         if not file.is_file() or file.suffix.lower() != ".sql":
             continue
         match = UP_DOWN.match(file.name)
-        layout = "up-down"
+        kind = "up-down"
         if match:
             direction = match["direction"].lower()
         else:
             match = ROLLBACK.match(file.name)
-            layout = "rollback"
+            kind = "rollback"
             if not match:
                 raise KitError(f"Migration file '{file.name}' in {path} has a malformed name",
                                "it does not start with a version number and an underscore", LAYOUT_HELP)
             direction = "down" if match["rollback"] else "up"
+        if declared and kind != declared:
+            raise KitError(f"Migration file '{file.name}' in {path} is in the {kind} layout",
+                           f"the migrations are declared in the {declared} layout ({LAYOUT_FILES[declared]})",
+                           f"rename the file, or declare the {kind} layout ({LAYOUT_FILES[kind]})")
         version, name = int(match["version"]), match["name"]
-        migration = found.setdefault(version, Migration(version, name, layout=layout))
-        if migration.name != name or migration.layout != layout:
+        migration = found.setdefault(version, Migration(version, name, layout=kind))
+        if migration.name != name or migration.layout != kind:
             raise KitError(f"Migration version {version} in {path} has two different files",
                            f"'{migration.label}' ({migration.layout}) and '{file.name}'",
                            "give every version one name and one layout")

@@ -9,6 +9,12 @@ topology -- and the library stops what it started at the end of that suite.
 ``Get Credentials`` returns passwords and keys as Robot Framework ``Secret`` values, so they
 never reach log.html or output.xml. ``Get Topology`` shows every credential as ``***``.
 
+= Known defects =
+An environment's variable file may name a catalogue of its product's known defects
+(``${KNOWN_DEFECTS}``, a YAML file): when a test fails with a message that matches one, the
+defect (in a tester's words, with where it is in the product's source) is appended to the
+test's message and the test is tagged ``defect:<id>``. The test still fails.
+
 = Drivers =
 Each environment is a driver (``EnvironmentKit.drivers.EnvironmentDriver``): start, stop,
 topology, kill/stop/start/restart a component, partition and heal. ChaosKit applies its faults
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 from robotlibcore import DynamicCore
 
+from EnvironmentKit.defects import KnownDefectsListener
 from EnvironmentKit.drivers import EnvironmentDriver, register_driver
 from EnvironmentKit.keywords.endpoints import EndpointKeywords
 from EnvironmentKit.keywords.lifecycle import LifecycleKeywords
@@ -38,5 +45,7 @@ class EnvironmentKit(DynamicCore):
 
     def __init__(self, environment: str | None = None, start_timeout: str = "3 min") -> None:
         self.listener = CleanupListener("EnvironmentKit")
-        self.ROBOT_LIBRARY_LISTENER = self.listener
-        super().__init__([LifecycleKeywords(self.listener, environment, start_timeout), EndpointKeywords()])
+        self.defects = KnownDefectsListener()
+        self.ROBOT_LIBRARY_LISTENER = [self.listener, self.defects]
+        super().__init__([LifecycleKeywords(self.listener, environment, start_timeout),
+                          EndpointKeywords(self.defects)])

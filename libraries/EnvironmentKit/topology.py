@@ -92,6 +92,11 @@ class Topology:
     def agent_replicas(self, platform: str) -> list[dict[str, Any]]:
         return list(self.agent(platform).get("replicas", []))
 
+    def agent_platforms(self) -> list[str]:
+        """The platforms whose agent runs in this environment (at least one replica)."""
+        agents = self.data.get("agents", {})
+        return [p for p in PLATFORMS if p in agents and agents[p].get("replicas")]
+
     def agent_leader(self, platform: str) -> str | None:
         """The name of the replica that leads the platform's agent now, or None."""
         for replica in self.agent_replicas(platform):
@@ -106,6 +111,32 @@ class Topology:
             names += [str(r["name"]) for r in agent.get("replicas", [])]
         names += [n for n in ("redis", "postgres", "kubernetes", "engine") if n in self.data]
         return names
+
+    def _entries(self) -> list[dict[str, Any]]:
+        """Every API and agent replica entry of the topology."""
+        entries = self.api_replicas
+        for agent in self.data.get("agents", {}).values():
+            entries += list(agent.get("replicas", []))
+        return entries
+
+    def pod_of(self, name: str) -> str:
+        """The pod name the platform uses for replica ``name`` (the replica's name when the topology gives none)."""
+        for entry in self._entries():
+            if entry.get("name") == name:
+                return str(entry.get("pod") or name)
+        raise KitError(f"No replica '{name}' in the environment",
+                       cause=f"replicas: {', '.join(str(e.get('name')) for e in self._entries()) or 'none'}",
+                       fix="use a replica name from the topology (Get Topology shows it)")
+
+    def replica_of_pod(self, pod: str) -> str:
+        """The replica (``api-2``, ``k8s-agent-b``...) that the platform knows as ``pod``."""
+        for entry in self._entries():
+            if str(entry.get("pod") or entry.get("name")) == pod:
+                return str(entry["name"])
+        known = ", ".join(f"{e.get('name')}={e.get('pod') or e.get('name')}" for e in self._entries())
+        raise KitError(f"The platform names a pod '{pod}' that is none of the environment's replicas",
+                       cause=f"replicas and their pods: {known or 'none'}",
+                       fix="check which program wrote that name (its POD_NAME or hostname) against the topology")
 
     def is_running(self, name: str) -> bool | None:
         """The running flag of a component, or None when the topology does not say."""

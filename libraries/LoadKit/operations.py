@@ -24,8 +24,16 @@ _registry: dict[str, Operation] = {}
 _lock = threading.Lock()
 
 
+DETAIL_LIMIT = 400
+
+
 class OperationFailed(Exception):
-    """An operation ran but its result was wrong (e.g. an unexpected HTTP status)."""
+    """An operation ran but its result was wrong (e.g. an unexpected HTTP status); ``detail`` is what
+    the target answered (cut), kept as an example of the error in the run's summary."""
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 def register_operation(name: str, operation: Operation) -> None:
@@ -85,7 +93,8 @@ class HttpOperation:
         response = self.pool.request(self.method, self.url, body=self.body, headers=self.headers,
                                      timeout=self.timeout, retries=False, redirect=False)
         if response.status not in self.expect:
-            raise OperationFailed(f"HTTP {response.status}")
+            body = response.data.decode(errors="replace").strip()
+            raise OperationFailed(f"HTTP {response.status}", body[:DETAIL_LIMIT] or None)
         return response.status
 
     def resize(self, workers: int) -> None:

@@ -17,6 +17,7 @@ class Sample:
     start: float  # seconds since the run began
     latency: float  # seconds
     error: str | None = None
+    detail: str | None = None  # what the target answered, for an operation that says (e.g. an HTTP body)
 
     @property
     def ok(self) -> bool:
@@ -80,7 +81,8 @@ def run_load(operation: Callable[[], Any], count: int, concurrency: int, rate: f
             try:
                 operation()
             except Exception as error:  # noqa: BLE001 - every failure is a data point
-                mine.append(Sample(started - t0, time.perf_counter() - started, _error_text(error)))
+                mine.append(Sample(started - t0, time.perf_counter() - started, _error_text(error),
+                                   getattr(error, "detail", None)))
             else:
                 mine.append(Sample(started - t0, time.perf_counter() - started))
 

@@ -27,6 +27,10 @@ def summarise(result: RunResult, name: str = "load") -> dict[str, Any]:
     samples = result.samples
     ok = [s.latency for s in samples if s.ok]
     errors = Counter(s.error for s in samples if not s.ok)
+    examples: dict[str, str] = {}
+    for sample in samples:
+        if sample.error and sample.detail and sample.error not in examples:
+            examples[sample.error] = sample.detail
     count = len(samples)
     wall = max(result.wall, 1e-9)
     cpu_percent = 100.0 * result.client_cpu / wall
@@ -39,6 +43,7 @@ def summarise(result: RunResult, name: str = "load") -> dict[str, Any]:
         "success_rate": round(100.0 * len(ok) / count, 2) if count else 0.0,
         "error_rate": round(100.0 * (count - len(ok)) / count, 2) if count else 0.0,
         "errors": dict(errors.most_common(10)),
+        "error_examples": {error: examples[error] for error, _ in errors.most_common(10) if error in examples},
         "concurrency": result.concurrency,
         "target_rate": result.target_rate,
         "duration_s": round(result.wall, 3),

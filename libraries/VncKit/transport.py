@@ -158,6 +158,11 @@ class WebSocketTransport:
             raise VncRefused(f"TLS failed with {target.display}", str(error),
                              "use verify_tls=False for a self-signed test certificate") from None
         except (OSError, websocket.WebSocketException) as error:
+            if subprotocol_refused(target.ws_url(), target.ws_headers(), sslopt, timeout):
+                raise NotRfb(f"The VNC WebSocket at {target.display} chose no subprotocol",
+                             "it was offered 'binary' (as noVNC offers it) and answered without "
+                             "Sec-WebSocket-Protocol: browsers drop such a connection",
+                             "make the server answer the subprotocol 'binary' it was offered") from None
             raise VncRefused(f"Cannot open the VNC WebSocket at {target.display}", str(error),
                              "check the URL; it must be ws:// or wss:// and speak WebSocket") from None
         protocol = self.ws.getsubprotocol()
@@ -204,6 +209,18 @@ class WebSocketTransport:
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing must never fail
             self.ws.close(timeout=1)
+
+
+def subprotocol_refused(url: str, headers: list[str], sslopt: dict, timeout: float) -> bool:
+    """True when a WebSocket upgrade that offered ``binary`` failed only because the server chose no
+    subprotocol: the same upgrade without the offer succeeds (that connection is closed at once)."""
+    try:
+        probe = websocket.create_connection(url, timeout=timeout, header=headers, sslopt=sslopt)
+    except (OSError, websocket.WebSocketException):
+        return False
+    with contextlib.suppress(Exception):
+        probe.close(timeout=1)
+    return True
 
 
 def open_transport(target: Target, timeout: float) -> Transport:

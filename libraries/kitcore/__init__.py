@@ -16,7 +16,7 @@ Every library uses the same pieces so that they behave alike:
 from kitcore.assertions import AssertionOperator, assert_value, get_and_assert
 from kitcore.cleanup import CleanupListener
 from kitcore.connections import Connections
-from kitcore.credentials import SecretLike, reveal
+from kitcore.credentials import SecretLike, new_password, reveal
 from kitcore.errors import KitError, TargetRefused, WaitTimeout
 from kitcore.guard import TargetGuard
 from kitcore.waits import Wait, to_seconds
@@ -33,6 +33,7 @@ __all__ = [
     "WaitTimeout",
     "assert_value",
     "get_and_assert",
+    "new_password",
     "reveal",
     "to_seconds",
 ]

@@ -335,10 +335,22 @@ def test_waits_report_last_state_tries_and_budget(kit: PlatformKit) -> None:
         run(kit, "Wait Until Sessions Are", [name], "terminated", timeout="0.5s", poll="0.2s")
 
 
+def test_session_states_come_from_each_session_and_passwords_meet_the_rule(kit: PlatformKit) -> None:
+    first = run(kit, "Create Session", "firefox", user="bob")
+    second = run(kit, "Create Session", "firefox", user="bob")
+    run(kit, "Hibernate Session", second)
+    states = run(kit, "Get Session States", [first, second, "bob-firefox-00000000"])
+    assert states == {first: "running", second: "hibernated", "bob-firefox-00000000": "absent"}
+    password = run(kit, "Generate Password").value
+    assert len(password) >= 8 and not password.isalnum()
+    assert any(c.isupper() for c in password) and any(c.islower() for c in password)
+    assert any(c.isdigit() for c in password)
+
+
 def test_agents_and_their_replicas(kit: PlatformKit, server: tuple[State, list[str]]) -> None:
     state, _ = server
     assert run(kit, "Get Agent Ids", status="online") == ["docker-local", "k8s-local"]
-    assert run(kit, "Get Connected Replica Of Agent", "docker-local", "==", "api-2", replica="api-1") == "api-2"
+    assert run(kit, "Get Agent Status", "docker-local", "==", "online", replica="api-1") == "online"
     state.docker_online = False
     assert run(kit, "Get Agent Status", "docker-local", "==", "offline", timeout="1s") == "offline"
     assert [a["agentId"] for a in run(kit, "Get Agents", platform="kubernetes")] == ["k8s-local"]

@@ -318,6 +318,12 @@ def test_text_frames_are_not_rfb(vnc: VncKit, serve: Callable) -> None:
         assert_connect_fails(vnc, bridge.url, NotRfb, "sent a text frame.*binary frames")
 
 
+def test_an_upgrade_without_the_offered_subprotocol_is_named(vnc: VncKit, serve: Callable) -> None:
+    server = serve(scripted(VERSION))
+    with WsBridge(server.port, subprotocols=()) as bridge:
+        assert_connect_fails(vnc, bridge.url, NotRfb, "chose no subprotocol.*offered 'binary'.*browsers drop")
+
+
 def test_desktop_size_pseudo_encoding_resizes_the_framebuffer(vnc: VncKit, serve: Callable) -> None:
     def script(conn: socket.socket, stop: threading.Event) -> None:
         handshake(conn)

@@ -35,6 +35,7 @@ class WsBridge:
     seed: int = 1
     tls: tuple[str, str] | None = None
     text_frames: bool = False
+    subprotocols: tuple[str, ...] = ("binary",)  # () answers the upgrade without choosing one
     port: int = 0
     frames_sent: int = 0
     bytes_sent: int = 0
@@ -114,7 +115,7 @@ class WsBridge:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if not self._authorised(request):
             raise web.HTTPUnauthorized(text="missing or wrong token")
-        ws = web.WebSocketResponse(protocols=("binary",), max_msg_size=0)
+        ws = web.WebSocketResponse(protocols=self.subprotocols, max_msg_size=0)
         await ws.prepare(request)
         self.connections += 1
         try:

@@ -128,3 +128,15 @@ def test_container_cpu_percent_uses_the_wall_time_between_readings_when_known():
     assert 50.0 < container_cpu_percent(stats) < 52.0  # 0.160 s of CPU in 0.314 s: half a core
     stats["preread"] = "0001-01-01T00:00:00Z"  # Docker's one-shot stats: no previous reading time
     assert container_cpu_percent(stats) > 170  # the Docker formula, which Podman's figures overstate
+
+
+def test_a_failed_operation_keeps_what_the_target_answered():
+    calls = iter(range(10))
+
+    def operation() -> None:
+        if next(calls) % 2:
+            raise operations.OperationFailed("HTTP 500", '{"error": "Failed to create session"}')
+
+    summary = summarise(run_load(operation, count=10, concurrency=2))
+    assert summary["errors"] == {"OperationFailed: HTTP 500": 5}
+    assert summary["error_examples"] == {"OperationFailed: HTTP 500": '{"error": "Failed to create session"}'}

@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 
 from psycopg import sql as pgsql
+from psycopg.conninfo import conninfo_to_dict
 from robot.api import logger
 from robot.api.deco import keyword
 
-from DatabaseKit.context import DbContext, DbHandle, open_connection
-from kitcore import KitError
+from DatabaseKit.context import DbContext, DbHandle, open_connection, params_from
+from DatabaseKit.copying import Endpoint, copy_database
+from kitcore import KitError, to_seconds
 
 
 def drop_database(ctx: DbContext, admin: DbHandle, name: str) -> None:
@@ -29,9 +31,16 @@ class IsolationKeywords:
 
     @keyword("Create Test Database", tags=["isolation"])
     def create_test_database(self, name: str | None = None, connect: bool = True, alias: str | None = None,
-                             template: str | None = None) -> str:
+                             template: str | None = None, copy_of: str | None = None, copy_rows: bool = True,
+                             copy_timeout: str | float = "5 min") -> str:
         """Create a throwaway database (named ``kit_<random>`` unless ``name`` is given) from the
         current connection; returns its name.
+
+        ``copy_of`` (a libpq conninfo, e.g. the running platform's database) fills it with a copy of
+        that database: its schema and, unless ``copy_rows=False``, its rows, read in one consistent
+        snapshot by ``pg_dump`` and written by ``pg_restore`` (PostgreSQL's client programs must be
+        installed). The source is only read, so a platform that uses it keeps running; unlike
+        ``template=`` it may be on another server and in use.
 
         It is dropped at the end of the test (or the suite, when created in a suite setup) after its
         sessions are ended. With ``connect=True`` a connection to it (same server and credentials)
@@ -41,6 +50,7 @@ class IsolationKeywords:
         Example:
         | ${db} = | Create Test Database |
         | Migrate Up | ${CURDIR}/migrations |
+        | ${db} = | Create Test Database | copy_of=${PLATFORM_DSN} |
         """
         admin = self.ctx.handle()
         db = name or f"kit_{uuid.uuid4().hex[:10]}"
@@ -65,6 +75,12 @@ class IsolationKeywords:
         self.ctx.cleanup.register(f"test database '{db}' at {admin.where}", drop, key=f"database:{db}")
         logger.info(f"Created test database '{db}' at {admin.where}"
                     + (f" (admin connection: {admin_alias})" if admin_alias else ""))
+        if copy_of:
+            source = Endpoint(params_from(copy_of), conninfo_to_dict(copy_of).get("password"))
+            target = Endpoint({**params, "dbname": db}, password)
+            seconds = copy_database(source, target, rows=copy_rows, timeout=to_seconds(copy_timeout, 300.0))
+            logger.info(f"Copied the schema{' and rows' if copy_rows else ''} of {source.where} into test "
+                        f"database '{db}' in {seconds:.2f} s")
         if connect:
             db_params = {**params, "dbname": db}
             handle = DbHandle(None, db_params, password, timeout_ms, alias or db)  # type: ignore[arg-type]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from robot.api import logger
@@ -16,9 +18,10 @@ from kitcore.logging import log_table
 class Migrator:
     """Migration runs on one connection; used by the migration and the scenario keywords."""
 
-    def __init__(self, ctx: DbContext, handle: DbHandle, folder: str, table: str = "schema_migrations") -> None:
+    def __init__(self, ctx: DbContext, handle: DbHandle, folder: str, table: str = "schema_migrations",
+                 layout: str | None = None) -> None:
         self.ctx, self.handle = ctx, handle
-        self.migrations = read_migrations(folder)
+        self.migrations = read_migrations(folder, layout)
         self.by_version = {m.version: m for m in self.migrations}
         self.versions = VersionTable(ctx, handle, table)
         self.folder = folder
@@ -107,21 +110,59 @@ class MigrationKeywords:
     def __init__(self, ctx: DbContext) -> None:
         self.ctx = ctx
 
-    def migrator(self, folder: str, alias: str | None, table: str = "schema_migrations") -> Migrator:
-        return Migrator(self.ctx, self.ctx.handle(alias), folder, table)
+    def migrator(self, folder: str, alias: str | None, table: str = "schema_migrations",
+                 layout: str | None = None) -> Migrator:
+        return Migrator(self.ctx, self.ctx.handle(alias), folder, table, layout)
+
+    @keyword("Get Migration Folder", tags=["migrations", "getter"])
+    def get_migration_folder(self, folder: str = "", from_variable: str = "", root: str = ".") -> str:
+        """The folder of the migrations to test, as an absolute path.
+
+        ``folder`` is used when it is given (a relative path is taken from ``root``); when it is
+        empty, the environment variable named ``from_variable`` gives the folder (e.g. one a user sets
+        to the migrations folder of their checkout of the product). Fails, naming the variable, when
+        neither gives a folder or the folder does not exist.
+
+        Example:
+        | ${folder} = | Get Migration Folder | ${MIGRATIONS_DIR} | from_variable=${MIGRATIONS_DIR_VARIABLE} |
+        | ... | root=${CURDIR}/.. |
+        """
+        source = "the folder given"
+        if not folder and from_variable:
+            folder = os.environ.get(from_variable, "").strip()
+            source = f"the environment variable {from_variable}"
+            if not folder:
+                raise KitError(f"The migrations to test come from the environment variable {from_variable}",
+                               "it is not set",
+                               f"set {from_variable} to the folder of the product's migrations in your checkout "
+                               f"of its source, and run again")
+        if not folder:
+            raise KitError("No migration folder given", "neither a folder nor an environment variable naming one",
+                           "give the folder, or the name of the environment variable that holds it")
+        path = Path(folder).expanduser()
+        if not path.is_absolute():
+            path = Path(root) / path
+        path = path.resolve()
+        if not path.is_dir():
+            raise KitError(f"The migration folder {path} does not exist", f"it comes from {source}",
+                           "point it at the folder that holds the numbered migration files")
+        logger.info(f"Migrations from {path} ({source})")
+        return str(path)
 
     @keyword("Read Migrations", tags=["migrations"])
-    def read_migrations(self, folder: str) -> list[dict[str, Any]]:
+    def read_migrations(self, folder: str, layout: str | None = None) -> list[dict[str, Any]]:
         """The migrations in ``folder`` by version: ``version``, ``name``, ``layout``, ``up``, ``down``.
 
         Both layouts are read: ``NNN_<name>.up.sql`` / ``NNN_<name>.down.sql`` and
-        ``NNN_<name>.sql`` / ``NNN_<name>_rollback.sql``. A file with a malformed name fails here;
-        a missing down file fails only when a down step needs it.
+        ``NNN_<name>.sql`` / ``NNN_<name>_rollback.sql``; ``layout=updown`` or ``layout=rollback``
+        declares which one the folder must use (a file of the other one fails). A file with a
+        malformed name fails here; a missing down file fails only when a down step needs it.
 
         Example:
         | ${migrations} = | Read Migrations | ${CURDIR}/migrations |
+        | ${migrations} = | Read Migrations | ${MIGRATIONS} | layout=rollback |
         """
-        found: list[Migration] = read_migrations(folder)
+        found: list[Migration] = read_migrations(folder, layout)
         log_table(f"Migrations in {folder}", ["version", "name", "layout", "up", "down"],
                   [[m.version, m.name, m.layout, m.up.name if m.up else "", m.down.name if m.down else "(none)"]
                    for m in found])
@@ -129,7 +170,7 @@ class MigrationKeywords:
 
     @keyword("Migrate Up", tags=["migrations"])
     def migrate_up(self, folder: str, version: int | None = None, alias: str | None = None,
-                   table: str = "schema_migrations") -> list[dict[str, Any]]:
+                   table: str = "schema_migrations", layout: str | None = None) -> list[dict[str, Any]]:
         """Apply the migrations of ``folder`` above the current version, up to ``version`` (default:
         the latest); returns each step with its duration in seconds (also logged).
 
@@ -137,28 +178,31 @@ class MigrationKeywords:
         rolled back and the version stays at the last good step (not dirty); the error names the
         file, the statement and its line. A step with statements that cannot run in a transaction
         (``CREATE INDEX CONCURRENTLY``...) runs statement by statement: if it fails halfway the
-        version table says dirty.
+        version table says dirty. ``layout=updown`` or ``layout=rollback`` declares how the files
+        are named (see `Read Migrations`).
 
         Example:
         | ${steps} = | Migrate Up | ${CURDIR}/migrations |
         | Migrate Up | ${CURDIR}/migrations | version=2 |
         """
-        results = self.migrator(folder, alias, table).up(version)
+        results = self.migrator(folder, alias, table, layout).up(version)
         return log_steps("Migrate Up", results)
 
     @keyword("Migrate Down", tags=["migrations"])
     def migrate_down(self, folder: str, steps: int | None = None, version: int | None = None,
-                     alias: str | None = None, table: str = "schema_migrations") -> list[dict[str, Any]]:
+                     alias: str | None = None, table: str = "schema_migrations",
+                     layout: str | None = None) -> list[dict[str, Any]]:
         """Undo ``steps`` migrations (default 1), or down to ``version`` (0: all); returns each step
         with its duration. Every down file needed is checked before anything runs.
 
         The database must be allow-listed as a test target (loopback servers are by default).
+        ``layout=`` declares how the files are named (see `Read Migrations`).
 
         Example:
         | Migrate Down | ${CURDIR}/migrations | steps=2 |
         | Migrate Down | ${CURDIR}/migrations | version=0 |
         """
-        migrator = self.migrator(folder, alias, table)
+        migrator = self.migrator(folder, alias, table, layout)
         self.ctx.guard.check("migrate down", "database", migrator.handle.where)
         results = migrator.down(steps, version)
         return log_steps("Migrate Down", results)

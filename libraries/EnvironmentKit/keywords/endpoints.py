@@ -8,11 +8,15 @@ from robot.api import logger
 from robot.api.deco import keyword
 from robot.api.types import Secret
 
+from EnvironmentKit.defects import KnownDefectsListener
 from EnvironmentKit.keywords.lifecycle import current_topology
 from kitcore import AssertionOperator, KitError, Wait, get_and_assert, to_seconds
 
 
 class EndpointKeywords:
+    def __init__(self, defects: KnownDefectsListener | None = None) -> None:
+        self.defects = defects or KnownDefectsListener()
+
     @keyword("Get Topology")
     def get_topology(self) -> dict[str, Any]:
         """The environment's topology, fresh, with every credential shown as ``***``.
@@ -184,6 +188,60 @@ class EndpointKeywords:
         | @{replicas} = | Get Agent Replicas | docker |
         """
         return [str(r["name"]) for r in current_topology().agent_replicas(platform)]
+
+    @keyword("Get Agent Platforms")
+    def get_agent_platforms(self) -> list[str]:
+        """The platforms (``kubernetes``, ``docker``) whose agent runs in the environment.
+
+        An environment without a Docker agent or engine (kind) gives ``['kubernetes']``.
+
+        Example:
+        | ${platforms} = | Get Agent Platforms |
+        | Skip If | 'docker' not in $platforms | no Docker agent here |
+        """
+        return current_topology().agent_platforms()
+
+    @keyword("Get Pod Name Of")
+    def get_pod_name_of(self, replica: str) -> str:
+        """The pod name the platform itself uses for ``replica`` (``api-2``, ``k8s-agent-a``...).
+
+        The platform stores pod names (the Lease holder, the agent hub's ``agent:<id>:pod``, the
+        channel ``pod:<pod>:commands``); the environment's replicas have the kit's names. This
+        keyword and `Get Replica Of Pod` translate between the two.
+
+        Example:
+        | ${pod} = | Get Pod Name Of | api-2 |
+        | Subscribe To Channels | pod:${pod}:commands |
+        """
+        return current_topology().pod_of(replica)
+
+    @keyword("Get Replica Of Pod")
+    def get_replica_of_pod(self, pod: str) -> str:
+        """The environment's replica (``api-2``, ``k8s-agent-b``...) that the platform calls ``pod``.
+
+        Fails, naming every replica and its pod, when no replica has that pod name.
+
+        Example:
+        | ${pod} = | Get Value | agent:k8s-local:pod | alias=hub |
+        | ${holder} = | Get Replica Of Pod | ${pod} |
+        """
+        return current_topology().replica_of_pod(pod)
+
+    @keyword("Get Known Defects")
+    def get_known_defects(self) -> list[dict[str, str]]:
+        """The known defects of the product under test (``${KNOWN_DEFECTS}``), empty when none are named.
+
+        Each is ``{id, defect, source, match}``; a failed test whose message matches ``match`` gets
+        the defect appended to its message and the tag ``defect:<id>``.
+
+        Example:
+        | ${defects} = | Get Known Defects |
+        """
+        catalogue = self.defects.catalogue()
+        if catalogue is None:
+            return []
+        return [{"id": d.id, "defect": d.defect, "source": d.source, "match": d.match.pattern}
+                for d in catalogue.defects]
 
     @keyword("Get Agent ID")
     def get_agent_id(self, platform: str = "kubernetes") -> str:

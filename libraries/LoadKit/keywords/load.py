@@ -67,7 +67,8 @@ class LoadKeywords:
 
         Summary keys: ``count``, ``succeeded``, ``failed``, ``success_rate`` and ``error_rate`` (%),
         ``throughput_per_s``, ``p50_ms``, ``p95_ms``, ``p99_ms``, ``max_ms``, ``mean_ms``, ``errors``,
-        and the generator's own cost: ``client_cpu_percent`` (of one core), ``generator_saturated``.
+        ``error_examples`` (what the target answered, one per error), and the generator's own cost:
+        ``client_cpu_percent`` (of one core), ``generator_saturated``.
 
         Example:
         | ${summary} = | Run Load | GET ${url}/health | count=500 | concurrency=20 |
@@ -191,4 +192,4 @@ def log_summary(summaries: list[dict[str, Any]], title: str) -> None:
     log_table(title, SUMMARY_COLUMNS, [[s[c] for c in SUMMARY_COLUMNS] for s in summaries])
     for summary in summaries:
         if summary["errors"]:
-            logger.info(f"{summary['name']} errors: {summary['errors']}")
+            logger.info(f"{summary['name']} errors: {summary['errors']}; examples: {summary.get('error_examples')}")

@@ -59,7 +59,10 @@ class AgentKeywords:
     def get_agent(
         self, agent_id: str, replica: Any = None, as_user: str | None = None, alias: str | None = None
     ) -> dict[str, Any]:
-        """One agent: ``agentId``, ``platform``, ``status``, ``capacity``, ``lastHeartbeat``, ``connectedPod``.
+        """One agent: ``agentId``, ``platform``, ``status``, ``capacity``, ``lastHeartbeat``, ``metadata``.
+
+        Which API replica holds the agent's WebSocket is not part of it: the platform keeps that in
+        its agent hub (Redis ``agent:<agentId>:pod``, a pod name).
 
         Example:
         | ${agent} = | Get Agent | docker-local |
@@ -86,29 +89,6 @@ class AgentKeywords:
 
         return self._agent_field(agent_id, lambda agent: str(agent.get("status")), f"Status of agent {agent_id}",
                                  assertion_operator, expected, timeout, poll, replica, as_user, alias)
-
-    @keyword("Get Connected Replica Of Agent", tags=["agents", "ha", "assertion"])
-    def get_connected_replica_of_agent(
-        self,
-        agent_id: str,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
-        timeout: str | None = None,
-        poll: str | None = None,
-        replica: Any = None,
-        as_user: str | None = None,
-        alias: str | None = None,
-    ) -> str:
-        """The API replica holding the agent's WebSocket (``connectedPod``); can assert.
-
-        Example:
-        | ${holder} = | Get Connected Replica Of Agent | k8s-local |
-        | Get Connected Replica Of Agent | k8s-local | != | ${holder} | timeout=30s |
-        """
-
-        return self._agent_field(agent_id, lambda agent: str(agent.get("connectedPod") or ""),
-                                 f"API replica of agent {agent_id}", assertion_operator, expected, timeout, poll,
-                                 replica, as_user, alias)
 
     def _agent_field(
         self, agent_id: str, pick: Callable[[dict[str, Any]], str], label: str,

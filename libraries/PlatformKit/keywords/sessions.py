@@ -143,7 +143,10 @@ class SessionKeywords:
         as_user: str | None = None,
         alias: str | None = None,
     ) -> dict[str, Any]:
-        """The session object (``name``, ``state``, ``platform``, ``agentId``, ``status``...).
+        """The session object (``name``, ``user``, ``template``, ``state``, ``platform``, ``status``...).
+
+        The session's id is its ``name``. The agent that runs it is not part of it: the platform
+        keeps that in its database (``sessions.agent_id``).
 
         With ``expect_status`` (e.g. ``403`` for someone else's session) the status is checked
         and the answer body returned.
@@ -178,21 +181,6 @@ class SessionKeywords:
 
         return get_and_assert(probe, assertion_operator, expected, f"State of session {name}", timeout, poll)
 
-    @keyword("Get Session Agent", tags=["sessions", "agents"])
-    def get_session_agent(
-        self, name: str, replica: Any = None, as_user: str | None = None, alias: str | None = None
-    ) -> str:
-        """The ``agentId`` of the agent that runs the session.
-
-        Example:
-        | ${agent} = | Get Session Agent | ${name} |
-        """
-        session = self.get_session(name, replica=replica, as_user=as_user, alias=alias)
-        agent = session.get("agentId")
-        if not agent:
-            raise KitError(f"Session '{name}' has no agent", cause=f"state {session.get('state')}")
-        return str(agent)
-
     @keyword("List Sessions", tags=["sessions"])
     def list_sessions(
         self,
@@ -203,9 +191,12 @@ class SessionKeywords:
         as_user: str | None = None,
         alias: str | None = None,
     ) -> list[dict[str, Any]]:
-        """The sessions the acting user may see, filtered by ``user``, ``platform`` and ``state``.
+        """The sessions the acting user may see, as the platform lists them with the query
+        ``user``, ``platform`` and ``state``.
 
-        Terminated sessions are listed only with ``state=terminated``.
+        The filters are the platform's: the answer is what it returns, so a platform that ignores a
+        filter lists more (a test of the filter sees that). To know the state of given sessions
+        whatever the filters do, use `Get Session States`.
 
         Example:
         | ${sessions} = | List Sessions | platform=docker | state=running |
@@ -236,6 +227,28 @@ class SessionKeywords:
             return sorted_values(self.list_sessions(user, platform, state, replica, as_user, alias), "name")
 
         return get_and_assert(probe, assertion_operator, expected, "Session names", timeout, None)
+
+    @keyword("Get Session States", tags=["sessions"])
+    def get_session_states(
+        self,
+        names: Any,
+        replica: Any = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> dict[str, str]:
+        """The state of each named session (``absent`` when the list does not show it), from one list call.
+
+        The states are read from each listed session itself, so a list filter the platform ignores
+        changes nothing.
+
+        Example:
+        | ${states} = | Get Session States | ${names} |
+        | Should Be Equal | ${states}[${name}] | running |
+        """
+        wanted = [names] if isinstance(names, str) else [str(n) for n in names]
+        listed = self.list_sessions(replica=replica, as_user=as_user, alias=alias)
+        states = {str(s.get("name")): str(s.get("state")) for s in listed}
+        return {name: states.get(name, "absent") for name in wanted}
 
     @keyword("Get Session Count", tags=["sessions", "assertion"])
     def get_session_count(

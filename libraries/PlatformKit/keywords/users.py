@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from robot.api.types import Secret
 from robotlibcore import keyword
 
-from kitcore import AssertionOperator, KitError, SecretLike, assert_value, reveal
+from kitcore import AssertionOperator, KitError, SecretLike, assert_value, new_password, reveal
 from PlatformKit.context import PlatformContext, expect
 
 
@@ -30,7 +31,8 @@ class UserKeywords:
     ) -> dict[str, Any]:
         """Create a user (the acting user must be an admin); returns the user object.
 
-        With ``exists_ok=True`` an existing user of that name (409) is returned instead.
+        With ``exists_ok=True`` an existing user of that name (409) is returned instead. The password
+        must meet the platform's rule (`Generate Password` makes one that does).
 
         Example:
         | Create User | carol | ${PASSWORD} | role=user | exists_ok=True |
@@ -47,6 +49,17 @@ class UserKeywords:
         if expect_status is None and exists_ok and response.status == 409:
             return self.get_user(username, replica=replica, as_user=as_user, alias=alias)
         return expect(response, (200, 201), f"Create user '{username}'", expect_status)
+
+    @keyword("Generate Password", tags=["users"])
+    def generate_password(self, length: int = 20) -> Secret:
+        """A fresh random password, as a ``Secret``, that password rules accept: upper- and lower-case
+        letters, a digit and a special character (``!@#%^*()_+-=[]{}:,.?``), ``length`` characters.
+
+        Example:
+        | ${password} = | Generate Password |
+        | Create User | carol | ${password} |
+        """
+        return Secret(new_password(int(length)))
 
     @keyword("Get Users", tags=["users"])
     def get_users(self, replica: Any = None, as_user: str | None = None, alias: str | None = None) -> list[dict]:

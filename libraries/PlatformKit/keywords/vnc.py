@@ -16,6 +16,16 @@ from PlatformKit.context import PlatformContext
 ACCEPTED = 101
 
 
+def _accepted_without_subprotocol(url: str, timeout: float) -> bool:
+    """True when the same upgrade, offering no subprotocol, is accepted (that connection is closed at once)."""
+    try:
+        ws = websocket.create_connection(url, timeout=timeout)
+    except (OSError, websocket.WebSocketException):
+        return False
+    ws.close(timeout=1)
+    return True
+
+
 class VncKeywords:
     def __init__(self, ctx: PlatformContext) -> None:
         self.ctx = ctx
@@ -91,6 +101,13 @@ class VncKeywords:
             except websocket.WebSocketBadStatusException as error:
                 return int(error.status_code)
             except (OSError, websocket.WebSocketException) as error:
+                if _accepted_without_subprotocol(url, budget):
+                    raise KitError(
+                        f"The VNC WebSocket of '{name}' chose no subprotocol",
+                        cause="it was offered 'binary' (as noVNC offers it) and accepted the upgrade without "
+                              "Sec-WebSocket-Protocol: browsers drop such a connection",
+                        fix="this is the platform failing the check: it must answer the subprotocol it was offered",
+                    ) from None
                 raise KitError(
                     f"Could not open the VNC WebSocket of '{name}'",
                     cause=f"{type(error).__name__}: {error}",
