@@ -8,9 +8,7 @@ Go is required: without it these tests fail (they are the proof that client-go i
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from environments.local.kubeapi import ROOT, KubeApiStandIn
-from environments.local.procs import free_port
+from tests.support.echo import echo_server, free_pair
 
 pytestmark = pytest.mark.slow
 
@@ -50,38 +48,9 @@ def program(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def echo():
-    server = socket.create_server((POD_IP, free_port(POD_IP)))
-    server.settimeout(0.2)
-    port = server.getsockname()[1]
-    probe = socket.socket()
-    try:  # the program expects nothing to listen on port + 1 (a forward to a closed port)
-        probe.bind((POD_IP, port + 1))
-    except OSError:
-        server.close()
-        pytest.skip(f"port {port + 1} on {POD_IP} is busy; rerun")  # a port race, not a missing tool
-    finally:
-        probe.close()
-    stop = threading.Event()
-
-    def serve(conn: socket.socket) -> None:
-        with conn:
-            while data := conn.recv(65536):
-                conn.sendall(data)
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield port
-    stop.set()
-    thread.join(2)
-    server.close()
+    """The pod's echo on port P; the program expects nothing to listen on P + 1 (a forward to a closed port)."""
+    with echo_server(POD_IP, free_pair(POD_IP)) as (_, port):
+        yield port
 
 
 @pytest.fixture

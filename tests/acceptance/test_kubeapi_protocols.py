@@ -6,8 +6,6 @@ as a client sees it; client-go and kubectl themselves are driven in their own te
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -16,6 +14,7 @@ import pytest
 
 from environments.local.kubeapi import openapi
 from environments.local.procs import free_port
+from tests.support.echo import echo_server
 from tests.support.spdy_forward import forward, upgrade
 
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
@@ -218,30 +217,8 @@ def test_what_is_not_served_is_logged_as_a_gap(base, kube_api):
 @pytest.fixture
 def echo():
     """A TCP echo on a loopback address of its own (the 'pod')."""
-    host = "127.0.204.9"
-    server = socket.create_server((host, free_port(host)))
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve(conn: socket.socket) -> None:
-        with conn:
-            while data := conn.recv(65536):
-                conn.sendall(data)
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield host, server.getsockname()[1]
-    stop.set()
-    thread.join(2)
-    server.close()
+    with echo_server("127.0.204.9") as address:
+        yield address
 
 
 def running_pod(base: str, ns: str, name: str, ip: str) -> None:

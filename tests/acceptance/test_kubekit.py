@@ -18,6 +18,7 @@ from kubernetes import client
 
 from kitcore import KitError, TargetRefused, WaitTimeout
 from KubeKit import KubeKit
+from tests.support.echo import echo_server
 
 TIMEOUT = 5
 POD_IP = "127.0.209.3"  # the loopback address a pod of the local stack gets
@@ -325,29 +326,8 @@ def test_logs_and_exec_say_the_stand_in_cannot(kit, ns, kube_client):
 @pytest.fixture
 def echo_pod_port():
     """A TCP echo on a loopback address: what a pod of the local stack listens on."""
-    server = socket.create_server((POD_IP, 0))
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve(conn: socket.socket) -> None:
-        with conn:
-            while data := conn.recv(65536):
-                conn.sendall(data)
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join(2)
-    server.close()
+    with echo_server(POD_IP) as (_, port):
+        yield port
 
 
 def test_port_forward_reaches_the_pod_and_cleanup_closes_it(kit, ns, kube_client, echo_pod_port):
