@@ -31,7 +31,6 @@ leak audit lists it, and the next run that uses the engine stops it when it is d
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import hashlib
 import ipaddress
@@ -44,14 +43,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from environments.local.procs import BackendError, ManagedProcess
+from environments.local.procs import BackendError, ManagedProcess, file_lock
 
 HOME_VAR = "KIT_DOCKER_HOME"
 RUNTIME_PREFIX = "kit-dockerd-"
@@ -64,6 +62,7 @@ MACHINE_LOCK = Path(tempfile.gettempdir()) / "streamspace-kit-dockerd.lock"
 CONTAINERD_NAMESPACE = "streamspace-kit"  # apart from a system Docker's "moby" if a system containerd is shared
 SYSTEM_RUN_DIRS = (Path("/run/docker/plugins"), Path("/run/docker"), Path("/run/containerd/s"), Path("/run/containerd"))
 LOCK_TIMEOUT = 120.0
+ENGINE_BUSY_FIX = "wait for that run to finish starting or stopping the engine"
 STOP_GRACE = 20.0
 FIX_INSTALL = ("run './kit setup' (it installs Debian's docker.io), or apt-get install docker.io; "
                "or choose --engine podman")
@@ -159,29 +158,6 @@ def free_pool() -> ipaddress.IPv4Network:
                        "stop other engines (./kit leaks lists the kit's) or choose --engine podman")
 
 
-@contextlib.contextmanager
-def file_lock(path: Path, timeout: float, what: str) -> Iterator[None]:
-    """An exclusive ``flock`` on ``path`` (released by the kernel if the holder dies)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as error:
-                if error.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() > deadline:
-                    raise BackendError(what, f"{path} is still locked after {timeout:g} s by another run",
-                                       "wait for that run to finish starting or stopping the engine") from None
-                time.sleep(0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -246,7 +222,7 @@ class PrivateDocker:
                                "dockerd needs root (it makes a bridge and mounts file systems)",
                                "run as root; or start Docker yourself and set DOCKER_HOST; or choose --engine podman")
         self.home.mkdir(parents=True, exist_ok=True)
-        with file_lock(self.home / "engine.lock", LOCK_TIMEOUT, "The kit's private Docker engine is busy"):
+        with self._engine_lock():
             state = self.read_state()
             if state and self._answers(state):
                 self.url, self.pid, self.runtime = state["url"], state["pid"], Path(state["runtime"])
@@ -262,7 +238,7 @@ class PrivateDocker:
         if self._lease is None:
             return []
         removed: list[str] = []
-        with file_lock(self.home / "engine.lock", LOCK_TIMEOUT, "The kit's private Docker engine is busy"):
+        with self._engine_lock():
             self._drop_lease()
             if not self.live_users():
                 state = self.read_state()
@@ -271,6 +247,11 @@ class PrivateDocker:
         self._reap()  # dockerd may be this process's child
         self.process = None
         return removed
+
+    def _engine_lock(self) -> contextlib.AbstractContextManager[None]:
+        """Held while a run starts, joins or stops the engine."""
+        return file_lock(self.home / "engine.lock", LOCK_TIMEOUT, "The kit's private Docker engine is busy",
+                         ENGINE_BUSY_FIX)
 
     def read_state(self) -> dict[str, Any] | None:
         try:
@@ -308,7 +289,7 @@ class PrivateDocker:
         if a crashed engine left containers or volumes in the data root, start it once to remove them."""
         if not self.home.is_dir():
             return []
-        with file_lock(self.home / "engine.lock", LOCK_TIMEOUT, "The kit's private Docker engine is busy"):
+        with self._engine_lock():
             if self.live_users():
                 return []
             state = self.read_state()
@@ -354,7 +335,7 @@ class PrivateDocker:
                                  "created": created, "home": str(self.home)}
         try:
             # addresses are picked and taken (bridge made, dockerd started) under one machine-wide lock
-            with file_lock(MACHINE_LOCK, LOCK_TIMEOUT, "Another private Docker engine is starting"):
+            with file_lock(MACHINE_LOCK, LOCK_TIMEOUT, "Another private Docker engine is starting", ENGINE_BUSY_FIX):
                 self._start_locked(binary, config, state, timeout)
         except BaseException:
             self._clean_runtime(state)

@@ -14,20 +14,17 @@ hold a file lock while they build, so concurrent runs build once.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import hashlib
 import re
 import shutil
 import struct
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from environments.local.procs import BackendError
+from environments.local.procs import BackendError, file_lock
 
 if TYPE_CHECKING:
     import docker
@@ -83,27 +80,9 @@ def _quiet(_: str) -> None:
 
 
 # -- locking and hashing -------------------------------------------------------------------------
-@contextlib.contextmanager
-def build_lock(timeout: float = 900.0, path: Path = LOCK_FILE) -> Iterator[None]:
+def build_lock(timeout: float = 900.0, path: Path = LOCK_FILE) -> contextlib.AbstractContextManager[None]:
     """An exclusive lock shared by every process on the machine that builds the kit's images."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as error:
-                if error.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() > deadline:
-                    raise BackendError("Image build lock", f"{path} is still held after {timeout:g} s",
-                                       "another run is building images; wait for it, or stop it") from None
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return file_lock(path, timeout, "Image build lock", "another run is building images; wait for it, or stop it")
 
 
 def input_hash(*parts: str | bytes) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,21 +64,49 @@ def port_answers(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bo
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str, log: Path | None = None,
-             process: subprocess.Popen | None = None, poll: float = 0.05) -> float:
-    """Wait until ``check()`` is true; fail with the log's tail if the process died or time ran out."""
+             process: subprocess.Popen | None = None, poll: float = 0.05,
+             hopeless: Callable[[], str | None] | None = None) -> float:
+    """Wait until ``check()`` is true; fail with the log's tail if the process died or time ran out,
+    and at once when ``hopeless()`` says why waiting longer cannot help."""
     start = time.monotonic()
     while True:
         with contextlib.suppress(Exception):
             if check():
                 return time.monotonic() - start
         if process is not None and process.poll() is not None:
-            raise BackendError(what, f"the process exited with code {process.returncode}{_tail(log)}")
+            raise BackendError(what, f"the process exited with code {process.returncode}{log_tail(log)}")
+        reason = hopeless() if hopeless else None
+        if reason:
+            raise BackendError(what, f"{reason}{log_tail(log)}")
         if time.monotonic() - start > timeout:
-            raise BackendError(what, f"not ready after {timeout:g} s{_tail(log)}")
+            raise BackendError(what, f"not ready after {timeout:g} s{log_tail(log)}")
         time.sleep(poll)
 
 
-def _tail(log: Path | None, lines: int = 8) -> str:
+@contextlib.contextmanager
+def file_lock(path: Path, timeout: float, what: str, fix: str) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` shared by every process on the machine (the kernel releases
+    it when the holder dies); fails naming ``what`` and ``fix`` after ``timeout`` seconds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as error:
+                if error.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() > deadline:
+                    raise BackendError(what, f"{path} is still held after {timeout:g} s by another run", fix) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def log_tail(log: Path | None, lines: int = 8) -> str:
     if log is None or not log.exists():
         return ""
     text = log.read_text(errors="replace").strip().splitlines()[-lines:]

@@ -9,7 +9,6 @@ everything it started — processes, containers, volumes, networks, temp directo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import secrets
@@ -28,7 +27,7 @@ from pathlib import Path
 from environments.local.links import LinkTable
 from environments.local.platforms import PartSpec, PlatformSpec, load_platform
 from environments.local.postgres_server import PostgresServer
-from environments.local.procs import BackendError, ManagedProcess, free_port, wait_for
+from environments.local.procs import BackendError, ManagedProcess, free_port, log_tail, wait_for
 from environments.local.redis_server import RedisServer
 from environments.local.vnc_server import VncServer
 
@@ -419,23 +418,21 @@ class LocalStack:
             return
         token = self.admin_token()
         url = next(iter(self.api_urls.values()))
-        deadline = time.monotonic() + timeout
-        while True:
-            with contextlib.suppress(Exception):
-                agents = _http_json(f"{url}/api/v1/admin/agents?status=online", token)["agents"]
-                if set(wanted) <= {a["agentId"] for a in agents if a.get("status", "online") == "online"}:
-                    return
+
+        def online() -> bool:
+            agents = _http_json(f"{url}/api/v1/admin/agents?status=online", token)["agents"]
+            return set(wanted) <= {a["agentId"] for a in agents if a.get("status", "online") == "online"}
+
+        def every_replica_of_a_part_exited() -> str | None:
             for kind in ("k8s-agent", "docker-agent"):
-                replicas = [name for name, c in self.components.items() if c.kind == kind]
-                if replicas and not any(self.components[name].running() for name in replicas):
-                    tail = _tail(self.logs / f"{replicas[0]}.log")
-                    raise BackendError(f"Every {kind} replica exited before its agent came online",
-                                       f"{replicas[0]}'s last log lines:\n  {tail}",
-                                       f"read the agent logs in {self.logs}")
-            if time.monotonic() > deadline:
-                raise BackendError(f"agents {', '.join(wanted)} did not come online",
-                                   f"not online after {timeout:g} s", f"read the agent logs in {self.logs}")
-            time.sleep(0.1)
+                replicas = [c for c in self.components.values() if c.kind == kind]
+                if replicas and not any(c.running() for c in replicas):
+                    first = replicas[0].name
+                    return f"every {kind} replica exited; {first}" + log_tail(self.logs / f"{first}.log")
+            return None
+
+        wait_for(online, timeout, f"agents {', '.join(wanted)} did not come online (see the agent logs in {self.logs})",
+                 hopeless=every_replica_of_a_part_exited, poll=0.1)
 
     def admin_token(self) -> str:
         url = next(iter(self.api_urls.values()))
@@ -635,12 +632,6 @@ def _quietly(action: Callable[[], object], errors: list[str] | None = None) -> N
         print(f"[stack] while stopping: {error}", file=sys.stderr, flush=True)
         if errors is not None:
             errors.append(str(error))
-
-
-def _tail(log: Path, lines: int = 8) -> str:
-    if not log.exists():
-        return "(no log)"
-    return "\n  ".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
 
 
 def _http_ok(url: str) -> bool:

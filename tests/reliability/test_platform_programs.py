@@ -241,3 +241,18 @@ def test_what_the_platform_makes_in_the_engine_is_removed_when_the_stack_stops(t
     assert _podman("ps", "-a", "--filter", "label=session-id=s1", "--format", "{{.Names}}") == []
     assert "probe-s1-home" not in _podman("volume", "ls", "--format", "{{.Name}}")
     assert network not in _podman("network", "ls", "--format", "{{.Name}}")
+
+
+def test_a_platform_whose_agents_all_exit_fails_at_once_with_their_log(tmp_path: Path) -> None:
+    spec = yaml.safe_load(probe_platform(tmp_path).read_text())
+    spec["parts"]["docker-agent"]["command"] = ["sh", "-c", "echo the agent gives up; exit 3"]
+    path = tmp_path / "dying.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    run = StackRun(tmp_path / "run", ("--platform", str(path), "--api-replicas", "1", "--k8s-agents", "0",
+                                      "--docker-agents", "1")).start()
+    started = time.monotonic()
+    with pytest.raises(AssertionError, match=r"(?s)every docker-agent replica exited.*the agent gives up"):
+        run.wait_ready()
+    assert time.monotonic() - started < 30, "the stack waited for agents that had all exited"
+    assert run.wait_exit(30) == 2
+    run.watch.wait_clean(20)
