@@ -10,15 +10,17 @@ Prints the median, min and max of each, plus how long the engine and the images 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import socket
 import statistics
-import tempfile
+import subprocess
 import time
 import uuid
-from pathlib import Path
 
-from environments.local import images
+from environments.local import images, reaper
 from environments.local.engine import Engine, cleanup_by_label
+from environments.local.procs import stop_like_ctrl_c
 
 
 def rfb_greeting(port: int, deadline: float) -> bool:
@@ -66,16 +68,28 @@ def summary(name: str, samples: list[float]) -> str:
             f"max {max(samples):6.3f} s   ({len(samples)} runs)")
 
 
+def remove_late_creates(engine: Engine, label: str) -> None:
+    """A create that an interruption cut short can still finish in the engine after the listing above:
+    once Podman's service is stopped nothing is in flight, and its storage is asked again."""
+    if engine.kind == "podman" and shutil.which("podman"):
+        subprocess.run(["podman", "rm", "--force", "--filter", f"label={label}"], capture_output=True, timeout=60,
+                       check=False, env={**os.environ, **engine.env()})
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="kit-bench-") as tmp:
+    stop_like_ctrl_c()
+    with reaper.temp_dir("kit-bench-") as tmp:
         started = time.monotonic()
-        engine = Engine(Path(tmp)).start()
+        engine = Engine(tmp).start()
         print(f"engine: {engine.kind} at {engine.url} ready in {time.monotonic() - started:.2f} s")
         client = engine.client(timeout=120)
         label = {"streamspace.kit/run": f"bench-{uuid.uuid4().hex[:8]}"}
+        print(f"containers are labelled streamspace.kit/run={label['streamspace.kit/run']}", flush=True)
+        # removed by a watcher if this process is killed; here, at the end
+        guard = reaper.guard_labelled(engine.url, f"streamspace.kit/run={label['streamspace.kit/run']}")
         try:
             started = time.monotonic()
             busybox = images.ensure_busybox_image(client)
@@ -93,6 +107,8 @@ def main() -> int:
             cleanup_by_label(client, f"streamspace.kit/run={label['streamspace.kit/run']}")
             client.close()
             engine.stop()
+            remove_late_creates(engine, f"streamspace.kit/run={label['streamspace.kit/run']}")
+            reaper.release(guard)
     return 0
 
 

@@ -16,16 +16,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+
+from environments.local import reaper
+from environments.local.procs import stop_like_ctrl_c
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORMS = ("kubernetes", "docker")
@@ -96,9 +97,9 @@ def main() -> int:
     parser.add_argument("--levels", default="10,20,50,100")
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")]
-    with tempfile.TemporaryDirectory(prefix="bench-stack-") as tmp:
-        proc, topology, start_seconds = start_stack(Path(tmp))
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    stop_like_ctrl_c()
+    with reaper.temp_dir("kit-bench-stack-") as tmp:
+        proc, topology, start_seconds = start_stack(tmp)
         created: list[str] = []
         try:
             print(f"stack start: {start_seconds:.1f} s "

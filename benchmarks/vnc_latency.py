@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +22,8 @@ for entry in (str(ROOT), str(ROOT / "libraries")):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-from environments.local.procs import ManagedProcess, wait_for  # noqa: E402
+from environments.local import reaper  # noqa: E402
+from environments.local.procs import ManagedProcess, stop_like_ctrl_c, wait_for  # noqa: E402
 from environments.local.vnc_server import VncServer  # noqa: E402
 from tests.support.ws_bridge import WsBridge  # noqa: E402
 from VncKit.framebuffer import Region  # noqa: E402
@@ -60,22 +60,25 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--geometry", default="800x600")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="vnc-bench-"))
-    server = VncServer(workdir, password=PASSWORD, geometry=args.geometry, name="bench").start()
-    log = workdir / "keyboard.log"
-    app = ManagedProcess("keyboard", [sys.executable, str(ROOT / "environments/local/session/keyboard_display.py")],
-                         log, env={"DISPLAY": f":{server.display}"})
-    try:
-        app.start()
-        wait_for(lambda: "ready" in log.read_text(), 15, "keyboard display did not start", log, app.popen)
-        with WsBridge(server.port) as bridge:
-            results = {
-                "TCP": measure(f"127.0.0.1:{server.port}", args.samples),
-                "WebSocket": measure(bridge.url, args.samples),
-            }
-    finally:
-        app.stop()
-        server.stop()
+    stop_like_ctrl_c()
+    with reaper.temp_dir("kit-vnc-bench-") as workdir:
+        server = VncServer(workdir, password=PASSWORD, geometry=args.geometry, name="bench")
+        log = workdir / "keyboard.log"
+        app = ManagedProcess("keyboard", [sys.executable, str(ROOT / "environments/local/session/keyboard_display.py")],
+                             log)
+        try:
+            server.start()
+            app.env = {"DISPLAY": f":{server.display}"}
+            app.start()
+            wait_for(lambda: "ready" in log.read_text(), 15, "keyboard display did not start", log, app.popen)
+            with WsBridge(server.port) as bridge:
+                results = {
+                    "TCP": measure(f"127.0.0.1:{server.port}", args.samples),
+                    "WebSocket": measure(bridge.url, args.samples),
+                }
+        finally:
+            app.stop()
+            server.stop()
     print(f"VncKit latency against TigerVNC {args.geometry}, VNC authentication, n={args.samples} per row "
           f"({time.strftime('%Y-%m-%d %H:%M')})")
     print(f"{'transport':<10} {'measure':<12} {'median ms':>10} {'p95 ms':>9} {'min ms':>8} {'max ms':>8}")

@@ -7,9 +7,12 @@ Documentation       Scenario 1 — a Control Plane with several API replicas.
 ...                 ``pod:<pod>:commands``.
 ...                 These tests check that any replica can serve any request, that the replicas agree on what
 ...                 they report, that losing a replica loses no session, and that losing Redis degrades the
-...                 API without breaking it and recovers once Redis is back.
+...                 API without breaking it and recovers once Redis is back. Where the agent protocol shows, its
+...                 messages are checked against the contract: the forwarded ``command`` envelopes, the agent's
+...                 ``ack`` and ``complete`` in each command's record, and its heartbeats.
 
 Resource            ../resources/ha.resource
+Resource            ../resources/protocol.resource
 Variables           ../variables/thresholds.yaml
 
 Suite Setup         The HA Test Environment Is Running
@@ -41,7 +44,8 @@ Sessions Created Through Different Replicas All Run
     And The Session Should Read The Same On Every Running Replica    ${third}
 
 A Command Sent Through Another Replica Crosses Over Redis
-    [Documentation]    A replica that does not hold the agent publishes the command on the holder's channel.
+    [Documentation]    A replica that does not hold the agent publishes the command on the holder's channel, in the
+    ...    contract's envelope, and the agent acknowledges and completes it.
     [Tags]    redis
     Given An HA Control Plane With 3 API Replicas
     ${holder} =    And The Replica Holding The Agent Of    kubernetes
@@ -53,12 +57,16 @@ A Command Sent Through Another Replica Crosses Over Redis
     When Terminate Session    ${session}    replica=${other}
     Then The Command Should Cross Over Redis    ${holder}    ${session}    stop_session
     And Wait Until Session Is    ${session}    terminated    timeout=${SESSION_COMMAND_BUDGET}
+    And The Commands Forwarded Over Redis Should Follow The Contract    ${holder}
+    And The Agent Should Have Answered Every Command For    ${session}    start_session    stop_session
 
 Agent Status Reads The Same On Every Replica
-    [Documentation]    Every replica reports both agents online.
+    [Documentation]    Every replica reports both agents online, and their heartbeats keep arriving.
     Given An HA Control Plane With 3 API Replicas
     Then Agent Status Should Read The Same On Every Replica    kubernetes
     And Agent Status Should Read The Same On Every Replica    docker
+    And The Agent's Heartbeats Should Be Fresh    kubernetes
+    And The Agent's Heartbeats Should Be Fresh    docker
 
 A Token Works On Every Replica
     [Documentation]    One login is enough for every replica (the replicas share the token secret).
@@ -87,7 +95,7 @@ Sessions Survive The Death Of The Replica Holding The Agent
 
 A Session Is Managed Through The Surviving Replicas
     [Documentation]    A session created through a replica that then dies is hibernated, woken and terminated
-    ...    through the others.
+    ...    through the others, and the agent acknowledged and completed every one of those commands.
     Given An HA Control Plane With 3 API Replicas
     ${user} =    And A New User Called    alice
     ${session} =    And A Running Session For    ${user}    docker    replica=api-3
@@ -95,6 +103,8 @@ A Session Is Managed Through The Surviving Replicas
     Then The Session Is Hibernated    ${session}
     And The Session Is Woken    ${session}
     And The Session Is Terminated    ${session}
+    And The Agent Should Have Answered Every Command For    ${session}
+    ...    start_session    hibernate_session    wake_session    stop_session
 
 The API Degrades Gracefully Without Redis
     [Documentation]    With Redis gone every replica still answers, reads work, commands to agents held locally

@@ -51,10 +51,11 @@ All Migrations Go Down And Up Again Keeping Every Row
     Given A Scratch Database With The Base Schema And Rows
     Then All Migrations Should Go Down And Up Again Keeping Every Row
 
-The Migrated Schema Has The Contract's Tables And Columns
-    [Documentation]    After every migration the tables the contract names exist, with the column types it names.
+The Migrated Schema Is The Contract's Whole Schema
+    [Documentation]    After every migration the schema is the whole one the environment's schema file states: every
+    ...    table, every column with its type, nullability and default, every index and every constraint.
     Given A Scratch Database With Every Migration Applied
-    Then The Schema Should Have The Contract's Tables And Columns
+    Then The Schema Should Be The Contract's Whole Schema
 
 The Migrated Schema Has The Contract's Keys
     [Documentation]    After every migration user names, e-mails, agent ids and command ids are unique and the

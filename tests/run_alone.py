@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     picked = random.Random(args.seed).sample(tests, min(args.sample, len(tests)))
     print(f"[alone] {len(picked)} of {len(tests)} tests, each alone (seed {args.seed}; "
           f"KIT_ALONE_SEED={args.seed} picks them again)", flush=True)
+    shutil.rmtree(REPO / "results" / "alone", ignore_errors=True)  # no earlier sample counted with this one
     failed = []
     for index, (source, name) in enumerate(picked, 1):
         started = time.monotonic()

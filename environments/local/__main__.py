@@ -16,6 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
+from environments.local import reaper
 from environments.local.control import serve_control
 from environments.local.engine import CHOICES, ENGINE_VAR
 from environments.local.procs import BackendError
@@ -64,15 +65,15 @@ async def supervise(args: argparse.Namespace) -> int:
                            programs=args.programs)
     if args.results:
         options.results = args.results.resolve()
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, done.set)  # before the stack makes anything: a stop then removes it
     try:
         stack = LocalStack(options)
     except BackendError as error:
         print(f"[stack] ERROR: {error}", file=sys.stderr, flush=True)
         return 2
-    loop = asyncio.get_running_loop()
-    done = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        loop.add_signal_handler(sig, done.set)
     watcher = asyncio.create_task(_watch_parent(args.parent_pid, done)) if args.parent_pid else None
     control = None
     status = 0
@@ -91,6 +92,7 @@ async def supervise(args: argparse.Namespace) -> int:
         _announce(topology, stack, quiet=args.quiet)
         if args.ready_file:
             _write_private(args.ready_file, json.dumps(topology, indent=2))
+            reaper.guard_path(args.ready_file)  # a killed supervisor's ready file must not say it is ready
         await done.wait()
     except BackendError as error:
         print(f"[stack] ERROR: {error}", file=sys.stderr, flush=True)

@@ -49,6 +49,7 @@ from typing import Any
 
 import psutil
 
+from environments.local import reaper
 from environments.local.procs import BackendError, ManagedProcess, file_lock
 
 HOME_VAR = "KIT_DOCKER_HOME"
@@ -188,6 +189,7 @@ class PrivateDocker:
     process: ManagedProcess | None = field(default=None, repr=False)
     _lease: Path | None = field(default=None, repr=False)
     _lease_fd: int | None = field(default=None, repr=False)
+    _guard: int | None = field(default=None, repr=False)
 
     # -- paths --------------------------------------------------------------------------------
     @property
@@ -231,6 +233,7 @@ class PrivateDocker:
                     self._clean_runtime(state)
                 self._start(binary, timeout)
             self._take_lease()
+        self._guard = reaper.guard_private_docker(self.home)
         return self
 
     def release(self, grace: float = STOP_GRACE) -> list[str]:
@@ -246,6 +249,8 @@ class PrivateDocker:
                     removed = self._shutdown(state, grace)
         self._reap()  # dockerd may be this process's child
         self.process = None
+        reaper.release(self._guard)
+        self._guard = None
         return removed
 
     def _engine_lock(self) -> contextlib.AbstractContextManager[None]:
@@ -361,7 +366,8 @@ class PrivateDocker:
                 "--default-address-pool", f"base={pool},size=24",
                 "--containerd-namespace", CONTAINERD_NAMESPACE,
                 "--containerd-plugins-namespace", f"{CONTAINERD_NAMESPACE}-plugins"]
-        self.process = ManagedProcess("dockerd", argv, self.log, cwd=runtime).start()
+        # shared by every run holding a lease: a run that dies stops it only through its lease (reaper)
+        self.process = ManagedProcess("dockerd", argv, self.log, cwd=runtime, reap=False).start()
         self.pid = self.process.pid
         state["pid"] = self.pid
         self._write_state(state)

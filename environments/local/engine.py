@@ -225,7 +225,10 @@ class Engine:
             sock.unlink()
         self.url, self.kind, self.owned = f"unix://{sock}", "podman", True
         argv = [podman, "system", "service", "--time=0", self.url]
-        self.process = ManagedProcess("podman", argv, self.workdir / "podman.log", env=self.env(),
+        scratch = self.workdir / "tmp"  # a build's scratch files go with the run's folder, even if it is killed
+        scratch.mkdir(exist_ok=True)
+        self.process = ManagedProcess("podman", argv, self.workdir / "podman.log",
+                                      env={**self.env(), "TMPDIR": str(scratch)},
                                       cwd=self.workdir).start()  # conmon writes files (oom) in its cwd
         try:
             wait_for(lambda: ping(self.url, 1.0), timeout, "Podman's Docker API did not answer",

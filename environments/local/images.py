@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
@@ -24,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from environments.local import reaper
 from environments.local.procs import BackendError, file_lock
 
 if TYPE_CHECKING:
@@ -105,11 +108,12 @@ def image_exists(client: docker.DockerClient, ref: str) -> bool:
 
 
 def _build(client: docker.DockerClient, context: Path, tag: str, timeout: float | None = None,
-           maker: str = "environments/local/images.py") -> None:
+           maker: str = "environments/local/images.py", network: str | None = None) -> None:
     import docker.errors
 
     try:
-        client.images.build(path=str(context), tag=tag, pull=False, rm=True, forcerm=True, timeout=timeout)
+        client.images.build(path=str(context), tag=tag, pull=False, rm=True, forcerm=True, timeout=timeout,
+                            network_mode=network)
     except docker.errors.BuildError as error:
         lines = [str(c.get("stream") or c.get("error") or "").strip() for c in error.build_log]
         tail = "\n  ".join([line for line in lines if line][-8:])
@@ -120,12 +124,13 @@ def _build(client: docker.DockerClient, context: Path, tag: str, timeout: float 
 def ensure_image(client: docker.DockerClient, tag: str, fill: Callable[[Path], None], progress: Progress = _quiet,
                  timeout: float = 900.0, rootfs: tuple[str, tuple[str, ...]] | None = None, image: str = "session",
                  build_timeout: float | None = None, maker: str = "environments/local/images.py",
-                 after: Callable[[], None] | None = None) -> bool:
+                 after: Callable[[], None] | None = None, network: str | None = None) -> bool:
     """Build ``tag`` unless the engine has it; returns whether it built.
 
     Under the machine-wide build lock: the Debian root file system ``rootfs`` (its tag and
     packages) first when given and missing, then the context that ``fill`` writes into a fresh
-    folder (a Dockerfile and what it copies), then ``after`` (e.g. pruning older tags).
+    folder (a Dockerfile and what it copies), then ``after`` (e.g. pruning older tags). ``network``:
+    the network mode of the ``RUN`` steps (``none`` for steps that need none; default: the engine's).
     """
     if image_exists(client, tag):
         return False
@@ -135,9 +140,9 @@ def ensure_image(client: docker.DockerClient, tag: str, fill: Callable[[Path], N
         if rootfs is not None and not image_exists(client, rootfs[0]):
             make_rootfs(client, rootfs[0], rootfs[1], progress, timeout, image)
         progress(f"building {tag}")
-        with tempfile.TemporaryDirectory(prefix=f"kit-{image}-") as tmp:
-            fill(Path(tmp))
-            _build(client, Path(tmp), tag, build_timeout, maker)
+        with reaper.temp_dir(f"kit-{image}-") as tmp:
+            fill(tmp)
+            _build(client, tmp, tag, build_timeout, maker, network)
         if after is not None:
             after()
     return True
@@ -244,16 +249,15 @@ def make_rootfs(client: docker.DockerClient, ref: str, packages: tuple[str, ...]
         raise BackendError(cannot, "mmdebstrap is not installed", "run './kit setup' (it installs mmdebstrap)")
     mirror = apt_mirror()
     repository, _, tag = ref.partition(":")
-    with tempfile.TemporaryDirectory(prefix=f"kit-{image}-rootfs-") as tmp:
-        tarball = Path(tmp) / "rootfs.tar"
+    with reaper.temp_dir(f"kit-{image}-rootfs-") as tmp:
+        tarball = tmp / "rootfs.tar"
         argv = [tool, *MMDEBSTRAP_OPTIONS, f"--include={','.join(packages)}", SUITE, str(tarball), mirror]
         progress(f"making a Debian {SUITE} root file system for the {image} image with mmdebstrap "
                  "(about a minute, once per machine)")
-        try:
-            result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
+        result = _run_in_group(argv, timeout, tmp, "mmdebstrap")
+        if result is None:
             raise BackendError(cannot, f"mmdebstrap took more than {timeout:g} s",
-                               "check that the Debian mirror in the apt sources is reachable and fast") from None
+                               "check that the Debian mirror in the apt sources is reachable and fast")
         if result.returncode != 0:
             tail = "\n  ".join((result.stderr or result.stdout).strip().splitlines()[-8:])
             raise BackendError(cannot, f"mmdebstrap failed:\n  {tail}",
@@ -271,6 +275,30 @@ def make_rootfs(client: docker.DockerClient, ref: str, packages: tuple[str, ...]
                 client.images.remove(f"{repository}:latest")
     if not image_exists(client, ref):
         raise BackendError(cannot, f"importing the root file system as {ref} failed", "check the engine's log")
+
+
+def _run_in_group(argv: list[str], timeout: float, tmp: Path, name: str) -> subprocess.CompletedProcess[str] | None:
+    """Run ``argv`` in a process group of its own with its temp files under ``tmp``; the group is
+    stopped if this process is interrupted or killed. None if it ran longer than ``timeout``."""
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, "TMPDIR": str(tmp)})
+    token = reaper.guard_group(process.pid, name)
+    try:
+        out, err = process.communicate(timeout=timeout)
+        return subprocess.CompletedProcess(argv, process.returncode, out, err)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+        reaper.release(token)
 
 
 def ensure_session_image(client: docker.DockerClient, progress: Progress = _quiet,

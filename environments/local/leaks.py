@@ -6,7 +6,8 @@ Looks for
 
 - processes the kit started (they carry ``STREAMSPACE_KIT_PROCESS`` in their environment, or run
   the stack's modules) -- the private Docker engine's ``dockerd``, its containerd and its
-  container shims among them;
+  container shims among them, and the watcher of each kit process (``environments.local.reaper``,
+  gone seconds after its process);
 - containers, volumes and networks labelled by the kit (``streamspace.kit/run``,
   ``streamspace.kit/test``) or belonging to one of its compose projects
   (``com.docker.compose.project=kit-*``), and containers attached to a network of the kit's, on
@@ -15,7 +16,9 @@ Looks for
   last run to stop it empties it);
 - the private Docker engine's own state: an engine still running, its bridge, the state a killed
   run left, containers in the data root of a stopped engine;
-- the kit's temp directories (``/tmp/kit-*``, the private engine's runtime folders included).
+- the kit's temp directories (``kit-*`` in /tmp and in ``$TMPDIR``, the private engine's runtime
+  folders included);
+- lock files and sockets of X displays in the kit's range (:20 to :399) whose server is gone.
 
 The private Docker engine's data root (images kept between runs) is not a leak.
 """
@@ -45,6 +48,8 @@ COMPOSE_PROJECT_PREFIX = "kit-"  # the compose environment's projects are kit-<r
 MODULE_MARKERS = ("environments.local", "keyboard_display.py", "streamspace-kit")
 PREDEFINED_NETWORKS = ("bridge", "host", "none", "podman")
 DOCKER_TIMEOUT = 15
+X_DISPLAYS = range(20, 400)  # the displays the kit's VNC servers take (environments/local/vnc_server.py)
+X_ROOT = Path("/tmp")
 
 
 def leftover_processes() -> list[str]:
@@ -241,11 +246,38 @@ def leftover_private_engine_state() -> list[str]:
 
 
 def leftover_temp_dirs() -> list[str]:
-    return [f"temp dir {path}" for path in sorted(glob.glob("/tmp/kit-*")) if os.path.isdir(path)]
+    """The kit's temp directories in /tmp and in ``$TMPDIR`` (when a run is given one of its own)."""
+    roots = sorted({"/tmp", tempfile.gettempdir()})
+    paths = {path for root in roots for path in glob.glob(os.path.join(root, "kit-*")) if os.path.isdir(path)}
+    return [f"temp dir {path}" for path in sorted(paths)]
+
+
+def leftover_x_displays(root: Path = X_ROOT) -> list[str]:
+    """Lock files and sockets of X displays in the kit's range whose server is gone (an X server
+    killed without its stop removes neither; the next run must then skip that display)."""
+    found = []
+    for display in X_DISPLAYS:
+        lock, sock = root / f".X{display}-lock", root / ".X11-unix" / f"X{display}"
+        server = _lock_holder(lock)
+        if lock.exists() and not server:
+            found.append(f"X display lock {lock} (its server is gone)")
+        if sock.exists() and not server:
+            found.append(f"X display socket {sock} (its server is gone)")
+    return found
+
+
+def _lock_holder(lock: Path) -> int:
+    """The pid in an X display lock file if that process lives, else 0."""
+    try:
+        pid = int(lock.read_text().strip())
+        return pid if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE else 0
+    except (OSError, ValueError, psutil.Error):
+        return 0
 
 
 def audit() -> list[str]:
-    return leftover_processes() + leftover_engine_objects() + leftover_private_engine_state() + leftover_temp_dirs()
+    return (leftover_processes() + leftover_engine_objects() + leftover_private_engine_state()
+            + leftover_temp_dirs() + leftover_x_displays())
 
 
 def main() -> int:
@@ -253,7 +285,8 @@ def main() -> int:
     if "--json" in sys.argv:
         print(json.dumps(found, indent=2))
     if not found:
-        print("leak audit: nothing left behind (processes, containers, volumes, networks, engines, temp dirs)")
+        print("leak audit: nothing left behind (processes, containers, volumes, networks, engines, temp dirs, "
+              "X displays)")
         return 0
     print(f"leak audit: {len(found)} thing(s) left behind:")
     for item in found:

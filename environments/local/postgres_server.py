@@ -11,6 +11,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from environments.local import reaper
 from environments.local.procs import BackendError, ManagedProcess, free_port, require_free_port, wait_for
 
 RUN_AS = "postgres"
@@ -39,6 +40,7 @@ class PostgresServer:
     datadir: Path | None = None
     process: ManagedProcess | None = field(default=None, repr=False)
     _tmp: Path | None = field(default=None, repr=False)
+    _guard: int | None = field(default=None, repr=False)
 
     @property
     def dsn(self) -> str:
@@ -58,6 +60,7 @@ class PostgresServer:
         else:
             self.port = free_port(self.host)
         self._tmp = Path(tempfile.mkdtemp(prefix="kit-pg-"))
+        self._guard = reaper.guard_path(self._tmp)  # removed even if this process is killed
         self.datadir = self._tmp / "data"
         owner = self._as_owner()
         if owner:
@@ -116,3 +119,5 @@ class PostgresServer:
     def _remove_files(self) -> None:
         if self._tmp and self._tmp.exists():
             shutil.rmtree(self._tmp, ignore_errors=True)
+        reaper.release(self._guard)
+        self._guard = None

@@ -29,6 +29,18 @@ class BackendError(RuntimeError):
         super().__init__(text)
 
 
+def stop_like_ctrl_c(*signums: int) -> None:
+    """SIGTERM and SIGHUP (or ``signums``) stop this program as Ctrl-C does: a KeyboardInterrupt, so
+    its ``finally`` blocks remove what it started (a CI system cancels a job with SIGTERM)."""
+
+    def interrupted(signum: int, _frame: object) -> None:
+        signal.signal(signum, signal.SIG_IGN)  # a second signal must not cut the cleanup short
+        raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+
+    for signum in signums or (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupted)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on right now at ``host``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -123,7 +135,9 @@ class ManagedProcess:
     env: dict[str, str] | None = None
     cwd: Path | None = None
     user: str | None = None
+    reap: bool = True  # stopped by a watcher if the process that started it dies (environments.local.reaper)
     popen: subprocess.Popen | None = field(default=None, repr=False)
+    _guard: int | None = field(default=None, repr=False)
 
     def start(self) -> ManagedProcess:
         self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -144,6 +158,10 @@ class ManagedProcess:
                                "run './kit setup' to install what is missing") from None
         finally:
             handle.close()
+        if self.reap:
+            from environments.local import reaper
+
+            self._guard = reaper.guard_group(self.popen.pid, self.name)
         return self
 
     @property
@@ -164,11 +182,13 @@ class ManagedProcess:
         if self.popen:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(5)
+        self._release()
 
     def stop(self, grace: float = 5.0) -> None:
         """SIGTERM, then SIGKILL after ``grace`` seconds; always reaps the process."""
         if self.popen is None:
             return
+        family = descendants(self.popen.pid)  # e.g. a build step an engine runs in a session of its own
         if self.popen.poll() is None:
             self.signal(signal.SIGTERM)
             try:
@@ -178,3 +198,48 @@ class ManagedProcess:
         # a process group may outlive its leader
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, signal.SIGKILL)
+        kill_survivors(family)
+        self._release()
+
+    def _release(self) -> None:
+        if self._guard is not None:
+            from environments.local import reaper
+
+            reaper.release(self._guard)
+            self._guard = None
+
+
+def descendants(pid: int) -> list[tuple[int, str]]:
+    """Every living descendant of ``pid`` as (pid, start time), in any process group or session."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat(int(entry))
+            if fields:
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        fields = _stat(child)
+        if fields:
+            found.append((child, fields[19]))
+        todo += children.get(child, [])
+    return found
+
+
+def kill_survivors(family: list[tuple[int, str]]) -> None:
+    """SIGKILL those of ``family`` (from :func:`descendants`) still alive -- the same processes, not reused pids."""
+    for pid, started in family:
+        fields = _stat(pid)
+        if fields and fields[19] == started and fields[0] != "Z":
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state, ppid, ... start time at 19)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
 
+from environments.local import reaper
 from environments.local.links import LinkTable
 from environments.local.platforms import PartSpec, PlatformSpec, load_platform
 from environments.local.postgres_server import PostgresServer
@@ -81,6 +82,7 @@ class LocalStack:
         self.run_id = secrets.token_hex(4)
         self.state = Path(tempfile.mkdtemp(prefix=f"kit-stack-{self.run_id}-"))
         self.state.chmod(0o700)
+        self._guards = [reaper.guard_path(self.state)]  # removed by a watcher if this process is killed
         self.logs = self.options.results / "components" / self.run_id
         self.components: dict[str, Component] = {}
         self.links = LinkTable()
@@ -173,6 +175,7 @@ class LocalStack:
         from environments.local.images import ensure_session_image
 
         self.engine = Engine(self.state / "engine").start()
+        self._guards.append(reaper.guard_labelled(self.engine.url, f"{RUN_LABEL}={self.run_id}"))
         self.session_image = ensure_session_image(self.engine.client())
         if self.platform.engine_objects.get("network"):
             # made here with the run's label, so the leak audit finds it and what is attached to it
@@ -606,6 +609,8 @@ class LocalStack:
             if backend is not None:
                 _quietly(backend.stop)
         shutil.rmtree(self.state, ignore_errors=True)
+        for token in self._guards:
+            reaper.release(token)
 
 
 def strong_password() -> str:

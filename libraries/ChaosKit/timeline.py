@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from time import monotonic
 from typing import Any
 
 
@@ -21,6 +22,7 @@ class ChaosEvent:
     action: str
     target: str
     time: str = field(default_factory=now_iso)
+    monotonic: float = field(default_factory=monotonic)
     details: str = ""
     undone_at: str | None = None
     undo: Callable[[], object] | None = field(default=None, repr=False)
@@ -34,7 +36,7 @@ class ChaosEvent:
         return self.undo is not None and self.undone_at is None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"time": self.time, "action": self.action, "target": self.target,
+        return {"time": self.time, "at": self.monotonic, "action": self.action, "target": self.target,
                 "undoneAt": self.undone_at, "details": self.details}
 
 

@@ -22,6 +22,11 @@ A refused call fails with the replica, the acting user, the status, the platform
 a fix. Keywords that may be refused on purpose take ``expect_status=`` (e.g. ``403``): the status
 is then checked and the answer body returned.
 
+= Protocol =
+`Message Should Follow The Contract`, `Hub Message Should Follow The Contract` and `Command Record
+Should Show The Agent's Answers` check the agent protocol's messages where a scenario sees them (a
+command forwarded over Redis, a command's record of the agent's ack and complete).
+
 = Cleanup =
 Sessions created with `Create Session` are terminated at the end of the test (or of the suite when
 created in a suite setup), unless a test terminated them already.
@@ -37,6 +42,7 @@ from PlatformKit.keywords import (
     AgentKeywords,
     AuthKeywords,
     ConnectionKeywords,
+    ProtocolKeywords,
     SessionKeywords,
     TemplateKeywords,
     UserKeywords,
@@ -66,5 +72,6 @@ class PlatformKit(DynamicCore):
             AgentKeywords(self.ctx),
             TemplateKeywords(self.ctx),
             VncKeywords(self.ctx),
+            ProtocolKeywords(self.ctx),
         ]
         super().__init__(libraries)

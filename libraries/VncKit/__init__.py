@@ -21,6 +21,11 @@ Getters can assert what they return, with AssertionEngine operators:
 | `Get RFB Protocol Version` | == | 3.8 |
 | `Get Desktop Size` | == | 800x600 |
 
+= Typed text =
+`Typed Text Should Appear` proves typed keys reached the desktop as text, not just as changed pixels:
+each key must change a place no earlier key changed, and what was typed must stay on the screen. A
+blinking cursor, a clock or an animation (the same pixels, coming and going) fails it.
+
 = Measurements =
 All durations are returned in **seconds** (floats) and logged in milliseconds;
 throughput in **bytes per second**. Several samples give their median.
@@ -38,6 +43,7 @@ from robotlibcore import DynamicCore
 
 from kitcore import CleanupListener, Connections
 from VncKit.keywords.connection import ConnectionKeywords
+from VncKit.keywords.echo import EchoKeywords
 from VncKit.keywords.framebuffer import FramebufferKeywords
 from VncKit.keywords.handshake import HandshakeKeywords
 from VncKit.keywords.input import InputKeywords
@@ -62,7 +68,7 @@ class VncKit(DynamicCore):
         self.ROBOT_LIBRARY_LISTENER = self.cleanup
         DynamicCore.__init__(self, [
             ConnectionKeywords(self), HandshakeKeywords(self), FramebufferKeywords(self),
-            InputKeywords(self), MeasurementKeywords(self),
+            InputKeywords(self), EchoKeywords(self), MeasurementKeywords(self),
         ])
 
     def client(self, alias: str | None = None) -> RfbClient:

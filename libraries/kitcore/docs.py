@@ -12,7 +12,7 @@ from pathlib import Path
 from robot.libdoc import libdoc
 
 LIBRARIES = ("KubeKit", "DockerKit", "RedisKit", "DatabaseKit", "VncKit", "PlatformKit",
-             "EnvironmentKit", "ChaosKit", "ProbesKit", "LoadKit")
+             "EnvironmentKit", "ChaosKit", "ProbesKit", "LoadKit", "kitreport.recording.FigureKeywords")
 DEFAULT_OUTDIR = Path(__file__).resolve().parents[2] / "docs" / "libraries"
 
 
@@ -20,7 +20,7 @@ def generate(outdir: Path = DEFAULT_OUTDIR) -> list[Path]:
     outdir.mkdir(parents=True, exist_ok=True)
     pages = []
     for name in LIBRARIES:
-        page = outdir / f"{name}.html"
+        page = outdir / f"{name.rsplit('.', 1)[-1]}.html"
         status = libdoc(name, str(page), quiet=True)
         if status != 0 or not page.is_file():
             raise SystemExit(f"libdoc could not document {name} (exit {status}); run `libdoc {name} x.html` to see why")

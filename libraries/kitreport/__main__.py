@@ -1,6 +1,7 @@
 """``python -m kitreport [results/output.xml] [--outdir DIR] [--log FILE] [--no-plots]``.
 
-Exit 0 when the reports were written (also when tests failed), 2 when they could not be.
+Exit 0 when the reports were written (also when tests failed), 2 when they could not be. Figures
+unfit to judge a promise are printed as kit errors (and listed in the reports).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for warning in paths.warnings:
         print(f"kitreport: warning: {warning}", file=sys.stderr)
+    for error in paths.kit_errors:
+        print(f"kitreport: KIT ERROR: {error}", file=sys.stderr)
     print(f"kitreport: {len(paths.suites)} suite report(s), index {paths.index}, JUnit {paths.junit}, "
           f"{len(paths.plots)} plot(s)")
     return 0

@@ -1,4 +1,14 @@
-"""Measured figures: the ``figure <name> = <value> <unit>`` lines of the kit's suites."""
+"""Measured figures: the ``figure <name> = <value> <unit>`` lines of the kit's suites.
+
+A figure may carry its budget and its resolution in brackets after the unit::
+
+    figure session_start_seconds = 0.412 s (at most 8.3 s; resolution 0.031 s)
+    figure sessions_per_minute_at_5 = 41.2 (at least 10)
+
+A duration (unit ``s`` or ``ms``) must carry both: a duration with no budget, one that does not say
+its resolution, and one measured more coarsely than a tenth of its budget are kit errors
+(:func:`kit_errors`), which the reports list.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +18,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 FIGURE_LINE = re.compile(r"^\s*figure\s+(?P<name>[^\s=]+)\s*=\s*(?P<rest>.*?)\s*$")
+NOTES = re.compile(r"\s*\((?P<notes>(?:at most|at least|resolution)\b[^()]*)\)\s*$")
+NOTE = re.compile(r"^(?P<key>at most|at least|resolution)\s+(?P<number>[-+0-9.eE]+)(?:\s+(?P<unit>\S+))?$")
+DURATION_UNITS = {"s": 1.0, "ms": 0.001, "min": 60.0}
+RESOLUTION_SHARE = 0.1  # a figure's resolution may be at most this share of its budget
 
 
 @dataclass(frozen=True)
@@ -17,6 +31,23 @@ class Figure:
     name: str
     value: str
     unit: str = ""
+    budget: float | None = None
+    budget_kind: str = ""  # "at most" or "at least"
+    resolution: float | None = None
+
+    @property
+    def is_duration(self) -> bool:
+        return self.unit in DURATION_UNITS and self.number is not None
+
+    @property
+    def notes(self) -> str:
+        """``at most 8.3 s; resolution 0.031 s`` (empty when the figure carries neither)."""
+        parts = []
+        if self.budget is not None:
+            parts.append(f"{self.budget_kind} {self.budget:g} {self.unit}".rstrip())
+        if self.resolution is not None:
+            parts.append(f"resolution {self.resolution:g} {self.unit}".rstrip())
+        return "; ".join(parts)
 
     @property
     def number(self) -> float | None:
@@ -28,7 +59,48 @@ class Figure:
 
     @property
     def text(self) -> str:
-        return f"{self.value} {self.unit}".strip()
+        """The value and unit, with the budget and resolution when it carries them."""
+        base = f"{self.value} {self.unit}".strip()
+        return f"{base} ({self.notes})" if self.notes else base
+
+
+def figure_line(figure: Figure) -> str:
+    """The line that records ``figure`` (what :func:`parse_figure` reads back)."""
+    return f"figure {figure.name} = {figure.text}"
+
+
+def _with_notes(figure: Figure, notes: str) -> Figure | None:
+    budget: float | None = None
+    kind = ""
+    resolution: float | None = None
+    for part in notes.split(";"):
+        match = NOTE.match(part.strip())
+        if not match:
+            return None
+        number = float(match.group("number"))
+        if match.group("key") == "resolution":
+            resolution = number
+        else:
+            kind, budget = match.group("key"), number
+    return Figure(figure.name, figure.value, figure.unit, budget, kind, resolution)
+
+
+def kit_errors(figure: Figure) -> list[str]:
+    """What makes a figure unfit to judge a promise: a duration with no budget, with no resolution,
+    or measured more coarsely than a tenth of its budget."""
+    if not figure.is_duration:
+        return []
+    errors = []
+    if figure.budget is None:
+        errors.append(f"figure {figure.name} = {figure.value} {figure.unit} is a duration with no budget to compare "
+                      "it with")
+    if figure.resolution is None:
+        errors.append(f"figure {figure.name} = {figure.value} {figure.unit} does not say how finely it was measured")
+    elif figure.budget is not None and figure.resolution > RESOLUTION_SHARE * figure.budget + 1e-12:
+        errors.append(f"figure {figure.name} was measured only to within {figure.resolution:g} {figure.unit}, "
+                      f"coarser than a tenth of its budget of {figure.budget:g} {figure.unit}: "
+                      f"it cannot tell a kept promise from a broken one")
+    return errors
 
 
 def parse_figure(line: str) -> Figure | None:
@@ -37,10 +109,14 @@ def parse_figure(line: str) -> Figure | None:
     if not match:
         return None
     rest = match.group("rest")
-    value, _, unit = rest.partition(" ")
+    notes = NOTES.search(rest)
+    plain = rest[:notes.start()] if notes else rest
+    value, _, unit = plain.partition(" ")
     candidate = Figure(match.group("name"), value, unit.strip())
     if candidate.number is not None:
-        return candidate
+        annotated = _with_notes(candidate, notes.group("notes")) if notes else candidate
+        if annotated is not None:
+            return annotated
     return Figure(match.group("name"), rest.strip().strip('"'), "")  # a text figure keeps all its words
 
 

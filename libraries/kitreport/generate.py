@@ -23,6 +23,7 @@ class ReportPaths:
     suites: dict[str, Path] = field(default_factory=dict)
     plots: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    kit_errors: list[str] = field(default_factory=list)
 
 
 def _remove_stale(outdir: Path) -> None:
@@ -76,7 +77,7 @@ def generate(output: str | Path = "results/output.xml", outdir: str | Path | Non
         raise KitError(f"Cannot write reports into '{target}'", cause=str(error),
                        fix="make the folder writable or give another one with --outdir") from None
     log_ref = _log_reference(target, Path(log) if log else Path(output).parent / "log.html")
-    paths = ReportPaths(index=target / "REPORT.md", junit=target / "junit.xml")
+    paths = ReportPaths(index=target / "REPORT.md", junit=target / "junit.xml", kit_errors=run.kit_errors())
     if log_ref is None:
         paths.warnings.append("no log.html next to output.xml: the reports carry no log links")
     suite_plots = _suite_plots(run, target, paths) if draw else {s.slug: [] for s in run.suites}

@@ -26,6 +26,12 @@ def _properties(parent: ET.Element, figures: list[Figure], extra: dict[str, str]
         ET.SubElement(properties, "property", name=name, value=clean(value))
     for figure in figures:
         ET.SubElement(properties, "property", name=clean(figure.name), value=clean(figure.text))
+        if figure.budget is not None:
+            ET.SubElement(properties, "property", name=clean(f"{figure.name} budget"),
+                          value=clean(f"{figure.budget_kind} {figure.budget:g} {figure.unit}".strip()))
+        if figure.resolution is not None:
+            ET.SubElement(properties, "property", name=clean(f"{figure.name} resolution"),
+                          value=clean(f"{figure.resolution:g} {figure.unit}".strip()))
 
 
 def _testcase(parent: ET.Element, suite: SuiteReport, test: TestReport, log: str | None) -> None:
@@ -57,6 +63,8 @@ def junit_tree(run: RunReport, log: str | None) -> ET.ElementTree:
             attrs["timestamp"] = suite.start
         element = ET.SubElement(root, "testsuite", attrs)
         extra = {"source": suite.source} if suite.source else {}
+        for number, error in enumerate(suite.kit_errors(), start=1):
+            extra[f"kit error {number}"] = error
         _properties(element, suite.all_figures(), extra)
         for test in suite.tests:
             _testcase(element, suite, test, log)

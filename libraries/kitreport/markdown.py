@@ -35,6 +35,23 @@ def figures_text(figures: dict[str, Figure]) -> str:
     return "<br>".join(cell(f"{f.name} = {f.text}") for f in figures.values())
 
 
+def budget_text(figure: Figure) -> str:
+    return f"{figure.budget_kind} {figure.budget:g} {figure.unit}".strip() if figure.budget is not None else "—"
+
+
+def resolution_text(figure: Figure) -> str:
+    return f"{figure.resolution:g} {figure.unit}".strip() if figure.resolution is not None else "—"
+
+
+def kit_errors_section(errors: list[str]) -> list[str]:
+    """The figures that cannot judge a promise: listed as errors of the kit, not of the platform."""
+    if not errors:
+        return []
+    return ["## Kit errors", "",
+            f"{len(errors)} figure(s) cannot judge the promise they measure (every duration needs a budget, "
+            "and a resolution no coarser than a tenth of it):", ""] + [f"- {cell(e)}" for e in errors] + [""]
+
+
 def suite_report(suite: SuiteReport, log: str | None, plots: list[tuple[str, str]]) -> str:
     """A scenario suite's report; ``log`` is log.html's path relative to the report (None: no log)."""
     lines = [f"# {suite.name}", ""]
@@ -60,11 +77,13 @@ def suite_report(suite: SuiteReport, log: str | None, plots: list[tuple[str, str
     figures = [("(suite)", f) for f in suite.figures.values()] + figures
     lines += ["## Measured figures", ""]
     if figures:
-        lines += ["| Figure | Value | Unit | Test |", "|---|---:|---|---|"]
-        lines += [f"| {cell(f.name)} | {cell(f.value)} | {cell(f.unit)} | {cell(where)} |" for where, f in figures]
+        lines += ["| Figure | Value | Unit | Budget | Resolution | Test |", "|---|---:|---|---|---|---|"]
+        lines += [f"| {cell(f.name)} | {cell(f.value)} | {cell(f.unit)} | {cell(budget_text(f))} | "
+                  f"{cell(resolution_text(f))} | {cell(where)} |" for where, f in figures]
     else:
         lines.append("This suite recorded no figures.")
     lines.append("")
+    lines += kit_errors_section(suite.kit_errors())
     problems = [t for t in suite.tests if t.status in ("FAIL", "SKIP", "NOT RUN")]
     if problems:
         lines += ["## Failures and skips", ""]
@@ -124,6 +143,7 @@ def index_report(run: RunReport, log: str | None, reports: dict[str, str], plots
             lines.append(f"- **{cell(suite.name)} / {cell(test.name)}**: {cell(message)} "
                          f"({log_link(log, test.id)})")
         lines.append("")
+    lines += kit_errors_section(run.kit_errors())
     if run.errors:
         lines += ["## Execution errors and warnings", ""] + [f"- {cell(e)}" for e in run.errors[:20]] + [""]
     if plots:

@@ -12,7 +12,7 @@ from robot.errors import DataError
 from robot.result import Message, TestCase, TestSuite
 
 from kitcore import KitError
-from kitreport.figures import Figure, merge, parse_figure, parse_figure_lines
+from kitreport.figures import Figure, kit_errors, merge, parse_figure, parse_figure_lines
 
 FIGURE_LEVELS = ("INFO", "WARN")
 
@@ -75,6 +75,12 @@ class SuiteReport:
         counts = Counter(f.name for _, f in rows)
         return [(f.name if counts[f.name] == 1 else f"{f.name} ({where})", f) for where, f in rows]
 
+    def kit_errors(self) -> list[str]:
+        """Figures unfit to judge a promise (no budget, no resolution, too coarse), with their test."""
+        errors = [f"(suite): {e}" for f in self.figures.values() for e in kit_errors(f)]
+        errors += [f"{t.name}: {e}" for t in self.tests for f in t.figures.values() for e in kit_errors(f)]
+        return errors
+
     def all_figures(self) -> list[Figure]:
         """Suite-level figures then every test's, in order (a name may appear per test)."""
         figures = list(self.figures.values())
@@ -95,6 +101,10 @@ class RunReport:
     @property
     def tests(self) -> list[TestReport]:
         return [t for s in self.suites for t in s.tests]
+
+    def kit_errors(self) -> list[str]:
+        """Every suite's figures that are unfit to judge a promise, named by suite and test."""
+        return [f"{s.name} / {e}" for s in self.suites for e in s.kit_errors()]
 
 
 class _FigureMessages(ResultVisitor):

@@ -120,3 +120,48 @@ def test_kill_keyword_refuses_before_acting(monkeypatch):
         assert driver.calls == [("kill", "api-1")]
     finally:
         state.set_current(None)
+
+
+class _LocalDriver(_Driver):
+    """A disposable environment with a database whose running flag follows what was done to it."""
+
+    name = "local"
+    test_target = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = {**self.data, "environment": "local", "postgres": {"running": True}}
+
+    def component(self, name: str, action: str) -> Topology:
+        self.calls.append((action, name))
+        self.data[name]["running"] = action == "start"
+        return Topology(self.data)
+
+
+def test_losing_the_database_stops_it_and_restoring_starts_it_once(monkeypatch):
+    import time
+
+    from ChaosKit import ChaosKit
+    from EnvironmentKit import state
+
+    driver = _LocalDriver()
+    state.set_current(state.ActiveEnvironment(driver, driver.topology(), attached=True))
+    try:
+        library = ChaosKit()
+        before = time.monotonic()
+        library.run_keyword("Lose The Database", [], {})
+        assert driver.calls == [("stop", "postgres")]
+        fault_at = library.run_keyword("Get Time Of First Fault", [], {"after": before})
+        assert before <= fault_at <= time.monotonic()
+        with pytest.raises(AssertionError, match="no fault was applied after the probes started watching"):
+            library.run_keyword("Get Time Of First Fault", [], {"after": time.monotonic()})
+        library.run_keyword("Restore The Database", [], {})
+        library.run_keyword("Restore The Database", [], {})  # nothing left to undo: does nothing
+        assert driver.calls == [("stop", "postgres"), ("start", "postgres")]
+        library.run_keyword("Chaos Should Be Undone", [], {})
+        library.run_keyword("Lose The Database", [], {"graceful": False})
+        assert driver.calls[-1] == ("kill", "postgres")
+        library.run_keyword("Heal Everything", [], {})
+        assert driver.calls[-1] == ("start", "postgres")
+    finally:
+        state.set_current(None)

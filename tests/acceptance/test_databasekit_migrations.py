@@ -23,15 +23,8 @@ def streamspace_set(request, rollback_migrations) -> str:
 
 
 @pytest.fixture
-def kit(postgres_server):
-    lib = DatabaseKit()
-    lib.connect_to_database("127.0.0.1", postgres_server.port, "postgres", dbname="postgres", alias="admin")
-    lib.create_test_database()
-    try:
-        yield lib
-    finally:
-        lib.ctx.cleanup.run_all()
-        lib.close_all_database_connections()
+def kit(scratch_database_kit):
+    return scratch_database_kit
 
 
 def copy_set(src: str, dest: Path) -> Path:

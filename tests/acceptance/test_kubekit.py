@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 import yaml
@@ -493,3 +494,62 @@ def test_waits_poll_where_the_api_cannot_watch(kit, ns, kube_client, lease):
                            lambda s: holder_of(s, lease), timeout=5, poll=0.1)
     assert holder == "agent-b"
     assert calls["watch"] == 1 and calls["list"] >= 3  # one refused watch, then polling
+
+
+def renew_every(kube_client, namespace: str, name: str, holder: str, period: float, stop: threading.Event) -> None:
+    """A replica that believes it leads: it writes the lease in its own name every ``period``, as client-go's
+    leader renews (read, set holder and renewTime, replace; a conflict is retried at the next period)."""
+    leases = client.CoordinationV1Api(kube_client)
+    while not stop.wait(period):
+        lease = leases.read_namespaced_lease(name, namespace)
+        lease.spec.holder_identity = holder
+        lease.spec.renew_time = datetime.now(UTC)
+        try:
+            leases.replace_namespaced_lease(name, namespace, lease)
+        except client.ApiException as error:
+            assert error.status == 409
+
+
+def renewing(kube_api, namespace: str, name: str, holders: list[str], period: float = 0.2):
+    stop = threading.Event()
+
+    def run(holder: str) -> None:
+        with client.ApiClient(client.Configuration(host=kube_api.url)) as own:
+            renew_every(own, namespace, name, holder, period, stop)
+
+    threads = [threading.Thread(target=run, args=(h,), daemon=True) for h in holders]
+    for thread in threads:
+        thread.start()
+    return stop, threads
+
+
+@pytest.mark.parametrize("holders", [["agent-a"], ["agent-a", "agent-b"]], ids=["one-leader", "split-brain"])
+def test_lease_claims_name_every_replica_that_renews(kit, ns, kube_api, lease, holders):
+    stop, threads = renewing(kube_api, ns, lease, holders)
+    try:
+        claims = kit.get_lease_claims(lease, ns, during="1.5s")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(TIMEOUT)
+    assert sorted(claims) == holders, claims
+    assert all(count >= 2 for count in claims.values()), claims
+
+
+def test_lease_claims_of_a_quiet_lease_are_its_holder_once(kit, ns, lease):
+    started = time.monotonic()
+    assert kit.get_lease_claims(lease, ns, during="0.5s") == {"agent-a": 1}
+    assert 0.5 <= time.monotonic() - started < 0.5 + TIMEOUT
+
+
+def test_object_names_by_kind_selector_and_prefix(kit, ns, kube_client):
+    make_pod(kube_client, ns, "alice-desktop-1a2b-0", session="alice-desktop-1a2b")
+    make_pod(kube_client, ns, "bob-desktop-3c4d-0", session="bob-desktop-3c4d")
+    assert kit.get_object_names("Pod", ns) == ["alice-desktop-1a2b-0", "bob-desktop-3c4d-0"]
+    assert kit.get_object_names("pods", ns, selector="session=bob-desktop-3c4d") == ["bob-desktop-3c4d-0"]
+    assert kit.get_object_names("Pod", ns, starting_with=["alice-desktop-1a2b"]) == ["alice-desktop-1a2b-0"]
+    assert kit.get_object_names("PersistentVolumeClaim", ns, starting_with=["alice"], assertion_operator="==",
+                                expected=[]) == []
+    with pytest.raises(AssertionError, match=r"Pod objects in .*alice-desktop-1a2b-0"):
+        kit.get_object_names("Pod", ns, starting_with=["alice-desktop-1a2b"], assertion_operator="==",
+                             expected=[], timeout="0.3s")

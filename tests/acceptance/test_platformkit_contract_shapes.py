@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import pytest
 from aiohttp import web
 from robot.api.types import Secret
 
+from environments.local.procs import free_port
 from kitcore import AssertionOperator, KitError, WaitTimeout
 from PlatformKit import PlatformKit
 
@@ -168,11 +168,6 @@ def build_app(state: State, pod: str) -> web.Application:
     ])
     return app
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import contextlib
 import gc
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -41,6 +42,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackRun]:
         left = run.watch.wait_clean(20)
         assert code is not None, f"the supervisor did not stop on SIGTERM: {run.log()[-1500:]}"
         assert not left, f"the stack left things behind after SIGTERM: {left}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kit_watcher() -> None:
+    """This process's watcher (environments.local.reaper) lives as long as the process: started before
+    any test, so no test's leak check counts it or its pipe as the test's."""
+    from environments.local import reaper
+
+    reaper.start()
 
 
 class Snapshot:
@@ -176,3 +186,14 @@ def password_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Post
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def private_tmp() -> Iterator[Path]:
+    """A TMPDIR for one run, directly under /tmp (PostgreSQL's own user must be able to enter it)."""
+    path = Path(tempfile.mkdtemp(prefix="relia-", dir="/tmp"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -32,17 +32,6 @@ from .watch import RunWatch
 EXIT_BUDGET = 90.0  # a signalled run must be gone within this (start in progress + stop)
 
 
-@pytest.fixture
-def private_tmp() -> Iterator[Path]:
-    """A TMPDIR for one run, directly under /tmp (PostgreSQL's own user must be able to enter it)."""
-    path = Path(tempfile.mkdtemp(prefix="relia-", dir="/tmp"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def _env(tmp: Path) -> dict[str, str]:
     return {**os.environ, "TMPDIR": str(tmp), "PYTHONUNBUFFERED": "1"}
 

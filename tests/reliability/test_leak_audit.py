@@ -1,13 +1,14 @@
 """The leak audit is not a no-op: what a run leaves behind, it reports; once removed, it is gone.
 
-Each test plants one leftover of a kind the audit looks for -- a ``/tmp/kit-*`` directory, a
-process carrying the kit's owner mark, a container / volume / network carrying the kit's label, a
-network of a compose project of the kit's (``com.docker.compose.project=kit-*``, no label of the
-kit's), on Podman and on the private Docker engine, and a private Docker engine left by a killed
-run (running, then crashed) -- checks that ``environments.local.leaks`` reports exactly it (by
-its own name or pid), removes it, and checks that the report no longer has it. Other runs on the
-machine may leave their own things meanwhile, so the checks look for the planted item, never for
-an empty report.
+Each test plants one leftover of a kind the audit looks for -- a ``kit-*`` temp directory (in /tmp
+and in a run's own ``TMPDIR``), a process carrying the kit's owner mark, the lock file and socket of
+an X display whose server is gone, a container / volume / network carrying the kit's label, a
+network and a volume of a compose project of the kit's (``com.docker.compose.project=kit-*``, no
+label of the kit's) and a container on that network, on Podman and on the private Docker engine,
+and a private Docker engine left by a killed run (running, then crashed) -- checks that
+``environments.local.leaks`` reports exactly it (by its own name or pid), removes it, and checks
+that the report no longer has it. Other runs on the machine may leave their own things meanwhile,
+so the checks look for the planted item, never for an empty report.
 """
 
 from __future__ import annotations
@@ -46,6 +47,53 @@ def test_a_kit_temp_dir_is_reported_then_gone() -> None:
     finally:
         shutil.rmtree(path, ignore_errors=True)
     assert f"temp dir {path}" not in leaks.leftover_temp_dirs()
+
+
+def test_a_kit_temp_dir_under_a_runs_own_tmpdir_is_reported_then_gone(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run given a TMPDIR of its own makes its temp dirs there: the audit looks there too."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    path = Path(tempfile.mkdtemp(prefix="kit-reliability-"))
+    assert f"temp dir {path}" in leaks.leftover_temp_dirs()
+    shutil.rmtree(path)
+    assert f"temp dir {path}" not in leaks.leftover_temp_dirs()
+
+
+def test_a_dead_x_servers_display_is_reported_then_gone() -> None:
+    """An X server killed without its stop leaves its display's lock file and socket: the next run
+    must skip that display, and the audit names both."""
+    import socket
+
+    from environments.local.vnc_server import free_display
+
+    gone = subprocess.Popen(["true"])
+    gone.wait(5)  # a pid whose process is gone
+    display = free_display()
+    lock, sock = Path(f"/tmp/.X{display}-lock"), Path(f"/tmp/.X11-unix/X{display}")
+    try:
+        lock.write_text(f"{gone.pid:>10}\n")
+        sock.parent.mkdir(mode=0o1777, exist_ok=True)
+        with socket.socket(socket.AF_UNIX) as server:
+            server.bind(str(sock))  # the socket file stays after the close, as a killed server's does
+        found = leaks.leftover_x_displays()
+        assert f"X display lock {lock} (its server is gone)" in found, found
+        assert f"X display socket {sock} (its server is gone)" in found, found
+        assert free_display() != display, "a display with a stale lock must not be chosen"
+    finally:
+        lock.unlink(missing_ok=True)
+        sock.unlink(missing_ok=True)
+    assert not [item for item in leaks.leftover_x_displays() if f"X{display}" in item]
+
+
+def test_a_live_x_servers_display_is_not_reported(tmp_path: Path) -> None:
+    """The lock of a display whose server runs is not a leftover."""
+    from environments.local.vnc_server import VncServer
+
+    server = VncServer(tmp_path).start()
+    try:
+        assert not [item for item in leaks.leftover_x_displays() if f"X{server.display}" in item]
+    finally:
+        server.stop()
 
 
 def test_a_marked_process_is_reported_then_gone() -> None:
@@ -107,6 +155,7 @@ def test_labelled_and_compose_engine_objects_are_reported_then_gone(engine: obje
     volume = client.volumes.create(name=f"kit-audit-vol-{tag}", labels=labels)
     network = client.networks.create(f"kit-audit-net-{tag}", labels=labels, internal=True)
     compose_net = client.networks.create(f"kit-audit-{tag}_hub", labels=compose, internal=True)
+    compose_vol = client.volumes.create(name=f"kit-audit-{tag}_data", labels=compose)
     container = client.containers.create(image, ["sleep", "60"], name=f"kit-audit-ctr-{tag}", labels=labels)
     attached = client.containers.create(image, ["sleep", "60"], name=f"kit-audit-att-{tag}",
                                         network=compose_net.name)  # a platform's, on the project's network
@@ -120,11 +169,14 @@ def test_labelled_and_compose_engine_objects_are_reported_then_gone(engine: obje
         assert any(item.startswith(f"network kit-audit-net-{tag} ") for item in mine), found
         assert any(item.startswith(f"network kit-audit-{tag}_hub (compose project kit-audit-{tag}")
                    for item in mine), found
+        assert any(item.startswith(f"volume kit-audit-{tag}_data (compose project kit-audit-{tag}")
+                   for item in mine), found
         if engine.kind == "docker":  # type: ignore[attr-defined]
             assert all("Docker engine" in item for item in mine), mine
     finally:
         for removal in (lambda: container.remove(force=True), lambda: attached.remove(force=True),
-                        lambda: volume.remove(force=True), network.remove, compose_net.remove):
+                        lambda: volume.remove(force=True), lambda: compose_vol.remove(force=True), network.remove,
+                        compose_net.remove):
             with contextlib.suppress(Exception):
                 removal()
     left = [item for item in leaks.leftover_engine_objects() if tag in item]
@@ -137,13 +189,15 @@ def test_labelled_and_compose_engine_objects_are_reported_then_gone(engine: obje
                     reason="the private Docker engine needs root and dockerd (Debian's docker.io)")
 def test_a_killed_runs_private_docker_engine_is_reported_then_gone(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run killed while it held the private Docker engine leaves the engine running (its lease is
-    stale); one killed with its engine leaves the engine's state, bridge, runtime folder and the
-    containers in its data root. The audit names each; stopping the abandoned engine removes them."""
+    """A run killed together with its watcher (environments.local.reaper) while it held the private
+    Docker engine leaves the engine running (its lease is stale); one killed with its engine leaves
+    the engine's state, bridge, runtime folder and the containers in its data root. The audit names
+    each; stopping the abandoned engine removes them."""
     home = tmp_path / "docker-home"
     monkeypatch.setenv(dockerd.HOME_VAR, str(home))  # the audit looks at this home as the default one
     script = (
         "import os, sys, docker\n"
+        "import tests.reliability.no_reaper  # killed together with its watcher: nothing cleans up\n"
         "from environments.local.dockerd import PrivateDocker\n"
         "from environments.local.images import ensure_busybox_image\n"
         "engine = PrivateDocker().acquire()\n"

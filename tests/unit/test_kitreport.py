@@ -103,7 +103,7 @@ def test_markdown_report_has_failure_message_figure_and_log_links(results: Path,
     report = (results / "report-01_failover.md").read_text()
     assert written.suites["01_failover"] == results / "report-01_failover.md"
     assert "Session alice-desktop-1234abcd was lost: state is failed" in report
-    assert "| failover_seconds | 4.2 | s | Leader Failover Is Measured |" in report
+    assert "| failover_seconds | 4.2 | s | — | — | Leader Failover Is Measured |" in report
     assert "(log.html#s1-s1-t2)" in report
     assert "no Docker agent in this environment" in report
     assert "1 passed, 1 failed, 1 skipped" in report
@@ -241,7 +241,7 @@ def test_figures_survive_removed_keywords_and_suite_setup_figures_count(tmp_path
     assert suite.tests[0].figures["commands_lost"].value == "0"
     assert suite.figures["fresh_install_seconds"].text == "1.5 s"  # from the suite metadata
     generate(out / "output.xml")
-    assert "| fresh_install_seconds | 1.5 | s | (suite) |" in (out / "report-03_install.md").read_text()
+    assert "| fresh_install_seconds | 1.5 | s | — | — | (suite) |" in (out / "report-03_install.md").read_text()
 
 
 SETUP_FAILS = """\

@@ -195,7 +195,7 @@ def _seed_locked(conn: psycopg.Connection, config: StackConfig) -> None:
 class Pool:
     """A few async connections (autocommit, dict rows); a broken connection is replaced."""
 
-    def __init__(self, dsn: str, size: int = 6, query_timeout: float = 15.0) -> None:
+    def __init__(self, dsn: str, size: int = 6, query_timeout: float = 3.0) -> None:
         # a cut link must fail, not hang: TCP keepalives and a user timeout on every connection
         self.dsn = make_conninfo(dsn, keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=2,
                                  tcp_user_timeout=10000)
@@ -203,6 +203,7 @@ class Pool:
         self.size = size
         self._idle: asyncio.Queue[psycopg.AsyncConnection] = asyncio.Queue()
         self._slots = asyncio.Semaphore(size)
+        self._abandoned: set[asyncio.Future[list[dict[str, Any]]]] = set()
 
     async def _open(self) -> psycopg.AsyncConnection:
         return await psycopg.AsyncConnection.connect(self.dsn, autocommit=True, row_factory=dict_row,
@@ -232,19 +233,44 @@ class Pool:
                 self._idle.put_nowait(conn)
 
     async def fetch(self, query: str, params: Any = None) -> list[dict[str, Any]]:
+        """Run ``query``; a database that does not answer within ``query_timeout`` -- waiting for a free
+        connection, connecting and the query itself all count -- raises ``OperationalError`` at once.
+
+        The caller never waits for the cancellation: on a cut link cancelling the query and closing
+        its connection can take seconds more, so that finishes in the background."""
+        task = asyncio.ensure_future(self._fetch(query, params))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.query_timeout)
+        except asyncio.CancelledError:
+            self._abandon(task)
+            raise
+        if task in done:
+            return task.result()
+        self._abandon(task)
+        raise psycopg.OperationalError(f"the database did not answer within {self.query_timeout:g} s")
+
+    def _abandon(self, task: asyncio.Future[list[dict[str, Any]]]) -> None:
+        task.cancel()
+        self._abandoned.add(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Future[list[dict[str, Any]]]) -> None:
+        self._abandoned.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.info("an abandoned query ended with: %s", task.exception())
+
+    async def _fetch(self, query: str, params: Any) -> list[dict[str, Any]]:
         async with self.connection() as conn:
-            try:
-                async with asyncio.timeout(self.query_timeout):
-                    cursor = await conn.execute(query, params)
-                    return await cursor.fetchall() if cursor.description else []
-            except TimeoutError:
-                raise psycopg.OperationalError(f"the query took more than {self.query_timeout:g} s") from None
+            cursor = await conn.execute(query, params)
+            return await cursor.fetchall() if cursor.description else []
 
     async def fetchone(self, query: str, params: Any = None) -> dict[str, Any] | None:
         rows = await self.fetch(query, params)
         return rows[0] if rows else None
 
     async def close(self) -> None:
+        for task in list(self._abandoned):
+            task.cancel()
         while not self._idle.empty():
             with contextlib.suppress(Exception):
                 await self._idle.get_nowait().close()

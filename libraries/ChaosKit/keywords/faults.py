@@ -186,6 +186,39 @@ class FaultKeywords:
         if not pending:
             logger.info("Redis was not lost (or is back already)")
 
+    # -- the platform's database ------------------------------------------------------------
+    @keyword("Lose The Database")
+    def lose_the_database(self, graceful: bool = True) -> None:
+        """Take the platform's PostgreSQL server away -- stopped (``graceful``, the default: it
+        closes every connection) or crashed -- until ``Restore The Database`` (or the end of the test).
+
+        Example:
+        | Lose The Database |
+        | Restore The Database |
+        """
+        driver = self.core.driver()
+        driver.topology().require_component("postgres")
+        self.core.check(driver, "lose", "postgres")
+        if graceful:
+            driver.stop_component("postgres")
+        else:
+            driver.kill("postgres")
+        self.core.record("lose the database", "postgres", lambda: ensure_started(driver, "postgres"),
+                         "start PostgreSQL again", "stopped" if graceful else "crashed")
+
+    @keyword("Restore The Database")
+    def restore_the_database(self) -> None:
+        """Start the platform's PostgreSQL server again after ``Lose The Database`` (does nothing
+        when it runs already).
+
+        Example:
+        | Restore The Database |
+        """
+        errors = self.core.undo_all(self.core.timeline.pending(target="postgres"))
+        if errors:
+            raise KitError("The database could not be restored", cause="; ".join(errors),
+                           fix="read the environment's component logs (postgres)")
+
     # -- network ----------------------------------------------------------------------
     @keyword("Partition")
     def partition(self, a: str, b: str) -> None:

@@ -29,6 +29,22 @@ class TimelineKeywords:
                   [[e["time"], e["action"], e["target"], e["undoneAt"] or "in force", e["details"]] for e in events])
         return events
 
+    @keyword("Get Time Of First Fault")
+    def get_time_of_first_fault(self, after: float = 0.0) -> float:
+        """The moment (on the clock of ``Start A Stopwatch``) of the first chaos action made after
+        ``after``: where the window a probe must watch begins. Fails when there was none.
+
+        Example:
+        | ${watching} = | Start A Stopwatch |
+        | Kill API Replica | 1 |
+        | ${fault_at} = | Get Time Of First Fault | after=${watching} |
+        """
+        times = [e.monotonic for e in self.core.timeline.events() if e.monotonic >= float(after)]
+        if not times:
+            raise AssertionError("no fault was applied after the probes started watching: there is nothing "
+                                 "their figures could tell about")
+        return min(times)
+
     @keyword("Chaos Should Be Undone")
     def chaos_should_be_undone(self, timeout: str | None = None) -> None:
         """Fail if any chaos action is still in force (retrying until ``timeout``, for undos that

@@ -106,7 +106,8 @@ class RoundTripKeywords:
         the database holds (an empty database, or a base schema such as a copy of a platform's);
         check that the version ends at the last one, clean. A migration that fails fails the keyword
         with its file, statement, line and the server's error. Returns ``from_version``, ``version``,
-        ``seconds`` and the timed ``steps``.
+        ``seconds`` (timed around the migrations themselves), its ``resolution`` (the rounding to 0.1 ms)
+        and the timed ``steps``.
 
         Example:
         | ${applied} = | Migrations Should Apply In Order | ${MIGRATIONS} | layout=rollback |
@@ -121,7 +122,7 @@ class RoundTripKeywords:
             raise AssertionError(f"After applying the migrations the version is {version}"
                                  f"{' (dirty)' if dirty else ''}, expected {migrator.latest}")
         logger.info(f"{len(steps)} migrations applied over version {start} in {seconds:.3f} s")
-        return {"from_version": start, "version": version, "seconds": seconds,
+        return {"from_version": start, "version": version, "seconds": seconds, "resolution": 0.0001,
                 "steps": log_steps("Migrations applied", steps)}
 
     @keyword("Migrating Up Should Keep Every Row", tags=["migrations", "scenario"])

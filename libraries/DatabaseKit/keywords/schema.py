@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from robot.api import logger
@@ -9,6 +11,7 @@ from robot.api.deco import keyword
 
 from DatabaseKit.checksums import checksum_diff, checksums
 from DatabaseKit.context import DbContext, DbHandle
+from DatabaseKit.contract import contract_breaches, read_schema_file, save_schema_file
 from DatabaseKit.schema import diff, snapshot, without_schema_key
 from kitcore import KitError
 
@@ -81,6 +84,66 @@ class SchemaKeywords:
         if lines:
             shown = "\n".join(lines[:40]) + (f"\n... {len(lines) - 40} more" if len(lines) > 40 else "")
             raise AssertionError(f"Schema snapshots differ ({len(lines)} differences):\n{shown}")
+
+    @keyword("Schema Should Match The Contract", tags=["schema", "assertion"])
+    def schema_should_match_the_contract(self, schema_file: str, schema: str | None = None,
+                                         alias: str | None = None) -> None:
+        """The database's whole schema is the one ``schema_file`` states: every table, every column with
+        its type, nullability and default, every index and every constraint. Fails with one line per
+        thing that is missing or different; what the database has beyond the file is only logged.
+
+        Example:
+        | Schema Should Match The Contract | variables/schemas/reference.yaml | alias=scratch |
+        """
+        handle = self.ctx.handle(alias)
+        expected = read_schema_file(schema_file)
+        actual = self.snapshot_of(handle, current_schema(handle, schema))
+        breaches, extras = contract_breaches(expected, actual)
+        for extra in extras:
+            logger.info(f"Beyond the contract: {extra}")
+        if breaches:
+            shown = "\n".join(breaches[:40]) + (f"\n... {len(breaches) - 40} more" if len(breaches) > 40 else "")
+            raise AssertionError(f"The migrated schema breaks the contract's schema ({schema_file}) in "
+                                 f"{len(breaches)} place(s):\n{shown}")
+        logger.info(f"The schema matches the contract: {len(expected['tables'])} tables, "
+                    f"{sum(len(t.get('columns', {})) for t in expected['tables'].values())} columns")
+
+    @keyword("Get Schema File", tags=["schema", "getter"])
+    def get_schema_file(self, file: str = "", from_variable: str = "", root: str = ".") -> str:
+        """The schema file to hold a database to, as an absolute path: ``file`` (a relative path is taken
+        from ``root``), else the one the environment variable ``from_variable`` names; empty when
+        neither names one. A named file that does not exist fails, naming where it came from.
+
+        Example:
+        | ${file} = | Get Schema File | ${MIGRATIONS_SCHEMA} | from_variable=${MIGRATIONS_SCHEMA_VARIABLE} |
+        """
+        source = "the file given"
+        if not file and from_variable:
+            file = os.environ.get(from_variable, "").strip()
+            source = f"the environment variable {from_variable}"
+        if not file:
+            return ""
+        path = Path(file).expanduser()
+        if not path.is_absolute():
+            path = Path(root) / path
+        if not path.is_file():
+            raise KitError(f"The schema file {path.resolve()} does not exist", f"it comes from {source}",
+                           "point it at a file written with Write Schema File")
+        return str(path.resolve())
+
+    @keyword("Write Schema File", tags=["schema"])
+    def write_schema_file(self, path: str, schema: str | None = None, alias: str | None = None) -> str:
+        """Write the database's whole schema to ``path`` (YAML), to serve as the contract's schema for
+        `Schema Should Match The Contract`; returns the path. Use it on a database the target's own
+        migrations made.
+
+        Example:
+        | Write Schema File | variables/schemas/my-platform.yaml | alias=scratch |
+        """
+        handle = self.ctx.handle(alias)
+        written = save_schema_file(self.snapshot_of(handle, current_schema(handle, schema)), path)
+        logger.info(f"Schema written to {written}")
+        return str(written)
 
     @keyword("Table Should Exist", tags=["schema", "assertion"])
     def table_should_exist(self, table: str, schema: str | None = None, alias: str | None = None) -> None:

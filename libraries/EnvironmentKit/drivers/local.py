@@ -59,6 +59,7 @@ class LocalDriver(EnvironmentDriver):
         self.log_dir = Path(log_dir) if log_dir else REPO_ROOT / "results" / "environment"
         self._log: Path | None = None
         self._workdir: Path | None = None
+        self._workdir_guard: int | None = None
         self._last: Topology | None = None
 
     # -- life cycle -------------------------------------------------------------------
@@ -81,7 +82,10 @@ class LocalDriver(EnvironmentDriver):
         return [*argv, "--quiet", *self.extra_args]  # --quiet: no credentials in the log
 
     def start(self, timeout: float) -> Topology:
+        from environments.local import reaper
+
         self._workdir = Path(tempfile.mkdtemp(prefix="kit-env-"))
+        self._workdir_guard = reaper.guard_path(self._workdir)  # removed even if this process is killed
         ready = self._workdir / "topology.json"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"supervisor-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
@@ -137,7 +141,10 @@ class LocalDriver(EnvironmentDriver):
             self._end(process, timeout)
         self._close()
         if self._workdir is not None:
+            from environments.local import reaper
+
             shutil.rmtree(self._workdir, ignore_errors=True)
+            reaper.release(self._workdir_guard)
             self._workdir = None
 
     def _end(self, process: subprocess.Popen, timeout: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -75,6 +76,45 @@ class LeaseKeywords:
         conn = self.ctx.conn(alias)
         return read_and_check(lambda: self._read(conn, name, namespace), "spec.leaseTransitions", int, 0,
                               assertion_operator, expected, f"Transitions of lease {name}", timeout)
+
+    @keyword("Get Lease Claims", tags=["leases", "failover"])
+    def get_lease_claims(self, name: str, namespace: str, during: str = "5s", poll: str = "0.2s",
+                         alias: str | None = None) -> dict[str, int]:
+        """Follow the lease for ``during`` and count, per holder, the writes that claimed it; returns
+        ``{holder: claims}``.
+
+        Every replica that believes it leads acquires or renews the lease in its own name (client-go
+        renews every retry period, and a leader must renew within the lease duration), so a watch over
+        one lease duration sees every replica that acts as leader: exactly one holder is one leader;
+        two holders are two replicas that each took the lead (split brain, or a leader that did not
+        step down). A write is one claim when it changes the holder or its ``renewTime``/``acquireTime``;
+        the state seen when the watch starts counts as the first. Follows a watch (polls every ``poll``
+        where the API cannot watch, and may then miss claims between two looks).
+
+        Example:
+        | ${claims} = | Get Lease Claims | ${lease} | ${ns} | during=3s |
+        | Length Should Be | ${claims} | 1 |
+        """
+        conn = self.ctx.conn(alias)
+        watcher = self._watch(conn, name, namespace)
+        claims: dict[str, int] = {}
+        seen: set[tuple[str, Any, Any]] = set()
+
+        def record(state: State) -> None:
+            spec = (state.get(name) or {}).get("spec") or {}
+            holder = str(spec.get("holderIdentity") or "")
+            claim = (holder, spec.get("renewTime"), spec.get("acquireTime"))
+            if holder and claim not in seen:
+                seen.add(claim)
+                claims[holder] = claims.get(holder, 0) + 1
+
+        window = to_seconds(during)
+        with contextlib.suppress(WaitTimeout):  # the window is over: that is how this keyword ends
+            watcher.until(f"Lease '{name}' in {namespace} followed for {window:g} s", record,
+                          lambda _state: f"claims so far: {claims}", window, to_seconds(poll, 0.2))
+        logger.info(f"Lease {name} in {namespace} over {window:g} s: "
+                    + (", ".join(f"'{h}' {n} claim(s)" for h, n in sorted(claims.items())) or "no claim"))
+        return claims
 
     @keyword("Wait Until Lease Has A Holder", tags=["leases", "wait"])
     def wait_until_lease_has_a_holder(self, name: str, namespace: str, timeout: str = "60s", poll: str = "0.5s",

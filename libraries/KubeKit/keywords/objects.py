@@ -9,9 +9,9 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniq
 from robot.api import logger
 from robotlibcore import keyword
 
-from kitcore import KitError
+from kitcore import AssertionOperator, KitError
 from KubeKit.connection import KubeConnection, KubeError
-from KubeKit.context import KubeContext, object_key
+from KubeKit.context import KubeContext, get_and_check, object_key
 from KubeKit.manifests import describe, load_manifest
 
 GROUP = "stream.space"
@@ -136,6 +136,39 @@ class ObjectKeywords:
         found = conn.call(f"Read {resource.kind} '{name}'" + (f" in {space}" if space else ""),
                           resource.get, name=name, namespace=space)
         return found.to_dict()
+
+    @keyword("Get Object Names", tags=["objects", "assertion"])
+    def get_object_names(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        assertion_operator: AssertionOperator | None = None,
+        expected: Any = None,
+        selector: str | None = None,
+        starting_with: list[str] | None = None,
+        timeout: str | None = None,
+        alias: str | None = None,
+    ) -> list[str]:
+        """The sorted names of the objects of ``kind`` (``Deployment``, ``pvc``...) in ``namespace`` that match
+        the label ``selector`` and, with ``starting_with``, whose name starts with one of those texts; can assert.
+
+        Example:
+        | Get Object Names | PersistentVolumeClaim | ${ns} | == | ${{[]}} | starting_with=${sessions} | timeout=10s |
+        | ${services} = | Get Object Names | Service | ${ns} | selector=app=streamspace-session |
+        """
+        conn = self.ctx.conn(alias)
+        resource = resource_for(conn, kind)
+        space = namespace if resource.namespaced else None
+        prefixes = tuple(str(p) for p in starting_with or ())
+
+        def probe() -> list[str]:
+            found = conn.call(f"List {resource.kind} objects" + (f" in {space}" if space else ""), resource.get,
+                              namespace=space, label_selector=selector or None)
+            names = sorted(str(item.metadata.name) for item in found.items)
+            return [n for n in names if not prefixes or n.startswith(prefixes)]
+
+        where = f" in {space}" if space else ""
+        return get_and_check(probe, assertion_operator, expected, f"{resource.kind} objects{where}", timeout)
 
     def _namespace(self, resource: Any, meta: dict[str, Any], namespace: str | None) -> str | None:
         if not resource.namespaced:

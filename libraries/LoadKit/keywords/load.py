@@ -66,7 +66,8 @@ class LoadKeywords:
         run from worker threads, so they are not operations.
 
         Summary keys: ``count``, ``succeeded``, ``failed``, ``success_rate`` and ``error_rate`` (%),
-        ``throughput_per_s``, ``p50_ms``, ``p95_ms``, ``p99_ms``, ``max_ms``, ``mean_ms``, ``errors``,
+        ``throughput_per_s``, ``p50_ms``, ``p95_ms``, ``p99_ms``, ``max_ms``, ``mean_ms`` (kept to
+        ``latency_resolution_ms``), ``errors``,
         ``error_examples`` (what the target answered, one per error), and the generator's own cost:
         ``client_cpu_percent`` (of one core), ``generator_saturated``.
 

@@ -3,6 +3,7 @@
 from PlatformKit.keywords.agents import AgentKeywords
 from PlatformKit.keywords.auth import AuthKeywords
 from PlatformKit.keywords.connection import ConnectionKeywords
+from PlatformKit.keywords.protocol import ProtocolKeywords
 from PlatformKit.keywords.sessions import SessionKeywords
 from PlatformKit.keywords.templates import TemplateKeywords
 from PlatformKit.keywords.users import UserKeywords
@@ -12,6 +13,7 @@ __all__ = [
     "AgentKeywords",
     "AuthKeywords",
     "ConnectionKeywords",
+    "ProtocolKeywords",
     "SessionKeywords",
     "TemplateKeywords",
     "UserKeywords",

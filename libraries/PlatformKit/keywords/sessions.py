@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from robot.api import logger
@@ -20,6 +21,17 @@ def _tags(tags: Any) -> list[str]:
     if isinstance(tags, str):
         return [t.strip() for t in tags.split(",") if t.strip()]
     return [str(t) for t in tags]
+
+
+def _refuse_failed(name: str, state: str, current: str, seen: dict[str, Any]) -> None:
+    """A session that turned ``failed`` while another state is awaited ends the wait at once."""
+    if current == "failed" and state != "failed":
+        message = (seen["session"].get("status") or {}).get("message", "no message")
+        raise KitError(
+            f"Session '{name}' failed instead of becoming {state}",
+            cause=f"the platform says: {message}",
+            fix="see the agent's log for the cause",
+        )
 
 
 class SessionKeywords:
@@ -385,19 +397,66 @@ class SessionKeywords:
             return str(session.get("state"))
 
         def accept(current: str) -> bool:
-            if current == "failed" and state != "failed":
-                message = (seen["session"].get("status") or {}).get("message", "no message")
-                raise KitError(
-                    f"Session '{name}' failed instead of becoming {state}",
-                    cause=f"the platform says: {message}",
-                    fix="see the agent's log for the cause",
-                )
+            _refuse_failed(name, state, current, seen)
             return current == state
 
         wait = Wait(f"Session '{name}' did not become {state}", to_seconds(timeout), to_seconds(poll, 0.5))
         outcome = wait.until(probe, accept, describe=lambda s: f"state {s}")
         logger.info(f"Session {name} is {state} after {outcome.elapsed:.2f} s ({outcome.tries} tries)")
         return round(outcome.elapsed, 3)
+
+    @keyword("Time Until Session Is", tags=["sessions", "wait", "figures"])
+    def time_until_session_is(
+        self,
+        name: str,
+        state: str,
+        since: float | None = None,
+        timeout: str = "60s",
+        poll: str = "0.02s",
+        replica: Any = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> dict[str, float]:
+        """Wait until the session is in ``state`` and time it exactly: returns ``seconds`` from ``since``
+        (a monotonic stopwatch taken before the request; default: now) until the state was first seen,
+        and ``resolution``, the interval in which the change happened (from the last look that still
+        saw the old state being sent to the answer that showed the new one), plus ``tries``.
+
+        It looks every ``poll`` (default 20 ms), so the resolution is a few tens of milliseconds, not
+        the tick of a slow poll. A session that turns ``failed`` fails at once with the platform's
+        message; on timeout the error gives the last state seen, the tries and the time spent.
+
+        Example:
+        | ${start} = | Start A Stopwatch |
+        | Hibernate Session | ${name} |
+        | ${timing} = | Time Until Session Is | ${name} | hibernated | since=${start} | timeout=20s |
+        | Record Figure | hibernate_seconds | ${timing}[seconds] | s | budget=20s | resolution=${timing}[resolution] |
+        """
+        start = time.monotonic() if since is None else float(since)
+        marks = {"sent": start, "last_old": start}
+        seen: dict[str, Any] = {}
+
+        def probe() -> str:
+            marks["sent"] = time.monotonic()
+            session = self.get_session(name, replica=replica, as_user=as_user, alias=alias)
+            seen["session"] = session
+            return str(session.get("state"))
+
+        def accept(current: str) -> bool:
+            _refuse_failed(name, state, current, seen)
+            if current != state:
+                marks["last_old"] = marks["sent"]
+                return False
+            return True
+
+        wait = Wait(f"Session '{name}' did not become {state}", to_seconds(timeout), to_seconds(poll, 0.02))
+        outcome = wait.until(probe, accept, describe=lambda s: f"state {s}")
+        seen_at = time.monotonic()
+        timing = {"seconds": round(seen_at - start, 4), "resolution": round(seen_at - marks["last_old"], 4),
+                  "tries": outcome.tries}
+        logger.info(f"Session {name} is {state} after {timing['seconds']:.3f} s, to within "
+                    f"{timing['resolution']:.3f} s ({outcome.tries} looks)")
+        return timing
 
     @keyword("Wait Until Sessions Are", tags=["sessions", "wait"])
     def wait_until_sessions_are(

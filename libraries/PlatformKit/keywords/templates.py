@@ -6,7 +6,8 @@ from typing import Any
 
 from robotlibcore import keyword
 
-from kitcore import AssertionOperator, assert_value
+from kitcore import AssertionOperator, KitError, assert_value
+from PlatformKit.conformance import session_problems, template_problems
 from PlatformKit.context import PlatformContext, sorted_values
 
 
@@ -56,3 +57,42 @@ class TemplateKeywords:
         | ${template} = | Get Template | firefox |
         """
         return self.ctx.read(f"/api/v1/templates/{name}", f"Get template '{name}'", replica, as_user, alias)
+
+    @keyword("Template Should Offer VNC", tags=["templates", "assertion"])
+    def template_should_offer_vnc(self, name: str, replica: Any = None, as_user: str | None = None,
+                                  alias: str | None = None) -> dict[str, Any]:
+        """The template has every field the contract requires of a VNC desktop; returns it.
+
+        ``id``, ``name``, ``display_name``, ``category``, and in ``manifest.spec``: ``baseImage``,
+        ``vnc.enabled`` true, ``vnc.port``, a port named ``vnc`` on that port, ``defaultResources``
+        memory and cpu. Fails naming every field that is missing or wrong.
+
+        Example:
+        | Template Should Offer VNC | desktop-docker |
+        """
+        template = self.get_template(name, replica, as_user, alias)
+        problems = template_problems(template)
+        if problems:
+            raise KitError(f"Template '{name}' does not offer VNC as the contract requires",
+                           "; ".join(problems), "give the template every field the agents and viewers read")
+        return template
+
+    @keyword("Session Should Offer VNC Of Its Template", tags=["sessions", "templates", "assertion"])
+    def session_should_offer_vnc_of_its_template(self, session: dict[str, Any], template: dict[str, Any],
+                                                 platform: str) -> None:
+        """The session object (from `Get Session`) has every field the contract requires and streams
+        VNC on its template's VNC port: ``name, user, template, state, platform, createdAt,
+        persistentHome, resources.memory, resources.cpu``, ``streamingProtocol`` ``vnc``,
+        ``streamingPort`` = the template's ``manifest.spec.vnc.port``, ``status.phase`` = ``state``
+        capitalised, on ``platform``. Fails naming every field that is missing or wrong.
+
+        Example:
+        | ${template} = | Template Should Offer VNC | desktop-docker |
+        | ${session} = | Get Session | ${name} |
+        | Session Should Offer VNC Of Its Template | ${session} | ${template} | docker |
+        """
+        problems = session_problems(session, template, platform)
+        if problems:
+            raise KitError(f"Session '{session.get('name')}' of template '{template.get('name')}' does not offer "
+                           "VNC as the contract requires", "; ".join(problems),
+                           "give the session every field a viewer reads")

@@ -13,6 +13,7 @@ from kitcore import AssertionOperator, KitError, SecretLike, get_and_assert, rev
 from kitcore.logging import log_table
 from ProbesKit.probes.availability import AvailabilityProbe
 from ProbesKit.probes.commands import CommandDeliveryProbe
+from ProbesKit.probes.frames import FrameProbe, open_rfb_viewer
 from ProbesKit.probes.sessions import SessionStateProbe
 from ProbesKit.probes.stream import StreamProbe
 from ProbesKit.registry import ProbeRegistry
@@ -163,16 +164,50 @@ class ProbeKeywords:
                            fix="check that the stream's server runs and the URL (tcp://, ws://) is right") from None
         return name
 
+    @keyword("Start VNC Frame Probe")
+    def start_vnc_frame_probe(self, *urls: str, token: SecretLike = None, interval: str = "0.2s",
+                              stall_after: str = "2s", gap_threshold: str = "1s", timeout: str = "5s",
+                              max_duration: str | None = None, name: str = "vnc") -> str:
+        """Watch a session's VNC stream like a viewer that keeps asking for frames: every
+        ``interval`` a small region is requested as a full update through the first ``ws://`` URL
+        (one per API replica), with ``token``. A connection that drops, or answers nothing for
+        ``stall_after``, is opened again through the next URL (reconnects are allowed and counted).
+
+        The report gives ``frames``, ``max_gap`` (the longest time without a frame: the stream's
+        downtime), gaps over ``gap_threshold``, ``reconnects`` and ``resolution`` (= ``interval``).
+
+        Example:
+        | Start VNC Frame Probe | @{vnc_urls} | token=${token} | name=vnc |
+        | ${report} = | Stop Probe | vnc |
+        | Stream Downtime Should Be At Most | ${report} | ${MAX_VNC_DOWNTIME_SECONDS} |
+        """
+        if not urls:
+            raise KitError("No URL to watch the VNC stream through", fix="give the session's VNC URL of each replica")
+        probe = FrameProbe(name, list(urls), open_rfb_viewer(reveal(token), to_seconds(timeout)),
+                           to_seconds(interval), max_seconds(max_duration), to_seconds(stall_after),
+                           to_seconds(gap_threshold))
+        try:
+            self.registry.add(probe, probe.start)
+        except KitError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the first connection must open
+            raise KitError("The VNC frame probe cannot open the stream", cause=f"{type(error).__name__}: {error}",
+                           fix="check that the session runs and that its VNC opens (A VNC Viewer Is Connected To)"
+                           ) from None
+        return name
+
     @keyword("Start Probe")
     def start_probe(self, kind: str, *args: Any, **options: Any) -> str:
-        """Start a probe by kind: ``availability``, ``session-state``, ``command-delivery`` or ``stream``,
+        """Start a probe by kind: ``availability``, ``session-state``, ``command-delivery``, ``stream``
+        or ``vnc-frames``,
         with the arguments of the matching ``Start ... Probe`` keyword.
 
         Example:
         | Start Probe | availability | http://127.0.0.1:8000 | name=api |
         """
         starters = {"availability": self.start_availability_probe, "session-state": self.start_session_state_probe,
-                    "command-delivery": self.start_command_delivery_probe, "stream": self.start_stream_probe}
+                    "command-delivery": self.start_command_delivery_probe, "stream": self.start_stream_probe,
+                    "vnc-frames": self.start_vnc_frame_probe}
         starter = starters.get(kind.strip().lower())
         if starter is None:
             raise KitError(f"Unknown probe kind '{kind}'", fix=f"use one of: {', '.join(starters)}")

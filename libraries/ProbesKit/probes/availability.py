@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
 from typing import Any
@@ -65,6 +66,7 @@ class EndpointChecker(Probe):
             "error_kinds": errors,
             **summarise(windows),
             "windows": [window_dict(w, self.started_wall) for w in windows],
+            "resolution": round(max((b[0] - a[0] for a, b in itertools.pairwise(samples)), default=0.0), 3),
             "latency_p50": round(percentile(latencies, 50), 4),
             "latency_max": round(max(latencies, default=0.0), 4),
         }
@@ -101,16 +103,25 @@ class AvailabilityProbe:
             checker.stop(timeout)
         return self.report()
 
+    def keep_running(self, seconds: float) -> bool:
+        """Wait ``seconds`` while the checkers observe; False when one stopped by itself before."""
+        deadline = time.monotonic() + seconds
+        alive = [c.keep_running(max(0.0, deadline - time.monotonic())) for c in self.checkers]
+        return all(alive)
+
     def report(self) -> dict[str, Any]:
         base = self.checkers[0]
-        replicas = {c.url: c.figures() for c in self.checkers}
+        duration = min(c.ended_mono if c.ended_mono is not None else c.now() for c in self.checkers)
+        replicas = {c.url: {"replica_url": u, **c.figures()} for u, c in zip(self.urls, self.checkers, strict=True)}
         service = downtime_windows(merge_any_up({c.url: c.series() for c in self.checkers}))
         figures = summarise(service)
         return {
             "name": self.name,
             "kind": self.kind,
             "started": iso(base.started_wall),
-            "duration": round(base.ended_mono if base.ended_mono is not None else base.now(), 3),
+            "duration": round(duration, 3),
+            "watched_from": base.started_mono,
+            "watched_until": base.started_mono + duration,
             "running": self.running,
             "interval": self.interval,
             "path": self.path,

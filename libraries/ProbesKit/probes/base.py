@@ -99,6 +99,14 @@ class Probe(ABC):
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def keep_running(self, seconds: float) -> bool:
+        """Wait ``seconds`` while the probe observes; False when it stopped by itself before
+        (its ``max_duration`` ran out, or it was stopped)."""
+        if self._thread is None:
+            return False
+        self._thread.join(seconds)
+        return self._thread.is_alive()
+
     def stop(self, timeout: float = 10.0) -> dict[str, Any]:
         self.request_stop()
         self.join(timeout)
@@ -128,6 +136,8 @@ class Probe(ABC):
             "kind": self.kind,
             "started": iso(self.started_wall),
             "duration": round(duration, 3),
+            "watched_from": self.started_mono,
+            "watched_until": self.started_mono + duration,
             "running": self.running,
             "interval": self.interval,
             "ticks": self.ticks,

@@ -53,6 +53,8 @@ async def lead_forever(elector: Elector, make_runtime: Callable[[], AgentRuntime
             done, _ = await asyncio.wait({work, lost, stopper}, return_when=asyncio.FIRST_COMPLETED)
             elector.is_leader = False if lost in done else elector.is_leader
             halting = time.monotonic()
+            if lost in done:  # a deposed leader says so for every command it has not finished
+                await runtime.refuse_unfinished()
             await runtime.halt()  # first: no more work, the connection is closed
             await _cancel(work, lost, stopper)
             await runtime.close()

@@ -129,9 +129,11 @@ class LeaseElector:
             return (now - renewed).total_seconds() < held_for
         return monotonic - self.observed_at < held_for
 
-    async def _attempt(self) -> str:
+    async def _attempt(self, limit: float | None = None) -> str:
+        """One attempt, given up (ERROR) after ``limit`` seconds at most."""
+        bound = self.timeout * 2 + 1 if limit is None else max(0.05, min(self.timeout * 2 + 1, limit))
         try:
-            return await asyncio.wait_for(asyncio.to_thread(self.attempt), self.timeout * 2 + 1)
+            return await asyncio.wait_for(asyncio.to_thread(self.attempt), bound)
         except TimeoutError:
             return ERROR
 
@@ -149,7 +151,8 @@ class LeaseElector:
     async def hold(self) -> None:
         while True:
             await asyncio.sleep(self.retry_period)
-            result = await self._attempt()
+            # a renewal that hangs (the API cut off) must not keep this replica leading past its renew deadline
+            result = await self._attempt(self.renew_deadline - (time.monotonic() - self.renewed_at))
             if result == LEADER:
                 continue
             if result in (LOST, FOLLOWER):

@@ -133,6 +133,27 @@ class AgentRuntime:
             finally:
                 await self.close()
 
+    async def refuse_unfinished(self, limit: float = 1.0) -> int:
+        """Leadership is lost: answer every command not finished yet with ``failed`` ``not leader`` while the
+        connection still stands (the Control Plane gives it to the next leader), so no command that reached
+        this replica is left without an answer. Bounded by ``limit`` seconds; returns how many were refused."""
+        unfinished = [command_id for command_id, done in self.commands.items() if done is None]
+        refused = 0
+        deadline = time.monotonic() + limit
+        for command_id in unfinished:
+            answer = ("failed", {"commandId": command_id, "error": "not leader"})
+            self.commands[command_id] = answer
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                if await asyncio.wait_for(self._send_text(make_envelope(*answer)), remaining):
+                    refused += 1
+        if unfinished:
+            log.warning("leadership lost: refused %d of %d unfinished command(s) with 'not leader'", refused,
+                        len(unfinished))
+        return refused
+
     async def halt(self) -> None:
         """Stop working at once (leadership lost or shutdown): nothing is sent or started any more,
         commands and tunnels are cancelled, and the connection is cut by closing the HTTP session's
@@ -315,6 +336,9 @@ class AgentRuntime:
             except Exception as error:
                 log.exception("command %s failed", command_id)
                 final = ("failed", {"commandId": command_id, "error": f"{error.__class__.__name__}: {error}"})
+        if self.commands.get(command_id) is not None:
+            log.info("command %s: %s not sent, it was refused when leadership was lost", command_id, final[0])
+            return
         self.commands[command_id] = final
         log.info("command %s: %s", command_id, final[0])
         await self.send(*final)

@@ -102,7 +102,7 @@ async def _handle(request: web.Request, agent_id: str, message: dict[str, Any]) 
     kind, payload = message["type"], message["payload"]
     try:
         if kind == "heartbeat":
-            await state.commands.heartbeat(agent_id, payload)
+            state.commands.heartbeat_soon(agent_id, payload)
         elif kind == "ack":
             await state.commands.ack(agent_id, payload)
         elif kind == "complete":

@@ -62,7 +62,7 @@ async def health(request: web.Request) -> web.Response:
 def create_app(name: str, config: StackConfig, dsn: str, redis_url: str | None, jwt_secret: str,
                agent_key: str) -> web.Application:
     app = web.Application(middlewares=[json_errors], client_max_size=8 * 1024 * 1024)
-    pool = Pool(dsn)
+    pool = Pool(dsn, query_timeout=config.timings.database_timeout)
     hub = Hub(name, redis_url, config)
     commands = Commands(name, pool, hub, config)
     app["state"] = ReplicaState(name, config, pool, hub, commands, jwt_secret, agent_key)

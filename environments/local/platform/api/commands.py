@@ -54,6 +54,8 @@ class Commands:
         self.timings = config.timings
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._beating: set[str] = set()
+        self._unrecorded_since: dict[str, float] = {}
         hub.on_remote_command = self.on_remote_command
 
     # -- creation and routing --------------------------------------------------------------------
@@ -172,6 +174,38 @@ class Commands:
             (_bool(payload.get("vncReady")), Jsonb(metadata) if metadata is not None else None, pod, failed, failed,
              payload.get("message"), session_id, agent_id))
 
+    def heartbeat_soon(self, agent_id: str, payload: dict[str, Any]) -> None:
+        """Record a heartbeat without holding up the agent's other messages (VNC frames, answers): one
+        write per agent at a time; a heartbeat that comes while one is written is the same news.
+
+        A replica that cannot record an agent's heartbeats for ``staleAfter`` lets the agent go (closes
+        its connection, 4003): the other replicas already see it as silent, and it reconnects to one
+        that reaches the database instead of staying stuck on this one."""
+        if agent_id in self._beating:
+            return
+        self._beating.add(agent_id)
+        task = asyncio.create_task(self._beat(agent_id, payload), name=f"heartbeat-{agent_id}")
+        self._tasks.append(task)
+        task.add_done_callback(self._tasks.remove)
+
+    async def _beat(self, agent_id: str, payload: dict[str, Any]) -> None:
+        try:
+            await self.heartbeat(agent_id, payload)
+            self._unrecorded_since.pop(agent_id, None)
+        except psycopg.OperationalError as error:
+            since = self._unrecorded_since.setdefault(agent_id, time.monotonic())
+            silent = time.monotonic() - since
+            log.warning("agent %s: heartbeat not recorded for %.1f s: %s", agent_id, silent, error)
+            conn = self.hub.local.get(agent_id)
+            if silent >= self.timings.stale_after and conn is not None and not conn.ws.closed:
+                log.warning("agent %s: this replica cannot reach the database: letting the agent go", agent_id)
+                self._unrecorded_since.pop(agent_id, None)
+                self.hub.close_later(conn.ws, 4003, "database unavailable on this replica")
+        except Exception:
+            log.exception("recording a heartbeat of agent %s failed", agent_id)
+        finally:
+            self._beating.discard(agent_id)
+
     async def heartbeat(self, agent_id: str, payload: dict[str, Any]) -> None:
         status = "draining" if payload.get("status") == "draining" else "online"
         capacity = payload.get("capacity") if isinstance(payload.get("capacity"), dict) else None
@@ -187,9 +221,9 @@ class Commands:
                                            name="sweep")]
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for task in list(self._tasks):
             task.cancel()
-        for task in self._tasks:
+        for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 

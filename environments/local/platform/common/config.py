@@ -5,7 +5,7 @@ Keys (all optional; defaults are the local stack's short timings)::
     {"namespace": "streamspace", "sessionImage": "streamspace-session:local",
      "hubRedisDb": 1, "tokenTtl": 86400,
      "timings": {"heartbeatInterval": 1.0, "staleAfter": 3.0, "commandPoll": 0.5,
-                 "commandRedeliverAfter": 5.0, "commandExpireAfter": 60.0,
+                 "commandRedeliverAfter": 5.0, "commandExpireAfter": 60.0, "databaseTimeout": 3.0,
                  "redisRetryBackoff": [0.2, 0.4, 0.8, 1.6, 3.2]},
      "seed": {"admin": {"username": "admin", "password": "..."},
               "users": [{"username": "alice", "password": "..."}],
@@ -33,6 +33,7 @@ class Timings:
     command_poll: float = 0.5
     command_redeliver_after: float = 5.0
     command_expire_after: float = 60.0
+    database_timeout: float = 3.0
     redis_retry_backoff: tuple[float, ...] = (0.2, 0.4, 0.8, 1.6, 3.2)
 
     @classmethod
@@ -44,6 +45,7 @@ class Timings:
             command_poll=float(data.get("commandPoll", cls.command_poll)),
             command_redeliver_after=float(data.get("commandRedeliverAfter", cls.command_redeliver_after)),
             command_expire_after=float(data.get("commandExpireAfter", cls.command_expire_after)),
+            database_timeout=float(data.get("databaseTimeout", cls.database_timeout)),
             redis_retry_backoff=tuple(float(x) for x in backoff) or (1.0,),
         )
 

@@ -1,0 +1,67 @@
+"""The agent protocol's messages as the contract shapes them, checked where a scenario sees them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from robot.api import logger
+from robotlibcore import keyword
+
+from PlatformKit.context import PlatformContext
+from PlatformKit.protocol import as_message, command_trail_problems, envelope_problems, hub_message_problems
+
+
+def _fail(what: str, problems: list[str], shown: Any) -> None:
+    if problems:
+        raise AssertionError(f"{what} breaks the contract's message shape: " + "; ".join(problems)
+                             + f". It was: {str(shown)[:400]}")
+
+
+class ProtocolKeywords:
+    def __init__(self, ctx: PlatformContext) -> None:
+        self.ctx = ctx
+
+    @keyword("Message Should Follow The Contract", tags=["protocol", "assertion"])
+    def message_should_follow_the_contract(self, message: Any, type: str | None = None) -> dict[str, Any]:
+        """The message (a dictionary or JSON text) is an envelope ``{"type", "timestamp", "payload"}``
+        whose payload has every field its type requires (``command``, ``heartbeat``, ``ack``,
+        ``complete``, ``failed``, ``status``); a command also has a ``cmd-<8 hex>`` id, a known action
+        and that action's payload fields. Fails naming every missing or wrong field; returns it.
+
+        Example:
+        | Message Should Follow The Contract | ${frame} | type=complete |
+        """
+        parsed = as_message(message)
+        _fail(f"The {type or 'agent protocol'} message", envelope_problems(parsed, type), message)
+        logger.info(f"The {parsed.get('type')} message follows the contract")
+        return parsed
+
+    @keyword("Hub Message Should Follow The Contract", tags=["protocol", "assertion"])
+    def hub_message_should_follow_the_contract(self, message: Any) -> dict[str, Any]:
+        """A command one API replica forwards to another over Redis: ``{"agentId", "message"}`` with the
+        ``command`` envelope as JSON text, itself following the contract. Accepts the message as
+        RedisKit returns it (its ``data``) or as text. Fails naming every problem; returns the envelope.
+
+        Example:
+        | ${received} = | Wait Until Message Received | pod:api-1:commands | agentId=k8s-local |
+        | Hub Message Should Follow The Contract | ${received} |
+        """
+        data = message.get("data", message) if isinstance(message, dict) and "data" in message else message
+        _fail("The command forwarded over Redis", hub_message_problems(data), data)
+        return as_message(as_message(data)["message"])
+
+    @keyword("Command Record Should Show The Agent's Answers", tags=["protocol", "assertion"])
+    def command_record_should_show_the_agents_answers(self, record: dict[str, Any]) -> None:
+        """A command's record (a row of ``agent_commands``: ``status``, ``sent_at``,
+        ``acknowledged_at``, ``completed_at``, ``error_message``) shows the agent's ``ack`` and
+        ``complete`` arrived, in order (or its ``failed`` with a reason).
+
+        Example:
+        | ${rows} = | Query | SELECT * FROM agent_commands WHERE session_id = %s | parameters=${{[$name]}} |
+        | Command Record Should Show The Agent's Answers | ${rows}[0] |
+        """
+        problems = command_trail_problems(record)
+        if problems:
+            raise AssertionError(f"Command {record.get('command_id')} ({record.get('action')} of "
+                                 f"{record.get('session_id')}) does not show the agent's answers: "
+                                 + "; ".join(problems))

@@ -1,0 +1,16 @@
+"""Breaks the kit on purpose: nothing is registered with the watcher (:mod:`environments.local.reaper`),
+as when a run is killed together with its watcher. Loaded into a child run (``-p`` of pytest, or an
+import) to prove that a check fails when the kit leaves its servers behind, and to plant leftovers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from environments.local import reaper
+
+
+def _nothing(kind: str, **fields: Any) -> int:
+    return 0
+
+
+reaper.guard = _nothing

@@ -1,0 +1,103 @@
+"""Figures carry their budget and resolution; a duration without them, or one measured more coarsely than
+a tenth of its budget, is a kit error that the keyword or the reports catch."""
+
+from __future__ import annotations
+
+import io
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import robot
+
+from kitreport import generate
+from kitreport.figures import kit_errors, parse_figure
+
+FIGURES = Path(__file__).resolve().parents[2] / "resources" / "figures.resource"
+
+SUITE = f"""\
+*** Settings ***
+Resource    {FIGURES}
+
+*** Test Cases ***
+Exact Figure Within Its Budget
+    Record Figure    hibernate_seconds    ${{0.412}}    s    budget=5.5s    resolution=${{0.031}}
+
+Figure At The Tick Of A Slow Poll
+    Record Figure    wake_seconds    ${{0.51}}    s    budget=5.5s    resolution=${{0.6}}
+
+Figure Above Its Budget
+    Record Duration Within Budget    leader_election_seconds    ${{6.2}}    5.5s    resolution=0.05
+
+Duration Without A Budget
+    Record Figure    vnc_echo_seconds    ${{0.01}}    s
+
+A Count Needs No Budget
+    Record Figure    sessions_lost    0
+    Record Figure Of At Least    sessions_per_minute_at_5    ${{41.2}}    ${{10}}
+"""
+
+
+def run(tmp_path: Path) -> tuple[Path, dict[str, tuple[str, str]]]:
+    (tmp_path / "figures.robot").write_text(SUITE)
+    out = tmp_path / "results"
+    robot.run(str(tmp_path / "figures.robot"), outputdir=str(out), report="NONE", stdout=io.StringIO(),
+              stderr=io.StringIO())
+    tree = ET.parse(out / "output.xml")
+    verdicts = {t.get("name"): (t.find("status").get("status"), t.find("status").text or "")
+                for t in tree.iter("test")}
+    return out, verdicts
+
+
+def test_a_figure_line_carries_its_budget_and_resolution() -> None:
+    figure = parse_figure("figure start_seconds = 0.412 s (at most 8.3 s; resolution 0.031 s)")
+    assert figure is not None and (figure.number, figure.unit) == (0.412, "s")
+    assert (figure.budget, figure.budget_kind, figure.resolution) == (8.3, "at most", 0.031)
+    assert figure.text == "0.412 s (at most 8.3 s; resolution 0.031 s)" and kit_errors(figure) == []
+    plain = parse_figure("figure sessions_per_minute = 3 sessions per minute")
+    assert plain is not None and plain.unit == "sessions per minute", "a unit of several words still reads"
+
+
+def test_a_poll_tick_figure_and_a_figure_without_budget_are_kit_errors() -> None:
+    coarse = parse_figure("figure wake_seconds = 0.51 s (at most 3 s; resolution 0.5 s)")
+    assert coarse is not None and "coarser than a tenth of its budget" in kit_errors(coarse)[0]
+    bare = parse_figure("figure vnc_echo_seconds = 0.01 s")
+    assert bare is not None
+    errors = kit_errors(bare)
+    assert len(errors) == 2 and "is a duration with no budget" in errors[0] and "how finely" in errors[1]
+
+
+def test_the_keywords_fail_a_coarse_or_over_budget_figure_and_pass_an_exact_one(tmp_path: Path) -> None:
+    _, verdicts = run(tmp_path)
+    assert verdicts["Exact Figure Within Its Budget"][0] == "PASS"
+    status, message = verdicts["Figure At The Tick Of A Slow Poll"]
+    assert status == "FAIL" and "measured only to within 0.6 s, coarser than a tenth of its budget of 5.5 s" in message
+    status, message = verdicts["Figure Above Its Budget"]
+    assert status == "FAIL" and "leader_election_seconds took 6.2 s, above the budget of 5.5 s" in message
+    assert verdicts["Duration Without A Budget"][0] == "PASS", "the missing budget is the kit's error, not the test's"
+    assert verdicts["A Count Needs No Budget"][0] == "PASS"
+
+
+def test_the_reports_list_every_figure_that_cannot_judge_its_promise(tmp_path: Path) -> None:
+    out, _ = run(tmp_path)
+    paths = generate(out / "output.xml", draw=False)
+    assert any("vnc_echo_seconds = 0.01 s is a duration with no budget" in e for e in paths.kit_errors)
+    assert any("wake_seconds was measured only to within 0.6 s" in e for e in paths.kit_errors)
+    assert not any("hibernate_seconds" in e or "sessions_lost" in e for e in paths.kit_errors)
+    suite_report = next(iter(paths.suites.values())).read_text()
+    assert "## Kit errors" in suite_report and "| Budget | Resolution |" in suite_report
+    assert "| hibernate_seconds | 0.412 | s | at most 5.5 s | 0.031 s |" in suite_report
+    assert "## Kit errors" in paths.index.read_text()
+    properties = {p.get("name"): p.get("value") for p in ET.parse(paths.junit).iter("property")}
+    assert properties["hibernate_seconds resolution"] == "0.031 s"
+    assert properties["hibernate_seconds budget"] == "at most 5.5 s"
+    assert any(name.startswith("kit error") for name in properties)
+
+
+def test_the_listener_writes_nothing_for_a_run_without_output(capsys) -> None:
+    from kitreport.listener import ReportListener
+
+    listener = ReportListener()
+    listener.output_file(None)  # robot --output NONE
+    listener.log_file(None)
+    listener.close()
+    assert capsys.readouterr().err == ""
