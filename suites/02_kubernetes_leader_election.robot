@@ -47,14 +47,17 @@ A New Leader Is Elected Within The Budget When The Leader Dies
     And The Agent Is Back Online Within    ${AGENT_RECONNECT_BUDGET}    ${failover}    ${new}
 
 Leader Failover Keeps Every Session
-    [Documentation]    Sessions started before the leader dies are still running, with their pods, afterwards.
+    [Documentation]    Sessions started before the leader dies stay running at every moment, watched until the new
+    ...    leader is back online and the settle time is over, and keep their pods.
     [Tags]    failover
     Given Three Kubernetes Agent Replicas With One Leader
     ${user} =    And A New User Called    alice
     ${sessions} =    And Running Sessions For    ${user}    3    kubernetes
+    And The Sessions' States Are Watched    ${sessions}
     ${failover} =    When The Agent Leader Is Killed
     Then A New Leader Is Elected Within    ${LEADER_ELECTION_BUDGET}    ${failover}
-    And Every Session Should Be Running    ${sessions}
+    And The Agent Should Be Online    kubernetes
+    And No Session Left Running Until The Settle Time Is Over
     And Every Session Should Still Have Its Pod    ${sessions}
 
 No Command Is Lost Or Carried Out Twice Across A Failover

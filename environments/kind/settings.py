@@ -14,7 +14,7 @@ from typing import Any
 
 from kitcore import KitError
 
-REAL_TIMINGS = {  # StreamSpace's own defaults (CONTRACT.md): the kind install runs the real ones
+REAL_TIMINGS = {  # StreamSpace's own defaults (docs/contract.md): the kind install runs the real ones
     "heartbeatInterval": 30.0, "staleAfter": 45.0, "leaseDuration": 15.0, "renewDeadline": 10.0,
     "retryPeriod": 2.0, "reconnectBackoff": [2.0, 4.0, 8.0, 16.0, 32.0], "dockerLeaderLease": 15.0,
 }
@@ -28,7 +28,7 @@ class KindSettings:
     namespace: str = "streamspace"
     release: str = "streamspace"               # Helm release; the chart's names derive from it
     fullname: str = ""                         # the chart's fullname (default: the release name)
-    agent_id: str = "k8s-kind"                 # the ONE agent id all agent replicas share ([repair])
+    agent_id: str = "k8s-kind"                 # the ONE agent id all agent replicas share ([reference only])
     api_port: int = 8000
     redis_port: int = 6379
     postgres_port: int = 5432

@@ -1,4 +1,4 @@
-"""The shapes the contract requires of the agent protocol's messages (CONTRACT §2, §3).
+"""The shapes the contract requires of the agent protocol's messages (docs/contract.md §2, §3).
 
 Each function returns the problems it finds in a tester's words (empty: the message conforms), so a
 keyword names every missing or wrong field at once.

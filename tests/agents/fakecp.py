@@ -1,4 +1,4 @@
-"""A tiny Control Plane peer for the agent tests: speaks CONTRACT.md §2 over a real socket.
+"""A tiny Control Plane peer for the agent tests: speaks docs/contract.md §2 over a real socket.
 
 This is a test peer, not the product: it accepts registrations with one key, holds agent
 WebSockets, records every message, sends commands and VNC frames, and lets tests wait on what

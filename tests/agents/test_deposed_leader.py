@@ -1,5 +1,5 @@
 """A leader that loses its leadership while a command runs answers it ``failed`` ``not leader`` before it
-disconnects (CONTRACT §4: a replica that no longer leads refuses commands), and never sends another
+disconnects (docs/contract.md §4: a replica that no longer leads refuses commands), and never sends another
 answer for it afterwards; a leader stopped on purpose refuses nothing."""
 
 from __future__ import annotations

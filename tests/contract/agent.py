@@ -1,4 +1,4 @@
-"""A minimal agent of the tests' own, written against CONTRACT §2 (not the stack's agents).
+"""A minimal agent of the tests' own, written against docs/contract.md §2 (not the stack's agents).
 
 It registers, connects to the first reachable replica of its list, heartbeats, acks and completes
 commands (in one frame, two messages separated by ``\\n``), and tunnels VNC streams to a real Xvnc.

@@ -1,4 +1,4 @@
-"""Agent registration, the agent WebSocket, the admin view and the Redis hub keys (CONTRACT §2, §3)."""
+"""Agent registration, the agent WebSocket, the admin view and the Redis hub keys (docs/contract.md §2, §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Auth, users, quotas and templates (CONTRACT §1)."""
+"""Auth, users, quotas and templates (docs/contract.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The message envelope the API and the agents share (CONTRACT §2)."""
+"""The message envelope the API and the agents share (docs/contract.md §2)."""
 
 from __future__ import annotations
 

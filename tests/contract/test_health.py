@@ -1,4 +1,4 @@
-"""Health and auth (CONTRACT §1): every replica answers, tokens are valid everywhere."""
+"""Health and auth (docs/contract.md §1): every replica answers, tokens are valid everywhere."""
 
 from __future__ import annotations
 

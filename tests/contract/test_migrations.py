@@ -1,4 +1,4 @@
-"""Database schema (CONTRACT §7 [repair]): numbered migrations, a golang-migrate version table, safe
+"""Database schema (docs/contract.md §7 [reference only]): numbered migrations, a golang-migrate version table, safe
 concurrent start, and v1 -> v2 -> v1 without data loss."""
 
 from __future__ import annotations

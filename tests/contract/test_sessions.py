@@ -1,4 +1,4 @@
-"""Sessions (CONTRACT §1): shapes, lifecycle, 409 rules, filters, ownership, quotas, agent choice,
+"""Sessions (docs/contract.md §1): shapes, lifecycle, 409 rules, filters, ownership, quotas, agent choice,
 and cross-replica command routing (§3)."""
 
 from __future__ import annotations

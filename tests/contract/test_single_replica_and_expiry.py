@@ -1,5 +1,5 @@
 """A replica with Redis down at start runs alone (single-replica mode), and a command whose agent is
-gone for good is failed, never dropped (CONTRACT §2, §3)."""
+gone for good is failed, never dropped (docs/contract.md §2, §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The VNC proxy (CONTRACT §6): binary RFB through any replica, and its checks in order."""
+"""The VNC proxy (docs/contract.md §6): binary RFB through any replica, and its checks in order."""
 
 from __future__ import annotations
 

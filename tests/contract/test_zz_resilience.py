@@ -1,4 +1,4 @@
-"""Faults (CONTRACT §1 [repair] tokens, §2 [repair] zero lost commands, §3 [repair] Redis comes back).
+"""Faults (docs/contract.md, the reference only promises: §1 tokens, §2 no lost command, §3 Redis back).
 
 These tests kill replicas and Redis; they run last (file name) and leave everything running again.
 """

@@ -1,4 +1,4 @@
-"""Platform agents of the local reference stack (CONTRACT.md §2, §4, §5, §6, agent side).
+"""Platform agents of the local reference stack (docs/contract.md §2, §4, §5, §6, agent side).
 
 - ``runtime``: the common agent runtime — register, WebSocket to a Control Plane replica,
   heartbeat, reconnect with backoff across the API URLs, command dispatch with

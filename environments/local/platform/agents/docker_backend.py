@@ -1,4 +1,4 @@
-"""Docker agent platform: sessions as real containers (CONTRACT.md §5).
+"""Docker agent platform: sessions as real containers (docs/contract.md §5).
 
 Container ``streamspace-<sessionId>`` from the template's ``baseImage``; labels ``app=streamspace,
 component=session, session-id, user, agent-id`` plus the run label on everything created; network

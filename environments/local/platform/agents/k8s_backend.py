@@ -1,4 +1,4 @@
-"""Kubernetes agent platform: sessions as Deployment + Service (+ PVC) (CONTRACT.md §4).
+"""Kubernetes agent platform: sessions as Deployment + Service (+ PVC) (docs/contract.md §4).
 
 Per session: Deployment and Service named ``<sessionId>`` labelled ``app=streamspace-session,
 session=<id>, user=<user>, template=<tmpl>`` (plus the run label when configured), container port

@@ -1,4 +1,4 @@
-"""Kubernetes agent HA: leader election on a ``coordination.k8s.io/v1`` Lease (CONTRACT.md §4).
+"""Kubernetes agent HA: leader election on a ``coordination.k8s.io/v1`` Lease (docs/contract.md §4).
 
 Every replica of one agent shares one AGENT_ID, hence one Lease ``streamspace-agent-<AGENT_ID>``:
 exactly one leader. A candidate takes the Lease when it is free or expired

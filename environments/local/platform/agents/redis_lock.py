@@ -1,4 +1,4 @@
-"""Docker agent HA: a leader lock in Redis (CONTRACT.md §5).
+"""Docker agent HA: a leader lock in Redis (docs/contract.md §5).
 
 ``SET streamspace:agent:leader:<agentId> <instance> NX PX <lease>`` takes the lock; renewal and
 release are compare-and-set Lua scripts, so a replica never extends or deletes a lock it lost.

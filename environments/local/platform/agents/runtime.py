@@ -1,4 +1,4 @@
-"""The common agent runtime: one leadership term's connection to the Control Plane (CONTRACT.md §2).
+"""The common agent runtime: one leadership term's connection to the Control Plane (docs/contract.md §2).
 
 An :class:`AgentRuntime` lives while its replica leads. It registers with a Control Plane replica,
 holds the WebSocket, sends heartbeats, reconnects with backoff across the API URLs in rotation,

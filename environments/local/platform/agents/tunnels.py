@@ -1,4 +1,4 @@
-"""VNC tunnels: one TCP connection to a session's VNC server per ``vnc_open`` (CONTRACT.md §6).
+"""VNC tunnels: one TCP connection to a session's VNC server per ``vnc_open`` (docs/contract.md §6).
 
 Bytes travel base64 in ``vnc_data`` both ways. The agent answers ``vnc_ready`` once the TCP
 connection is open and ``vnc_error`` when it cannot connect or the VNC server closes the stream.

@@ -1,4 +1,4 @@
-"""Envelopes of the agent ↔ Control Plane protocol (CONTRACT.md §2), from the stack's common module.
+"""Envelopes of the agent ↔ Control Plane protocol (docs/contract.md §2), from the stack's common module.
 
 A frame that cannot be parsed is logged and dropped: one bad frame never breaks the connection.
 """

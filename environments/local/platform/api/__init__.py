@@ -1,4 +1,4 @@
-"""One Control Plane API replica (CONTRACT §1, §2 Control Plane side, §3, §6 proxy side, §7).
+"""One Control Plane API replica (docs/contract.md §1, §2 Control Plane side, §3, §6 proxy side, §7).
 
 - :mod:`.app`       -- the aiohttp application, start-up (migrate, seed) and shutdown
 - :mod:`.auth`      -- JWT HS256 (one shared secret) and the login/refresh routes

@@ -1,6 +1,6 @@
 """The agent hub: agents' WebSockets held by this replica, Redis keys, pub/sub, and the VNC relay.
 
-Redis (hub data in DB ``hubRedisDb``, 1 by default, CONTRACT §3):
+Redis (hub data in DB ``hubRedisDb``, 1 by default, docs/contract.md §3):
 
 - ``agent:<agentId>:pod`` = this replica's name and ``agent:<agentId>:connected`` = ``"true"``, both with
   a 5 min TTL set on connect and refreshed by every heartbeat. They are removed on disconnect only if

@@ -1,4 +1,4 @@
-"""Database rows to the contract's JSON objects (wire names exactly as in CONTRACT §1)."""
+"""Database rows to the contract's JSON objects (wire names exactly as in docs/contract.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The agent protocol's message envelope (CONTRACT §2).
+"""The agent protocol's message envelope (docs/contract.md §2).
 
 Every WebSocket frame is JSON text ``{"type", "timestamp": "RFC3339", "payload": {...}}``; one frame
 may carry several messages separated by ``\\n``.
