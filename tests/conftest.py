@@ -170,3 +170,19 @@ def _docker_answers() -> bool:
 def rollback_migrations(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The StreamSpace migrations (kept once, in the up/down layout) written in the rollback layout."""
     return write_rollback_layout(MIGRATIONS / "streamspace_updown", tmp_path_factory.mktemp("streamspace_rollback"))
+
+
+@pytest.fixture
+def scratch_database_kit(postgres_server: PostgresServer) -> Iterator[Any]:
+    """DatabaseKit connected to the test PostgreSQL as ``admin``, with a scratch test database made
+    (dropped again, with everything the test registered, at the end)."""
+    from DatabaseKit import DatabaseKit
+
+    lib = DatabaseKit()
+    lib.connect_to_database("127.0.0.1", postgres_server.port, "postgres", dbname="postgres", alias="admin")
+    lib.create_test_database()
+    try:
+        yield lib
+    finally:
+        lib.ctx.cleanup.run_all()
+        lib.close_all_database_connections()

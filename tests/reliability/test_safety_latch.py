@@ -304,6 +304,7 @@ CHAOS_ACTIONS: dict[str, Callable[[Any], Any]] = {
     "Kill Docker Agent": lambda lb: kw(lb, "Kill Docker Agent"),
     "Kill Component": lambda lb: kw(lb, "Kill Component", "postgres"),
     "Lose Redis": lambda lb: kw(lb, "Lose Redis"),
+    "Lose The Database": lambda lb: kw(lb, "Lose The Database"),
     "Partition": lambda lb: kw(lb, "Partition", "api-1", "redis"),
 }
 

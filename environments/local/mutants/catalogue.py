@@ -311,6 +311,30 @@ MUTANTS: tuple[Mutant, ...] = (
                        "One API Replica Cut Off From The Database Refuses Clearly And Recovers"),),
         message=r"online|offline",
     ),
+    Mutant(
+        name="deposed-leader-fails-commands",
+        defect="a leader that loses the Lease fails the commands it was running with another error than 'not leader'",
+        patches=(
+            Patch(_in("agents/runtime.py"), 'answer = ("failed", {"commandId": command_id, "error": "not leader"})',
+                  'answer = ("failed", {"commandId": command_id, "error": "leadership lost"})'),
+        ),
+        tests=(TestRef("02_kubernetes_leader_election.robot", "A Deposed Leader Refuses Commands Gracefully"),),
+        message=r"instead of being refused with 'not leader'",
+    ),
+    Mutant(
+        name="deposed-leader-loses-commands",
+        defect="a deposed leader drops the command it was running and the Control Plane never sends it again",
+        patches=(
+            Patch(_in("agents/leadership.py"), "                await runtime.refuse_unfinished()",
+                  "                pass"),
+            Patch(_in("api/commands.py"), 'statuses = ["pending", "sent", "ack"] if reconnect else ["pending"]',
+                  'statuses = ["pending"]'),
+            Patch(_in("api/commands.py"),
+                  "OR (c.status = 'sent' AND c.sent_at < now() - make_interval(secs => %(again)s))", "OR FALSE"),
+        ),
+        tests=(TestRef("02_kubernetes_leader_election.robot", "A Deposed Leader Refuses Commands Gracefully"),),
+        message=r"neither refused nor carried out",
+    ),
 )
 
 
