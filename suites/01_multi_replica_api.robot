@@ -94,12 +94,14 @@ Sessions Survive The Death Of The Replica Holding The Agent
     And A Running Session For    ${user}    kubernetes
 
 A Session Is Managed Through The Surviving Replicas
-    [Documentation]    A session created through a replica that then dies is hibernated, woken and terminated
-    ...    through the others, and the agent acknowledged and completed every one of those commands.
+    [Documentation]    A session created through the replica holding the Docker agent, which then dies, is
+    ...    hibernated, woken and terminated through the others (the agent must move to one of them), and the
+    ...    agent acknowledged and completed every one of those commands.
     Given An HA Control Plane With 3 API Replicas
     ${user} =    And A New User Called    alice
-    ${session} =    And A Running Session For    ${user}    docker    replica=api-3
-    When API Replica Dies    api-3
+    ${holder} =    And The Replica Holding The Agent Of    docker
+    ${session} =    And A Running Session For    ${user}    docker    replica=${holder}
+    When API Replica Dies    ${holder}
     Then The Session Is Hibernated    ${session}
     And The Session Is Woken    ${session}
     And The Session Is Terminated    ${session}

@@ -31,6 +31,7 @@ class Target:
     host: str
     port: int
     open: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    connections: int = 0  # relayed connections open to this server right now
 
     @property
     def cut(self) -> bool:
@@ -113,6 +114,7 @@ class Link:
                 return
             target, up_reader, up_writer = connected
             self._writers.add(up_writer)
+            target.connections += 1
             # when one side closes, close both: a process that dies closes its sockets, and the
             # peer must see that at once (a half-open relay would hide a crash)
             pipes = {asyncio.ensure_future(self._pipe(reader, up_writer, target.open)),
@@ -120,6 +122,7 @@ class Link:
             try:
                 await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
             finally:
+                target.connections -= 1
                 for pipe in pipes:
                     pipe.cancel()
                 await asyncio.gather(*pipes, return_exceptions=True)
@@ -185,6 +188,17 @@ class LinkTable:
     def cuts(self) -> list[dict[str, str]]:
         pairs = {(link.client, target.server) for link in self.links for target in link.targets if target.cut}
         return [{"a": a, "b": b} for a, b in sorted(pairs)]
+
+    def connections(self) -> list[dict[str, object]]:
+        """The connections open right now through the links, per (client, server) with any open:
+        who really talks to whom (e.g. which agent replicas hold a connection to the Control Plane)."""
+        counts: dict[tuple[str, str], int] = {}
+        for link in self.links:
+            for target in link.targets:
+                if target.connections:
+                    key = (link.client, target.server)
+                    counts[key] = counts.get(key, 0) + target.connections
+        return [{"client": c, "server": s, "open": n} for (c, s), n in sorted(counts.items())]
 
     async def close(self) -> None:
         await asyncio.gather(*(link.close() for link in self.links), return_exceptions=True)

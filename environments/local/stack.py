@@ -577,6 +577,7 @@ class LocalStack:
             "sessionImage": self.session_image,
             "logs": str(self.logs),
             "partitions": self.links.cuts(),
+            "connections": self.links.connections(),
         }
 
     # ------------------------------------------------------------------- faults

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from robot.api import logger
@@ -188,6 +189,71 @@ class EndpointKeywords:
         | @{replicas} = | Get Agent Replicas | docker |
         """
         return [str(r["name"]) for r in current_topology().agent_replicas(platform)]
+
+    @keyword("Get Control Plane Connections")
+    def get_control_plane_connections(self, platform: str = "kubernetes") -> dict[str, int]:
+        """How many connections each replica of ``platform``'s agent has open to the Control Plane's API
+        replicas right now, by replica name: who really talks to the Control Plane, whatever the
+        replicas say of themselves. Only a replica that leads should hold one.
+
+        Read from the environment's network (the local stack relays every connection between two
+        components); an environment that cannot see its connections fails, saying so.
+
+        Example:
+        | ${open} = | Get Control Plane Connections | kubernetes |
+        | Should Be Equal As Integers | ${open}[k8s-agent-b] | 0 |
+        """
+        topology = current_topology()
+        if "connections" not in topology.data:
+            raise KitError(f"The {topology.environment} environment does not show its components' connections",
+                           fix="run this check on the local stack (the default environment)")
+        replicas = [str(r["name"]) for r in topology.agent_replicas(platform)]
+        api = set(topology.api_names())
+        counts = {name: 0 for name in replicas}
+        for edge in topology.data["connections"]:
+            if edge["client"] in counts and edge["server"] in api:
+                counts[edge["client"]] += int(edge["open"])
+        return counts
+
+    @keyword("Only The Leader Should Hold Control Plane Connections")
+    def only_the_leader_should_hold_control_plane_connections(self, leader: str, platform: str = "kubernetes",
+                                                             during: str | float = "3s",
+                                                             interval: str | float = "0.1s") -> None:
+        """For ``during``, every ``interval``, no replica of ``platform``'s agent but ``leader`` holds a
+        connection to the Control Plane, and ``leader`` holds one at the end: replicas that each believe
+        they lead each connect, and that fails naming them and how often each was seen connected.
+
+        An environment that does not show its components' connections (kind) logs a warning that
+        this part of the check could not be made, and returns.
+
+        Example:
+        | Only The Leader Should Hold Control Plane Connections | k8s-agent-b | kubernetes | during=3s |
+        """
+        if "connections" not in current_topology().data:
+            logger.warn("This environment does not show which replica holds a connection to the Control Plane: "
+                        "that part of the one-leader check was not made")
+            return
+        seen: dict[str, int] = {}
+        samples = 0
+        deadline = time.monotonic() + to_seconds(during)
+        step = to_seconds(interval)
+        counts: dict[str, int] = {}
+        while True:
+            counts = self.get_control_plane_connections(platform)
+            samples += 1
+            for name, open_now in counts.items():
+                if open_now and name != leader:
+                    seen[name] = seen.get(name, 0) + 1
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(step)  # a sample interval of the watch, bounded by ``during``
+        if seen:
+            others = ", ".join(f"{name} (connected in {n} of {samples} looks)" for name, n in sorted(seen.items()))
+            raise AssertionError(f"more than one replica leads: besides the leader {leader}, {others} held a "
+                                 f"connection to the Control Plane within {to_seconds(during):g} s")
+        if not counts.get(leader):
+            raise AssertionError(f"the leader {leader} holds no connection to the Control Plane "
+                                 f"(connections now: {counts})")
 
     @keyword("Get Agent Platforms")
     def get_agent_platforms(self) -> list[str]:
