@@ -82,3 +82,27 @@ def test_server_crash_closes_the_client_side_at_once() -> None:
         server.close()
 
     asyncio.run(scenario())
+
+
+def test_links_count_the_connections_open_through_them() -> None:
+    """Who really talks to whom: a connection through a link counts while it is open, and only then."""
+    async def scenario() -> None:
+        server = await _echo_server()
+        table = LinkTable("127.0.0.1")
+        port = server.sockets[0].getsockname()[1]
+        link = await table.add_service("k8s-agent-b", "api", [("api-1", "127.0.0.1", port)])
+        assert table.connections() == []
+        reader, writer = await asyncio.open_connection("127.0.0.1", link.listen_port)
+        assert await _roundtrip(reader, writer, b"hello", 2) == b"hello"
+        assert table.connections() == [{"client": "k8s-agent-b", "server": "api-1", "open": 1}]
+        writer.close()
+        await writer.wait_closed()
+        for _ in range(100):  # the relay notices the close on its next read
+            if not table.connections():
+                break
+            await asyncio.sleep(0.01)
+        assert table.connections() == []
+        await table.close()
+        server.close()
+
+    asyncio.run(scenario())
