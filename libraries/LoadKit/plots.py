@@ -15,13 +15,23 @@ from LoadKit.runner import Sample
 
 
 def output_dir() -> Path:
+    """``plots/`` under Robot's output folder (where every picture of a run goes), else ``results/plots``."""
     try:
         folder = BuiltIn().get_variable_value("${OUTPUT DIR}")
     except RobotNotRunningError:
         folder = None
-    path = Path(folder) if folder else Path("results")
+    path = (Path(folder) if folder else Path("results")) / "plots"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _test_name() -> str:
+    """The running test's name (a plot's file name starts with it: the same load level in two tests
+    makes two files that say which test drew them), or nothing outside a test."""
+    try:
+        return str(BuiltIn().get_variable_value("${TEST NAME}") or "")
+    except RobotNotRunningError:
+        return ""
 
 
 def _figure(width: float = 8, height: float = 3.6) -> tuple[Any, Any]:
@@ -41,7 +51,8 @@ def _save(fig: Any, title: str, stem: str) -> Path:
     fig.savefig(buffer, format="png")
     pyplot.close(fig)
     png = buffer.getvalue()
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-") or "plot"
+    test = _test_name()
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{test} {stem}" if test else stem).strip("-").lower() or "plot"
     folder = output_dir()
     path = folder / f"{safe}.png"
     number = 1

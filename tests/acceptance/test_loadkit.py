@@ -53,10 +53,12 @@ def test_robot_suite(delay_server, tmp_path):
     assert rc == 0, f"{rc} Robot test(s) failed; see {tmp_path}/log.html"
     assert 'pass="8" fail="0"' in output
     assert "test-token" not in output
-    plots = sorted(p.name for p in tmp_path.glob("*.png"))
-    assert any(p.startswith("load-fixed-delay-latency") for p in plots), plots
+    assert not list(tmp_path.glob("*.png")), "pictures belong under plots/, not at the output folder's root"
+    plots = sorted(p.name for p in (tmp_path / "plots").glob("*.png"))
+    assert any("load-fixed-delay-latency" in p for p in plots), plots
     assert any(p.endswith("-steps.png") for p in plots), plots
-    assert any(p.startswith("resources-") for p in plots), plots
+    assert any("resources-" in p for p in plots), plots
+    assert not [p for p in plots if p.removesuffix(".png").rsplit("-", 1)[-1].isdigit()], plots
     log = (tmp_path / "log.html").read_text()
     assert "data:image/png;base64," in log
 
