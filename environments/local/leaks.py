@@ -275,9 +275,17 @@ def _lock_holder(lock: Path) -> int:
         return 0
 
 
+def leftover_port_rules() -> list[str]:
+    """Port-forwarding rules into the kit's container subnets whose container is gone
+    (environments/local/netrules.py)."""
+    from environments.local import netrules
+
+    return [netrules.describe(rule) for rule in netrules.stale_rules()]
+
+
 def audit() -> list[str]:
     return (leftover_processes() + leftover_engine_objects() + leftover_private_engine_state()
-            + leftover_temp_dirs() + leftover_x_displays())
+            + leftover_temp_dirs() + leftover_x_displays() + leftover_port_rules())
 
 
 def main() -> int:
@@ -286,13 +294,15 @@ def main() -> int:
         print(json.dumps(found, indent=2))
     if not found:
         print("leak audit: nothing left behind (processes, containers, volumes, networks, engines, temp dirs, "
-              "X displays)")
+              "X displays, port-forwarding rules)")
         return 0
     print(f"leak audit: {len(found)} thing(s) left behind:")
     for item in found:
         print(f"  {item}")
     from environments.local.dockerd import default_home
 
+    if any(item.startswith("port-forwarding rule") for item in found):
+        print("  remove the stale port-forwarding rules: python -m environments.local.netrules --remove")
     for engine in private_engines():
         prefix = "" if Path(engine["home"]) == default_home() else f"KIT_DOCKER_HOME={engine['home']} "
         print(f"  stop the private Docker engine {engine['pid']} once no run uses it: "

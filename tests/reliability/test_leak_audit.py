@@ -236,3 +236,33 @@ def test_a_killed_runs_private_docker_engine_is_reported_then_gone(tmp_path: Pat
     found = leaks.audit()
     assert not [item for item in found if str(home) in item or runtime in item or bridge in item
                 or item.startswith(f"process {pid}:")], found
+
+
+def test_a_port_forwarding_rule_to_a_gone_container_is_reported_then_removed() -> None:
+    """A Netavark DNAT rule into the kit's subnet whose container is gone (what a killed Podman engine
+    leaves in the kernel) is reported, and ``netrules --remove`` deletes it."""
+    from environments.local import netrules
+
+    if not shutil.which("iptables"):
+        pytest.skip("no iptables on this machine: no port-forwarding rule can be left")
+    chain = f"NETAVARK-DN-KIT{uuid.uuid4().hex[:8].upper()}"
+    spec = "-d 127.0.0.1/32 -p tcp -m tcp --dport 9 -j DNAT --to-destination 10.209.255.254:5900"
+    subprocess.run(["iptables", "-w", "5", "-t", "nat", "-N", chain], check=True, timeout=30)
+    try:
+        subprocess.run(["iptables", "-w", "5", "-t", "nat", "-A", chain, *spec.split()], check=True, timeout=30)
+        planted = [rule for rule in netrules.stale_rules() if rule["chain"] == chain]
+        assert [rule["ip"] for rule in planted] == ["10.209.255.254"], netrules.stale_rules()
+        assert any(chain in item for item in leaks.audit())
+        assert netrules.remove(planted) == []
+        assert not [rule for rule in netrules.stale_rules() if rule["chain"] == chain]
+    finally:
+        subprocess.run(["iptables", "-w", "5", "-t", "nat", "-F", chain], check=False, timeout=30)
+        subprocess.run(["iptables", "-w", "5", "-t", "nat", "-X", chain], check=False, timeout=30)
+
+
+def test_rules_outside_the_kits_subnets_are_not_reported() -> None:
+    from environments.local import netrules
+
+    listing = ("-A NETAVARK-DN-1 -d 127.0.0.1/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 10.88.0.5:80\n"
+               "-A NETAVARK-DN-2 -d 127.0.0.1/32 -p tcp -m tcp --dport 81 -j DNAT --to-destination 10.209.3.4:5900\n")
+    assert [rule["ip"] for rule in netrules.dnat_rules(listing)] == ["10.209.3.4"]
