@@ -23,8 +23,11 @@ from typing import Any, TypeVar
 import pytest
 
 from environments.local.postgres_server import PostgresServer
+from environments.local.procs import restore_sigint
 from environments.local.redis_server import RedisServer
 from environments.local.vnc_server import VncServer
+
+restore_sigint()  # a run started with SIGINT ignored still stops on it, and so do its children
 
 VNC_PASSWORD = "kit-secret"
 

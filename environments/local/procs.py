@@ -243,3 +243,11 @@ def _stat(pid: int) -> list[str]:
             return stat.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return []
+
+
+def restore_sigint() -> None:
+    """Take SIGINT back when this process started with it ignored (a job started in the background by
+    a shell, as some CI systems do): Python then raises KeyboardInterrupt on it, and the programs this
+    process starts get SIGINT at its default again, so Ctrl-C and a SIGINT to the group stop them."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

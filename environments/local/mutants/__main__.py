@@ -17,6 +17,7 @@ from types import FrameType
 
 from environments.local.mutants.catalogue import MUTANTS, Mutant, by_name
 from environments.local.mutants.runner import KILLED, Verdict, run_mutant
+from environments.local.procs import restore_sigint
 
 
 def _interrupted(signum: int, _frame: FrameType | None) -> None:
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             for test in mutant.tests:
                 print(f"    {test}")
         return 0
+    restore_sigint()
     signal.signal(signal.SIGTERM, _interrupted)
     started = time.monotonic()
     verdicts: list[Verdict] = []
