@@ -150,16 +150,8 @@ class FaultKeywords:
         | Lose Redis |
         | Restore Redis |
         """
-        driver = self.core.driver()
-        driver.topology().require_component("redis")
-        self.core.check(driver, "lose", "redis")
-        if graceful:
-            driver.stop_component("redis")
-        else:
-            driver.kill("redis")
         details = f"for {to_seconds(duration):g} s" if duration else "until restored"
-        event = self.core.record("lose Redis", "redis", lambda: ensure_started(driver, "redis"),
-                                 "start Redis again", details)
+        event = self._lose_backend("redis", "Redis", graceful, details)
         if duration:
             timer = threading.Timer(to_seconds(duration), self._restore_quietly, args=(event,))
             timer.daemon = True
@@ -178,13 +170,7 @@ class FaultKeywords:
         Example:
         | Restore Redis |
         """
-        pending = self.core.timeline.pending(target="redis")
-        errors = self.core.undo_all(pending)
-        if errors:
-            raise KitError("Redis could not be restored", cause="; ".join(errors),
-                           fix="read the environment's component logs")
-        if not pending:
-            logger.info("Redis was not lost (or is back already)")
+        self._restore_backend("redis", "Redis")
 
     # -- the platform's database ------------------------------------------------------------
     @keyword("Lose The Database")
@@ -196,15 +182,7 @@ class FaultKeywords:
         | Lose The Database |
         | Restore The Database |
         """
-        driver = self.core.driver()
-        driver.topology().require_component("postgres")
-        self.core.check(driver, "lose", "postgres")
-        if graceful:
-            driver.stop_component("postgres")
-        else:
-            driver.kill("postgres")
-        self.core.record("lose the database", "postgres", lambda: ensure_started(driver, "postgres"),
-                         "start PostgreSQL again", "stopped" if graceful else "crashed")
+        self._lose_backend("postgres", "PostgreSQL", graceful, "stopped" if graceful else "crashed")
 
     @keyword("Restore The Database")
     def restore_the_database(self) -> None:
@@ -214,10 +192,28 @@ class FaultKeywords:
         Example:
         | Restore The Database |
         """
-        errors = self.core.undo_all(self.core.timeline.pending(target="postgres"))
+        self._restore_backend("postgres", "PostgreSQL")
+
+    def _lose_backend(self, component: str, label: str, graceful: bool, details: str) -> ChaosEvent:
+        """Stop (``graceful``) or crash a backend of the environment; recorded with its undo (start it again)."""
+        driver = self.core.driver()
+        driver.topology().require_component(component)
+        self.core.check(driver, "lose", component)
+        if graceful:
+            driver.stop_component(component)
+        else:
+            driver.kill(component)
+        return self.core.record(f"lose {label}", component, lambda: ensure_started(driver, component),
+                                f"start {label} again", details)
+
+    def _restore_backend(self, component: str, label: str) -> None:
+        pending = self.core.timeline.pending(target=component)
+        errors = self.core.undo_all(pending)
         if errors:
-            raise KitError("The database could not be restored", cause="; ".join(errors),
-                           fix="read the environment's component logs (postgres)")
+            raise KitError(f"{label} could not be restored", cause="; ".join(errors),
+                           fix=f"read the environment's component logs ({component})")
+        if not pending:
+            logger.info(f"{label} was not lost (or is back already)")
 
     # -- network ----------------------------------------------------------------------
     @keyword("Partition")
