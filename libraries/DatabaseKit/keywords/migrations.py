@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,18 @@ class Migrator:
                                     migration.version))
             current = migration.version
         return results
+
+    def up_to_latest(self, what: str) -> tuple[list[StepResult], float, int]:
+        """Every pending migration, timed: ``(steps, seconds, version)``; fails unless the database is
+        then clean at the latest version (``what`` names the run in that failure)."""
+        began = time.perf_counter()
+        steps = self.up()
+        seconds = round(time.perf_counter() - began, 4)
+        version, dirty = self.state()
+        if version != self.latest or dirty:
+            raise AssertionError(f"After {what} the version is {version}{' (dirty)' if dirty else ''}, "
+                                 f"expected {self.latest}")
+        return steps, seconds, version
 
     def down(self, steps: int | None = None, to: int | None = None) -> list[StepResult]:
         current = self._check_start("migrate down")

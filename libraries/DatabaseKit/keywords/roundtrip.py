@@ -3,7 +3,6 @@ one, then all of them, up, down and up again, checking schema and rows at every 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,13 +113,7 @@ class RoundTripKeywords:
         """
         run = self._start(folder, layout, alias, "apply the migrations")
         migrator, start = run.migrator, run.start
-        began = time.perf_counter()
-        steps = migrator.up()
-        seconds = round(time.perf_counter() - began, 4)
-        version, dirty = migrator.state()
-        if version != migrator.latest or dirty:
-            raise AssertionError(f"After applying the migrations the version is {version}"
-                                 f"{' (dirty)' if dirty else ''}, expected {migrator.latest}")
+        steps, seconds, version = migrator.up_to_latest("applying the migrations")
         logger.info(f"{len(steps)} migrations applied over version {start} in {seconds:.3f} s")
         return {"from_version": start, "version": version, "seconds": seconds, "resolution": 0.0001,
                 "steps": log_steps("Migrations applied", steps)}
