@@ -345,3 +345,21 @@ class EndpointKeywords:
         | ${timings} = | Get Environment Timings |
         """
         return dict(current_topology().data.get("timings", {}))
+
+    @keyword("Get Environment Timing")
+    def get_environment_timing(self, name: str, default: float | None = None) -> float:
+        """One of the environment's timings in seconds (``leaseDuration``, ``heartbeatInterval``...); the last
+        step of a list (a backoff); ``default`` when the environment does not state it (else it fails).
+
+        Example:
+        | ${lease} = | Get Environment Timing | leaseDuration | default=15 |
+        """
+        value = self.get_environment_timings().get(name)
+        if isinstance(value, list):
+            value = value[-1] if value else None
+        if value in (None, ""):
+            if default is None:
+                raise KitError(f"The environment does not state the timing '{name}'",
+                               fix="give it in the environment's timings (its variable file or platform file)")
+            return float(default)
+        return float(value)
