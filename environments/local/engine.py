@@ -25,6 +25,7 @@ import http.client
 import os
 import shutil
 import socket
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,7 +238,17 @@ class Engine:
         except BackendError:
             self.stop()
             raise
+        self._remove_stale_port_rules()
         return self
+
+    def _remove_stale_port_rules(self) -> None:
+        """A killed engine can leave rules that send a published port to a container that is gone: a
+        container published on that port later would never be reached (environments/local/netrules.py)."""
+        from environments.local import netrules
+
+        removed, errors = netrules.remove_stale()
+        for line in [f"removed {what}" for what in removed] + [f"could not remove {what}" for what in errors]:
+            print(f"[kit] {line}", file=sys.stderr, flush=True)
 
     def _start_private_docker(self, timeout: float, tried: str) -> Engine:
         from environments.local import dockerd

@@ -7,7 +7,9 @@ free (nothing listens on it), but every connection to it is sent to a dead addre
 host", or a VNC server that never greets. Packages removed or not, the kernel keeps them until reboot.
 
 ``python -m environments.local.netrules`` lists such rules into the kit's container subnets whose
-container no longer exists; ``--remove`` deletes them. The leak audit reports them.
+container no longer exists; ``--remove`` deletes them. The leak audit reports them; the kit removes
+them itself when it starts a Podman engine and when the watcher of a killed run has removed its
+containers (:func:`remove_stale`).
 """
 
 from __future__ import annotations
@@ -87,6 +89,15 @@ def remove(rules: list[dict[str, str]]) -> list[str]:
         if done.returncode != 0:
             errors.append(f"{rule['chain']} {rule['spec']}: {done.stderr.strip()}")
     return errors
+
+
+def remove_stale() -> tuple[list[str], list[str]]:
+    """Remove the stale rules; returns what was removed and what could not be (with the reason)."""
+    rules = stale_rules()
+    errors = remove(rules) if rules else []
+    removed = [describe(rule) for rule in rules
+               if not any(error.startswith(f"{rule['chain']} {rule['spec']}:") for error in errors)]
+    return removed, errors
 
 
 def describe(rule: dict[str, str]) -> str:

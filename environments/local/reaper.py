@@ -242,6 +242,12 @@ def clean(items: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
                 removed += ACTIONS[kind](item)
             except Exception as error:  # noqa: BLE001 - go on with the rest, report each failure
                 failed.append(f"{kind} {item.get('label') or item.get('path') or item.get('home')}: {error}")
+    if any(item["kind"] in ("labelled", "group") for item in items):
+        from environments.local import netrules  # containers that died with their engine keep their rules
+
+        gone, errors = netrules.remove_stale()
+        removed += gone
+        failed += [f"port-forwarding rule {error}" for error in errors]
     return removed, failed
 
 

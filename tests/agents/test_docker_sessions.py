@@ -170,3 +170,27 @@ def test_replicas_racing_to_make_the_session_network_both_go_on(engine, run_labe
             thread.join(30)
         assert not errors, f"a replica failed where another made the network: {errors[0]}"
         assert replicas[0].client.networks.get(config.network)
+
+
+def test_a_session_whose_vnc_never_greets_fails_naming_its_container(engine, docker_client, run_label):
+    """A session container that serves no VNC fails its start within the agent's start timeout, and
+    the failure says what the container shows (its state, its last log lines), not only "no greeting"."""
+    import asyncio
+
+    from environments.local.images import ensure_busybox_image
+    from environments.local.platform.agents.config import AgentConfig
+    from environments.local.platform.agents.docker_backend import DockerPlatform
+    from environments.local.platform.agents.runtime import CommandError
+
+    image = ensure_busybox_image(docker_client)
+    key, value = run_label.split("=")
+    config = AgentConfig(run_label=(key, value), network=f"kit-mute-{secrets.token_hex(3)}", start_timeout=2.0)
+    platform = DockerPlatform(engine.url, config, AGENT_ID)
+    sid = f"mute-{secrets.token_hex(4)}"
+    payload = {"sessionId": sid, "user": "bob", "template": "mute", "namespace": "streamspace",
+               "templateManifest": {"spec": {"baseImage": image, "vnc": {"enabled": True, "port": 5900}}}}
+    with pytest.raises(CommandError) as failure:
+        asyncio.run(platform.run_command("start_session", payload))
+    message = str(failure.value)
+    assert "did not greet within 2 s" in message, message
+    assert f"container streamspace-{sid} is exited (exit code 0)" in message, message

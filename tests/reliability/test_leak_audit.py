@@ -238,11 +238,10 @@ def test_a_killed_runs_private_docker_engine_is_reported_then_gone(tmp_path: Pat
                 or item.startswith(f"process {pid}:")], found
 
 
-def test_a_port_forwarding_rule_to_a_gone_container_is_reported_then_removed() -> None:
+@contextlib.contextmanager
+def _stale_port_rule() -> Iterator[str]:
     """A Netavark DNAT rule into the kit's subnet whose container is gone (what a killed Podman engine
-    leaves in the kernel) is reported, and ``netrules --remove`` deletes it."""
-    from environments.local import netrules
-
+    leaves in the kernel), in a chain of its own; yields the chain."""
     if not shutil.which("iptables"):
         pytest.skip("no iptables on this machine: no port-forwarding rule can be left")
     chain = f"NETAVARK-DN-KIT{uuid.uuid4().hex[:8].upper()}"
@@ -250,14 +249,52 @@ def test_a_port_forwarding_rule_to_a_gone_container_is_reported_then_removed() -
     subprocess.run(["iptables", "-w", "5", "-t", "nat", "-N", chain], check=True, timeout=30)
     try:
         subprocess.run(["iptables", "-w", "5", "-t", "nat", "-A", chain, *spec.split()], check=True, timeout=30)
+        yield chain
+    finally:
+        subprocess.run(["iptables", "-w", "5", "-t", "nat", "-F", chain], check=False, timeout=30)
+        subprocess.run(["iptables", "-w", "5", "-t", "nat", "-X", chain], check=False, timeout=30)
+
+
+def _rules_in(chain: str) -> list[str]:
+    from environments.local import netrules
+
+    return [rule["ip"] for rule in netrules.dnat_rules() if rule["chain"] == chain]
+
+
+def test_a_port_forwarding_rule_to_a_gone_container_is_reported_then_removed() -> None:
+    from environments.local import netrules
+
+    with _stale_port_rule() as chain:
         planted = [rule for rule in netrules.stale_rules() if rule["chain"] == chain]
         assert [rule["ip"] for rule in planted] == ["10.209.255.254"], netrules.stale_rules()
         assert any(chain in item for item in leaks.audit())
         assert netrules.remove(planted) == []
-        assert not [rule for rule in netrules.stale_rules() if rule["chain"] == chain]
-    finally:
-        subprocess.run(["iptables", "-w", "5", "-t", "nat", "-F", chain], check=False, timeout=30)
-        subprocess.run(["iptables", "-w", "5", "-t", "nat", "-X", chain], check=False, timeout=30)
+        assert not _rules_in(chain)
+
+
+def test_the_watcher_of_a_killed_run_removes_stale_port_rules() -> None:
+    """When a killed run's watcher has stopped its process groups, it also removes the rules their
+    containers left: the next run's published port would be sent to a dead address."""
+    from environments.local import reaper
+
+    with _stale_port_rule() as chain:
+        gone_group = {"kind": "group", "pgid": 2**22 - 1, "started": "0", "name": "a killed run's engine"}
+        removed, failed = reaper.clean([gone_group])
+        assert not _rules_in(chain), (removed, failed)
+        assert any(chain in line for line in removed), removed
+
+
+@pytest.mark.engine
+@pytest.mark.skipif(shutil.which("podman") is None, reason="Podman is not installed")
+def test_starting_a_podman_engine_removes_stale_port_rules(tmp_path: Path) -> None:
+    from environments.local.engine import Engine
+
+    with _stale_port_rule() as chain:
+        engine = Engine(workdir=tmp_path / "engine", choice="podman").start()
+        try:
+            assert not _rules_in(chain), "a Podman engine started with a stale port-forwarding rule in place"
+        finally:
+            engine.stop()
 
 
 def test_rules_outside_the_kits_subnets_are_not_reported() -> None:

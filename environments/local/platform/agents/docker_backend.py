@@ -155,7 +155,7 @@ class DockerPlatform:
         try:
             await wait_vnc_greets("127.0.0.1", port, self.config.start_timeout)
         except TimeoutError as error:
-            raise CommandError(f"session {session_id}: {error}") from None
+            raise CommandError(f"session {session_id}: {error}; {await self._what_it_shows(container)}") from None
         meta = {"containerId": container.id[:12], "containerName": container.name, "hostPort": port,
                 "network": self.config.network}
         result = {"sessionId": session_id, "state": "running", "containerId": container.id[:12],
@@ -163,6 +163,19 @@ class DockerPlatform:
         status = {"sessionId": session_id, "state": "running", "vncReady": True, "vncPort": VNC_PORT,
                   "platformMetadata": meta}
         return result, status
+
+    async def _what_it_shows(self, container: Any) -> str:
+        """The container's state and the last lines of its log, for a session whose VNC never greeted."""
+        def look() -> str:
+            container.reload()
+            state = container.attrs.get("State") or {}
+            tail = container.logs(tail=5).decode(errors="replace").strip().replace("\n", " | ")
+            return (f"container {container.name} is {state.get('Status', '?')} (exit code {state.get('ExitCode')}); "
+                    f"its last log lines: {tail or '(none)'}")
+        try:
+            return await self._call(look)
+        except CommandError as error:
+            return f"its container could not be inspected: {error}"
 
     async def _start(self, spec: SessionSpec) -> tuple[dict[str, Any], dict]:
         container = await self._call(self._get, spec.session_id)
