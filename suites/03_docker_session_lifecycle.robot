@@ -8,6 +8,7 @@ Documentation       Scenario 3 — the life of a Docker agent session, checked o
 ...                 its data; waking starts it again; termination removes the container and the volume.
 
 Resource            ../resources/docker.resource
+Resource            ../resources/protocol.resource
 Variables           ../variables/thresholds.yaml
 
 Suite Setup         The Docker Test Environment Is Running
@@ -41,6 +42,18 @@ The VNC Port Of A Session Is Published On The Host
     ${user} =    Given A New User Called    alice
     ${session} =    When A Running Session For    ${user}    docker
     Then The VNC Port Of The Session Should Answer    ${session}
+
+A Command The Agent Cannot Carry Out Fails With Its Reason
+    [Documentation]    The container of a running session is removed behind the agent's back; the agent answers
+    ...    the next command (hibernate) with ``failed`` and its reason. The command's record shows that answer
+    ...    and the session turns ``failed`` within the session command budget instead of hanging.
+    [Tags]    protocol
+    ${user} =    Given A New User Called    alice
+    ${session} =    And A Running Session For    ${user}    docker
+    And The Container Of The Session Vanishes    ${session}
+    When Hibernating The Session Is Asked For    ${session}
+    Then The Session Turns Failed Within Budget    ${session}
+    And The Agent Should Have Refused The Command With A Reason    ${session}    hibernate_session
 
 Hibernation Stops The Container And Keeps The Home
     [Documentation]    A hibernated session's container is stopped, not removed, and its home volume stays.

@@ -148,3 +148,22 @@ def command_trail_problems(row: dict[str, Any]) -> list[str]:
         problems.append(f"the agent's ack never arrived on its own: acknowledged_at is completed_at ({done}), "
                         "filled in when the complete came")
     return problems
+
+
+def failure_trail_problems(rows: list[dict[str, Any]], action: str) -> list[str]:
+    """The records of a session's commands show the agent's ``failed`` answer to its ``action`` command:
+    the command reached the agent (``acknowledged_at``), then ``failed`` with the agent's reason."""
+    found = [row for row in rows if row.get("action") == action]
+    if not found:
+        return [f"no {action} command was recorded (recorded: {[row.get('action') for row in rows]})"]
+    row = found[-1]
+    problems = []
+    if row.get("status") != "failed":
+        problems.append(f"the {action} command is '{row.get('status')}', not failed: the agent's failed answer "
+                        "never reached the Control Plane")
+    elif not row.get("error_message"):
+        problems.append(f"the {action} command failed without the agent's reason (no error_message)")
+    if row.get("acknowledged_at") is None:
+        problems.append(f"the agent's ack of the {action} command never reached the Control Plane (no "
+                        "acknowledged_at): the failure is not the agent's answer")
+    return problems

@@ -5,9 +5,9 @@ A figure may carry its budget and its resolution in brackets after the unit::
     figure session_start_seconds = 0.412 s (at most 8.3 s; resolution 0.031 s)
     figure sessions_per_minute_at_5 = 41.2 (at least 10)
 
-A duration (unit ``s`` or ``ms``) must carry both: a duration with no budget, one that does not say
-its resolution, and one measured more coarsely than a tenth of its budget are kit errors
-(:func:`kit_errors`), which the reports list.
+Every figure is a number with a budget (``at most`` or ``at least``): a figure with no budget, or one
+that is not a number, is a kit error (:func:`kit_errors`), which the reports list. A duration (unit
+``s``, ``ms`` or ``min``) must also say its resolution, at most a tenth of its budget.
 """
 
 from __future__ import annotations
@@ -86,14 +86,17 @@ def _with_notes(figure: Figure, notes: str) -> Figure | None:
 
 
 def kit_errors(figure: Figure) -> list[str]:
-    """What makes a figure unfit to judge a promise: a duration with no budget, with no resolution,
-    or measured more coarsely than a tenth of its budget."""
-    if not figure.is_duration:
-        return []
+    """What makes a figure unfit to judge a promise: no number, no budget, and for a duration no
+    resolution or one coarser than a tenth of its budget."""
+    if figure.number is None:
+        return [f"figure {figure.name} = {figure.value} is not a number: log a text, record a number"]
     errors = []
     if figure.budget is None:
-        errors.append(f"figure {figure.name} = {figure.value} {figure.unit} is a duration with no budget to compare "
-                      "it with")
+        kind = "a duration" if figure.is_duration else "a figure"
+        errors.append(f"figure {figure.name} = {figure.value} {figure.unit} is {kind} with no budget to compare "
+                      "it with".replace("  ", " "))
+    if not figure.is_duration:
+        return errors
     if figure.resolution is None:
         errors.append(f"figure {figure.name} = {figure.value} {figure.unit} does not say how finely it was measured")
     elif figure.budget is not None and figure.resolution > RESOLUTION_SHARE * figure.budget + 1e-12:

@@ -65,13 +65,17 @@ class FigureKeywords:
 
     @keyword("Record Figure Of At Most", tags=["figures"])
     def record_figure_of_at_most(self, name: str, value: float, limit: Amount, unit: str = "",
-                                 resolution: Amount = None) -> None:
-        """Record a figure and fail when it is above its limit (both in ``unit``).
+                                 resolution: Amount = None, margin: float = 0.0) -> None:
+        """Record a figure and fail when it is above its limit (both in ``unit``); ``margin`` widens the
+        limit by that share of it (0.25: a quarter more), for a limit that measuring noise may cross.
 
         Example:
         | Record Figure Of At Most | vnc_latency_ms | ${ms} | ${MAX_VNC_LATENCY_MS} | ms | resolution=0.001 |
+        | Record Figure Of At Most | container_cpu_cores | ${cores} | ${quota} | cores | margin=0.25 |
         """
-        figure = self._record(name, value, unit, in_unit(limit, unit), "at most", in_unit(resolution, unit))
+        base = in_unit(limit, unit)
+        widened = base * (1 + float(margin)) if base is not None else None
+        figure = self._record(name, value, unit, widened, "at most", in_unit(resolution, unit))
         if figure.number is None or figure.budget is None or figure.number > figure.budget:
             raise AssertionError(f"{name} was {value} {unit}, above the limit of {figure.budget:g} {unit}"
                                  .replace("  ", " "))

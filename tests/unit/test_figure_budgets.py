@@ -31,9 +31,21 @@ Figure Above Its Budget
 Duration Without A Budget
     Record Figure    vnc_echo_seconds    ${{0.01}}    s
 
-A Count Needs No Budget
-    Record Figure    sessions_lost    0
+A Count With Its Budget
+    Record Figure    sessions_lost    0    budget=${{0}}
     Record Figure Of At Least    sessions_per_minute_at_5    ${{41.2}}    ${{10}}
+
+A Count Without A Budget
+    Record Figure    vnc_reconnects    2
+
+A Text Figure
+    Record Figure    api_failure_reason    no failure up to 120
+
+A Limit Widened By A Margin
+    Record Figure Of At Most    container_cpu_cores    ${{0.6}}    ${{0.5}}    cores    margin=0.25
+
+Above A Limit Widened By A Margin
+    Record Figure Of At Most    container_cpu_cores    ${{0.7}}    ${{0.5}}    cores    margin=0.25
 """
 
 
@@ -64,6 +76,9 @@ def test_a_poll_tick_figure_and_a_figure_without_budget_are_kit_errors() -> None
     assert bare is not None
     errors = kit_errors(bare)
     assert len(errors) == 2 and "is a duration with no budget" in errors[0] and "how finely" in errors[1]
+    count = parse_figure("figure vnc_reconnects = 2")
+    assert count is not None and kit_errors(count) == ["figure vnc_reconnects = 2 is a figure with no budget to "
+                                                       "compare it with"]
 
 
 def test_the_keywords_fail_a_coarse_or_over_budget_figure_and_pass_an_exact_one(tmp_path: Path) -> None:
@@ -74,7 +89,10 @@ def test_the_keywords_fail_a_coarse_or_over_budget_figure_and_pass_an_exact_one(
     status, message = verdicts["Figure Above Its Budget"]
     assert status == "FAIL" and "leader_election_seconds took 6.2 s, above the budget of 5.5 s" in message
     assert verdicts["Duration Without A Budget"][0] == "PASS", "the missing budget is the kit's error, not the test's"
-    assert verdicts["A Count Needs No Budget"][0] == "PASS"
+    assert verdicts["A Count With Its Budget"][0] == "PASS"
+    assert verdicts["A Limit Widened By A Margin"][0] == "PASS"
+    status, message = verdicts["Above A Limit Widened By A Margin"]
+    assert status == "FAIL" and "container_cpu_cores was 0.7 cores, above the limit of 0.625 cores" in message
 
 
 def test_the_reports_list_every_figure_that_cannot_judge_its_promise(tmp_path: Path) -> None:
@@ -83,6 +101,8 @@ def test_the_reports_list_every_figure_that_cannot_judge_its_promise(tmp_path: P
     assert any("vnc_echo_seconds = 0.01 s is a duration with no budget" in e for e in paths.kit_errors)
     assert any("wake_seconds was measured only to within 0.6 s" in e for e in paths.kit_errors)
     assert not any("hibernate_seconds" in e or "sessions_lost" in e for e in paths.kit_errors)
+    assert any("vnc_reconnects = 2 is a figure with no budget" in e for e in paths.kit_errors)
+    assert any("api_failure_reason = no failure up to 120 is not a number" in e for e in paths.kit_errors)
     suite_report = next(iter(paths.suites.values())).read_text()
     assert "## Kit errors" in suite_report and "| Budget | Resolution |" in suite_report
     assert "| hibernate_seconds | 0.412 | s | at most 5.5 s | 0.031 s |" in suite_report

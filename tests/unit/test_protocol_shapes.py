@@ -104,3 +104,22 @@ def test_an_ack_filled_in_by_the_complete_is_not_an_ack() -> None:
     row["acknowledged_at"] = row["completed_at"]
     with pytest.raises(AssertionError, match="the agent's ack never arrived on its own"):
         ProtocolKeywords(None).command_record_should_show_the_agents_answers(row)
+
+
+def test_a_failure_shows_only_when_the_agents_failed_answer_reached_the_record() -> None:
+    from PlatformKit.protocol import failure_trail_problems
+
+    sent = datetime(2026, 1, 1, tzinfo=UTC)
+    start = {"action": "start_session", "status": "completed", "sent_at": sent, "acknowledged_at": sent,
+             "completed_at": sent}
+    failed = {"action": "hibernate_session", "status": "failed", "sent_at": sent,
+              "acknowledged_at": sent + timedelta(seconds=0.1), "error_message": "no container to hibernate"}
+    assert failure_trail_problems([start, failed], "hibernate_session") == []
+    stuck = {**failed, "status": "ack", "error_message": None}
+    assert "not failed: the agent's failed answer never reached" in failure_trail_problems([stuck],
+                                                                                           "hibernate_session")[0]
+    silent = {**failed, "error_message": ""}
+    assert "without the agent's reason" in failure_trail_problems([silent], "hibernate_session")[0]
+    unreached = {**failed, "acknowledged_at": None, "error_message": "agent not connected"}
+    assert "the failure is not the agent's answer" in failure_trail_problems([unreached], "hibernate_session")[0]
+    assert "no hibernate_session command was recorded" in failure_trail_problems([start], "hibernate_session")[0]

@@ -8,7 +8,13 @@ from robot.api import logger
 from robotlibcore import keyword
 
 from PlatformKit.context import PlatformContext
-from PlatformKit.protocol import as_message, command_trail_problems, envelope_problems, hub_message_problems
+from PlatformKit.protocol import (
+    as_message,
+    command_trail_problems,
+    envelope_problems,
+    failure_trail_problems,
+    hub_message_problems,
+)
 
 
 def _fail(what: str, problems: list[str], shown: Any) -> None:
@@ -65,3 +71,19 @@ class ProtocolKeywords:
             raise AssertionError(f"Command {record.get('command_id')} ({record.get('action')} of "
                                  f"{record.get('session_id')}) does not show the agent's answers: "
                                  + "; ".join(problems))
+
+    @keyword("Command Record Should Show A Failure", tags=["protocol", "assertion"])
+    def command_record_should_show_a_failure(self, records: list[dict[str, Any]], action: str) -> None:
+        """Of a session's command records (rows of ``agent_commands``), the last ``action`` command reached
+        the agent (``acknowledged_at``) and ``failed`` with the agent's reason (``error_message``).
+
+        Example:
+        | ${rows} = | Query | SELECT * FROM agent_commands WHERE session_id = %s | parameters=${{[$name]}} |
+        | Command Record Should Show A Failure | ${rows} | hibernate_session |
+        """
+        problems = failure_trail_problems(list(records), action)
+        if problems:
+            raise AssertionError("The agent's failed answer does not show in the platform's records: "
+                                 + "; ".join(problems))
+        row = [r for r in records if r.get("action") == action][-1]
+        logger.info(f"{action} failed with the agent's reason: {row.get('error_message')}")
