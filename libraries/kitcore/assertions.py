@@ -57,8 +57,9 @@ def get_and_assert(
     result: dict[str, Any] = {}
 
     def probe() -> bool:
+        result.pop("seen", None)
         value = getter()
-        result["value"] = value
+        result["value"] = result["seen"] = value
         result["asserted"] = assert_value(value, operator, expected, message)
         return True
 
@@ -66,9 +67,14 @@ def get_and_assert(
     try:
         outcome = wait.until(probe)
     except WaitTimeout as error:
+        if "seen" in result:  # the last try read a value that did not do
+            raise AssertionError(
+                f"{message} should be {operator.value} {expected!r}: it was still {result['seen']!r} after "
+                f"{error.elapsed:.1f} s of {budget:g} s ({error.tries} tries)"
+            ) from None
         raise AssertionError(
             f"{message} should be {operator.value} {expected!r}: retried for "
-            f"{error.elapsed:.1f} s of {budget:g} s ({error.tries} tries); last seen: {error.last_seen}"
+            f"{error.elapsed:.1f} s of {budget:g} s ({error.tries} tries); the last try failed: {error.last_seen}"
         ) from None
     logger.info(f"{message}: {result['value']!r} (after {outcome.tries} tries, {outcome.elapsed:.2f} s)")
     return result["asserted"]

@@ -44,7 +44,7 @@ Hub Command Is Seen On The Pod Channel
 A Failing Getter Says What It Last Saw
     [Documentation]    A getter that retries reports how long it tried and what it last saw.
     [Tags]    assertions
-    Run Keyword And Expect Error    *retried for*last seen*does not exist*
+    Run Keyword And Expect Error    *retried for*the last try failed*does not exist*
     ...    Get Value    robot:missing-key    ==    anything    timeout=0.3s
 
 Server Facts Are Readable

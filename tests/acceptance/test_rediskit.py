@@ -170,7 +170,7 @@ def test_getter_retries_until_value_appears(kit, raw):
     finally:
         timer.cancel()
         raw.delete(k)
-    with pytest.raises(AssertionError, match=r"retried for .* tries\); last seen"):
+    with pytest.raises(AssertionError, match=r"retried for .* tries\); the last try failed"):
         kit.get_value("absent-key", EQ, "x", timeout="0.3s")
 
 

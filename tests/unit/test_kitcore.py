@@ -71,9 +71,17 @@ def test_get_and_assert_retries_until_true() -> None:
     assert value == "running"
 
 
-def test_get_and_assert_retry_failure_says_it_retried() -> None:
-    with pytest.raises(AssertionError, match=r"retried for .* \(\d+ tries\); last seen"):
+def test_get_and_assert_retry_failure_says_what_it_still_read() -> None:
+    with pytest.raises(AssertionError, match=r"^count should be > '5': it was still 1 after .* \(\d+ tries\)$"):
         get_and_assert(lambda: 1, AssertionOperator[">"], "5", "count", timeout=0.2, poll=0.05)
+
+
+def test_get_and_assert_retry_failure_names_the_last_error() -> None:
+    def broken() -> int:
+        raise ConnectionError("the server went away")
+
+    with pytest.raises(AssertionError, match=r"retried for .* tries\); the last try failed: .*the server went away"):
+        get_and_assert(broken, AssertionOperator["=="], 1, "count", timeout=0.2, poll=0.05)
 
 
 def test_numeric_expected_given_as_text_is_compared_as_number() -> None:
