@@ -3,6 +3,7 @@ Documentation       The test environment is up: every backend the scenarios rely
 ...
 ...                 Run this first when something looks wrong: it tells which part of the
 ...                 environment is missing before any scenario fails for that reason.
+Library             Collections
 Library             DatabaseKit
 Library             DockerKit
 Library             EnvironmentKit
@@ -30,7 +31,7 @@ PostgreSQL Answers
     [Documentation]    The platform's database answers a query.
     ${dsn} =    Get Database DSN
     Connect To Database    conninfo=${dsn}    alias=smoke
-    Check Query Result    SELECT 1    ==    1
+    Database Should Answer
 
 The Container Engine Answers
     [Documentation]    The container engine the Docker agent uses answers and tells its version.
@@ -74,12 +75,10 @@ The VNC Server
     [Documentation]    ``host:port`` of one of the environment's plain VNC servers (skips the test when the
     ...    environment has none).
     [Arguments]    ${name}
-    ${topology} =    Get Topology
-    IF    not $topology.get('vnc')    Skip Unless The Environment Has    vnc
-    FOR    ${server}    IN    @{topology}[vnc]
-        IF    $server['name'] == $name    RETURN    ${server}[host]:${server}[port]
-    END
-    Fail    The environment has no VNC server called ${name}
+    ${servers} =    Get VNC Servers
+    IF    not $servers    Skip Unless The Environment Has    vnc
+    Dictionary Should Contain Key    ${servers}    ${name}    msg=The environment has no VNC server called ${name}
+    RETURN    ${servers}[${name}]
 
 Skip Unless The Environment Has
     [Documentation]    Skip the rest of the test (tagged ``no-<component>``, the reason in the log and the report)

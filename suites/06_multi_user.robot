@@ -52,7 +52,7 @@ A Quota Counts Only Live Sessions
     ${team} =    Given A Team Of Users With Sessions    3    2
     ${user} =    And One User Of The Team    ${team}
     And The Quota Of A User Is Full    ${user}    ${team}
-    When The Session Is Terminated    ${team}[${user}][0]
+    When One Session Of The User Is Terminated    ${user}    ${team}
     Then A Running Session For    ${user}    docker
 
 Every User Gets VNC Of Their Own Sessions

@@ -30,9 +30,9 @@ Both Agents Are Online On One Control Plane
 A Session Runs On Each Platform
     [Documentation]    One user runs a session on each platform, each on the right agent.
     ${user} =    Given A New User Called    alice
-    ${both} =    When A Session On Each Platform For    ${user}
-    Then The Session Should Run On    ${both}[0]    kubernetes
-    And The Session Should Run On    ${both}[1]    docker
+    ${on_kubernetes}    ${on_docker} =    When A Session On Each Platform For    ${user}
+    Then The Session Should Run On    ${on_kubernetes}    kubernetes
+    And The Session Should Run On    ${on_docker}    docker
 
 The Template Chooses The Platform When The Request Does Not
     [Documentation]    A request naming only a template lands on the template's platform.
@@ -51,17 +51,16 @@ One List Shows Sessions Of Both Platforms
 A Platform Filter Shows Only That Platform
     [Documentation]    Filtering by platform gives that platform's sessions and no other.
     ${user} =    Given A New User Called    alice
-    ${both} =    When A Session On Each Platform For    ${user}
-    Then Listing By Platform Should Give Only That Platform    kubernetes    ${both}[0]    ${both}[1]
-    And Listing By Platform Should Give Only That Platform    docker    ${both}[1]    ${both}[0]
+    ${on_kubernetes}    ${on_docker} =    When A Session On Each Platform For    ${user}
+    Then Listing By Platform Should Give Only That Platform    kubernetes    ${on_kubernetes}    ${on_docker}
+    And Listing By Platform Should Give Only That Platform    docker    ${on_docker}    ${on_kubernetes}
 
 Sessions Terminate On Both Platforms
     [Documentation]    Terminating works the same on both platforms, and nothing of either session is left: no
     ...    Deployment, Service or pod in Kubernetes, no container or volume in the container engine.
     ${user} =    Given A New User Called    alice
     ${both} =    And A Session On Each Platform For    ${user}
-    When The Session Is Terminated    ${both}[0]
-    And The Session Is Terminated    ${both}[1]
+    When Each Session Is Terminated    ${both}
     Then Every Session Should Be Terminated    ${both}
     And Nothing Should Be Left Of The Sessions    ${both}
 

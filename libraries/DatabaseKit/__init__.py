@@ -13,6 +13,14 @@ AssertionEngine operators and retry with ``retry_timeout=``:
 | Get Row Count | agent_commands | == | 0 | retry_timeout=10s |
 | Check Query Result | SELECT state FROM sessions WHERE name = %s | == | running | parameters=${{['s1']}} |
 
+= The platform's records =
+What the platform keeps in its database and its API does not show, each read by a keyword of its own
+(so no suite or resource writes SQL): `Get Command Records Of Session`, `Get Command Record`,
+`Get Command Status` and `Wait Until Command Has Ended` (the commands it sent to its agents),
+`Get Commands Carried Out Twice`, `Get Agent Of Session` and `Get Agent Heartbeat Age In Seconds`.
+Give them the connection to the platform's database with ``alias=``. `Database Should Answer` checks
+that a database answers at all.
+
 = Isolation and cleanup =
 `Create Test Database` and `Create Test Schema` make throwaway places that the library removes
 at the end of the test (or suite), even when it fails. `Create Test Database` with ``copy_of=``
@@ -60,6 +68,7 @@ from DatabaseKit.keywords.connection import ConnectionKeywords
 from DatabaseKit.keywords.isolation import IsolationKeywords
 from DatabaseKit.keywords.migrations import MigrationKeywords
 from DatabaseKit.keywords.query import QueryKeywords
+from DatabaseKit.keywords.records import PlatformRecordKeywords
 from DatabaseKit.keywords.roundtrip import RoundTripKeywords
 from DatabaseKit.keywords.scenarios import ScenarioKeywords
 from DatabaseKit.keywords.schema import SchemaKeywords
@@ -81,6 +90,7 @@ class DatabaseKit(DynamicCore):
         DynamicCore.__init__(self, [
             ConnectionKeywords(self.ctx),
             QueryKeywords(self.ctx),
+            PlatformRecordKeywords(self.ctx),
             IsolationKeywords(self.ctx),
             SchemaKeywords(self.ctx),
             MigrationKeywords(self.ctx),

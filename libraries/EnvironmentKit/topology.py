@@ -7,7 +7,9 @@ class reads it so that no keyword digs through nested dictionaries itself.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from kitcore import KitError
 
@@ -104,6 +106,17 @@ class Topology:
                 return str(replica["name"])
         return None
 
+    def running_pids(self, part: str) -> list[Any]:
+        """The process ids of the running ``api`` replicas or ``agents`` replicas (those the topology marks
+        running and gives a pid)."""
+        if part == "api":
+            entries = self.api_replicas
+        elif part == "agents":
+            entries = [r for agent in self.data.get("agents", {}).values() for r in agent.get("replicas", [])]
+        else:
+            raise KitError(f"No process ids of '{part}'", fix="ask for those of 'api' or of 'agents'")
+        return [entry["pid"] for entry in entries if entry.get("running") and entry.get("pid")]
+
     # -- components ---------------------------------------------------------------------
     def component_names(self) -> list[str]:
         names = self.api_names()
@@ -170,6 +183,33 @@ class Topology:
     @property
     def credentials(self) -> dict[str, Any]:
         return dict(self.data.get("credentials", {}))
+
+    def vnc_servers(self) -> dict[str, str]:
+        """The environment's plain VNC servers (not sessions'), ``{name: "host:port"}``; empty when none."""
+        servers: dict[str, str] = {}
+        for server in self.data.get("vnc") or []:
+            servers.setdefault(str(server["name"]), f"{server['host']}:{server['port']}")
+        return servers
+
+
+def with_database(url: str, db: int) -> str:
+    """A Redis URL (``redis://host:port/0``) pointing at database ``db`` of the same server."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{int(db)}"))
+
+
+def differing_timings(stated: Mapping[str, Any], running: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The timings of ``stated`` that ``running`` gives another value: ``{name: {stated, running}}``
+    (a timing ``running`` does not give is taken as stated)."""
+    return {name: {"stated": value, "running": running[name]}
+            for name, value in stated.items() if running.get(name, value) != value}
+
+
+def in_turn(order: Iterable[str], available: Iterable[str], count: int) -> list[str]:
+    """``count`` items taken in turn from ``order``, leaving out those not ``available``; empty when none is."""
+    present = set(available)
+    usable = [item for item in order if item in present]
+    return [usable[index % len(usable)] for index in range(int(count))] if usable else []
 
 
 def _masked(value: Any) -> Any:

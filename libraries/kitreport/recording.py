@@ -1,7 +1,8 @@
 """Keywords that record a measured figure with its budget and resolution (``resources/figures.resource``).
 
 A figure is written as one line (``figure <name> = <value> <unit> (at most <budget>; resolution <r>)``)
-into the log, the test's message and the suite's metadata, where the reports read it back.
+into the log, the test's message and the suite's metadata, where the reports read it back. The
+stopwatches and the arithmetic of figures (``kitreport.measuring``) come with them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from robot.libraries.BuiltIn import BuiltIn
 from robot.utils import timestr_to_secs
 
 from kitreport.figures import DURATION_UNITS, RESOLUTION_SHARE, Figure, figure_line, kit_errors
+from kitreport.measuring import MeasuringKeywords
 
 Amount = float | int | str | timedelta | None
 
@@ -38,13 +40,18 @@ def in_unit(amount: Amount, unit: str) -> float | None:
 
 
 @library(scope="GLOBAL", auto_keywords=False)
-class FigureKeywords:
+class FigureKeywords(MeasuringKeywords):
     """Record measured figures, each compared with its budget and carrying its resolution.
 
     A duration (unit ``s``, ``ms`` or ``min``) needs a budget and the resolution it was measured with;
     one without is recorded with a warning and listed as a kit error in the reports. A resolution
     coarser than a tenth of the budget fails the keyword: such a figure cannot tell a kept promise
     from a broken one.
+
+    Stopwatches (`Start A Stopwatch`, `Seconds Since`), moments (`Get Epoch Seconds`,
+    `Get Seconds Between`) and the arithmetic of figures (`Convert Seconds To Milliseconds`,
+    `Get Rate Per Minute`, `Multiply Time In Seconds`...) are keywords too, each naming its unit, so
+    that suites and resources compute nothing themselves.
     """
 
     @keyword("Record Figure", tags=["figures"])

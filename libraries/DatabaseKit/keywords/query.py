@@ -180,6 +180,20 @@ class QueryKeywords:
         return get_and_assert(result, assertion_operator, assertion_expected, f"Result of '{short(statement)}'",
                               retry_timeout, poll)
 
+    @keyword("Database Should Answer", tags=["query", "assertion"])
+    def database_should_answer(self, alias: str | None = None) -> None:
+        """The database answers a query (``SELECT 1`` gives 1).
+
+        Example:
+        | Connect To Database | conninfo=${dsn} | alias=smoke |
+        | Database Should Answer |
+        """
+        handle = self.ctx.handle(alias)
+        value = self.ctx.run(handle, "SELECT 1", None, what="Query 'SELECT 1'").rows[0][0]
+        if value != 1:
+            raise AssertionError(f"PostgreSQL at {handle.where} answered 'SELECT 1' with {value!r}, not 1")
+        logger.info(f"PostgreSQL at {handle.where} answers")
+
 
 def script_error(file: Path, source: str, statement: Any, total: int, error: KitError) -> KitError:
     line, column = statement.line, statement.column

@@ -11,7 +11,7 @@ from robot.api.deco import keyword
 
 from DockerKit.context import DockerContext, EngineHandle
 from kitcore import AssertionOperator, KitError, get_and_assert, to_seconds
-from kitcore.units import format_bytes, format_cpu, parse_bytes
+from kitcore.units import format_bytes, format_cpu, parse_bytes, parse_cpu
 
 BURN_PREFIX = "/tmp/.kit-burn-"
 
@@ -66,6 +66,32 @@ class LimitKeywords:
         return -1
 
     # -- keywords -----------------------------------------------------------------------------------
+    @keyword("Convert Memory To Bytes", tags=["limits"])
+    def convert_memory_to_bytes(self, memory: str) -> int:
+        """A memory size as people write it (``512Mi``, ``1Gi``, ``1G``, ``1048576``) in bytes, to compare with
+        the ``memory_bytes`` of `Get Container Limits`.
+
+        Example:
+        | ${bytes} = | Convert Memory To Bytes | 512Mi |
+        """
+        try:
+            return parse_bytes(memory)
+        except ValueError as error:
+            raise KitError(f"Cannot convert '{memory}' to bytes", str(error)) from None
+
+    @keyword("Convert CPU To Cores", tags=["limits"])
+    def convert_cpu_to_cores(self, cpu: str) -> float:
+        """A CPU amount as people write it (``500m``, ``0.5``, ``2``) in cores, to compare with the
+        ``cpu_cores`` of `Get Container Limits`.
+
+        Example:
+        | ${cores} = | Convert CPU To Cores | 500m |
+        """
+        try:
+            return parse_cpu(cpu)
+        except ValueError as error:
+            raise KitError(f"Cannot convert '{cpu}' to cores", str(error)) from None
+
     @keyword("Get Container Limits", tags=["containers", "limits", "getter"])
     def get_container_limits(self, container: str, operator: AssertionOperator | None = None,
                              expected: Any = None, alias: str | None = None) -> dict[str, Any]:

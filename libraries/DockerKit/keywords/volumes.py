@@ -15,6 +15,15 @@ from kitcore import AssertionOperator, KitError, Wait, get_and_assert, to_second
 MOUNT = "/kit-volume"
 
 
+def name_prefixes(starting_with: list[str] | str | None) -> tuple[str, ...] | None:
+    """The name beginnings a listing keeps (one text or a list of them); None keeps every name."""
+    if starting_with is None:
+        return None
+    if isinstance(starting_with, str):
+        return (starting_with,)
+    return tuple(str(p) for p in starting_with)
+
+
 class VolumeKeywords:
     def __init__(self, ctx: DockerContext) -> None:
         self.ctx = ctx
@@ -123,21 +132,27 @@ class VolumeKeywords:
     @keyword("Get Volumes", tags=["volumes", "getter"])
     def get_volumes(self, label: str | None = None, operator: AssertionOperator | None = None,
                     expected: Any = None, timeout: str | float | None = None,
-                    alias: str | None = None) -> list[str]:
-        """Names of the volumes carrying ``label`` (``key`` or ``key=value``), sorted; can assert them.
+                    starting_with: list[str] | str | None = None, alias: str | None = None) -> list[str]:
+        """Names of the volumes carrying ``label`` (``key`` or ``key=value``) and, with ``starting_with``,
+        whose name starts with one of those texts (none when the list is empty), sorted; can assert them
+        (retrying until ``timeout``).
 
         Example:
         | Get Volumes | label=app=streamspace | contains | ${volume} |
+        | Get Volumes | ${None} | == | ${NOTHING} | starting_with=${prefixes} | timeout=10s |
         """
         handle = self.ctx.handle(alias)
         key, _, value = (label or "").partition("=")
+        prefixes = name_prefixes(starting_with)
 
         def read() -> list[str]:
             with self.ctx.call(handle, "Listing volumes"):
                 found = handle.client.volumes.list(filters={"label": label} if value else {})
-            return sorted(v.name for v in found if not key or key in (v.attrs.get("Labels") or {}))
+            names = sorted(v.name for v in found if not key or key in (v.attrs.get("Labels") or {}))
+            return [n for n in names if prefixes is None or n.startswith(prefixes)]
 
-        return get_and_assert(read, operator, expected, f"Volumes labelled {label or '(any)'}", timeout)
+        where = "" if prefixes is None else f" starting with {' or '.join(prefixes) or '(nothing given)'}"
+        return get_and_assert(read, operator, expected, f"Volumes labelled {label or '(any)'}{where}", timeout)
 
     @keyword("Write File To Volume", tags=["volumes"])
     def write_file_to_volume(self, volume: str, path: str, content: str, timeout: str | float = "30s",
@@ -159,11 +174,13 @@ class VolumeKeywords:
     @keyword("Read File From Volume", tags=["volumes", "getter"])
     def read_file_from_volume(self, volume: str, path: str, operator: AssertionOperator | None = None,
                               expected: str | None = None, timeout: str | float = "30s",
-                              alias: str | None = None) -> str:
+                              strip: bool = False, alias: str | None = None) -> str:
         """The text of ``path`` inside the volume (read by a helper container); can assert it.
+        ``strip=True`` leaves out the white space around the text (e.g. the newline ``echo`` writes).
 
         Example:
         | Read File From Volume | ${volume} | proof/marker.txt | == | written before the restart |
+        | Read File From Volume | ${volume} | kit-marker.txt | == | ${text} | strip=${True} |
         """
         handle = self.ctx.handle(alias)
         target = self._in_volume(volume, path)
@@ -172,4 +189,5 @@ class VolumeKeywords:
         if rc != 0:
             raise KitError(f"Reading '{path}' from volume '{volume}' failed", output.strip() or f"exit code {rc}",
                            "check the path: write it first with 'Write File To Volume'")
-        return get_and_assert(lambda: output, operator, expected, f"File '{path}' in volume '{volume}'")
+        text = output.strip() if strip else output
+        return get_and_assert(lambda: text, operator, expected, f"File '{path}' in volume '{volume}'")

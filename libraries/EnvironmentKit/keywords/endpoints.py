@@ -11,6 +11,7 @@ from robot.api.types import Secret
 
 from EnvironmentKit.defects import KnownDefectsListener
 from EnvironmentKit.keywords.lifecycle import current_topology
+from EnvironmentKit.topology import differing_timings, in_turn, with_database
 from kitcore import AssertionOperator, KitError, Wait, get_and_assert, to_seconds
 
 
@@ -65,13 +66,16 @@ class EndpointKeywords:
         return current_topology().api_names()
 
     @keyword("Get Redis URL")
-    def get_redis_url(self) -> str:
-        """The Redis URL the platform uses.
+    def get_redis_url(self, db: int | None = None) -> str:
+        """The Redis URL the platform uses; with ``db``, the URL of that database on the same server (e.g.
+        the one the platform's agent hub keeps its keys in).
 
         Example:
         | ${url} = | Get Redis URL |
+        | ${hub} = | Get Redis URL | db=1 |
         """
-        return str(current_topology().section("redis", "Redis")["url"])
+        url = str(current_topology().section("redis", "Redis")["url"])
+        return url if db is None else with_database(url, db)
 
     @keyword("Get Database DSN")
     def get_database_dsn(self) -> str:
@@ -255,6 +259,16 @@ class EndpointKeywords:
             raise AssertionError(f"the leader {leader} holds no connection to the Control Plane "
                                  f"(connections now: {counts})")
 
+    @keyword("Get Agent Platforms In Turn")
+    def get_agent_platforms_in_turn(self, count: int, *order: str) -> list[str]:
+        """``count`` platforms taken in turn from ``order`` (``kubernetes  docker``), leaving out those the
+        environment runs no agent for: e.g. sessions of mixed platforms. Empty when it runs none of them.
+
+        Example:
+        | ${platforms} = | Get Agent Platforms In Turn | 3 | kubernetes | docker |
+        """
+        return in_turn(order, current_topology().agent_platforms(), count)
+
     @keyword("Get Agent Platforms")
     def get_agent_platforms(self) -> list[str]:
         """The platforms (``kubernetes``, ``docker``) whose agent runs in the environment.
@@ -292,6 +306,37 @@ class EndpointKeywords:
         | ${holder} = | Get Replica Of Pod | ${pod} |
         """
         return current_topology().replica_of_pod(pod)
+
+    @keyword("Get VNC Servers")
+    def get_vnc_servers(self) -> dict[str, str]:
+        """The environment's plain VNC servers (not sessions'), as ``{name: "host:port"}``; empty when it has
+        none (kind).
+
+        Example:
+        | ${servers} = | Get VNC Servers |
+        | Connect To VNC | ${servers}[vnc-none] |
+        """
+        return current_topology().vnc_servers()
+
+    @keyword("Get Process Ids Of API Replicas")
+    def get_process_ids_of_api_replicas(self) -> list[Any]:
+        """The process ids of the API replicas that run (those the topology gives one), e.g. to sample their
+        CPU and memory.
+
+        Example:
+        | ${pids} = | Get Process Ids Of API Replicas |
+        | Start Resource Sampling | pids=${pids} | name=api |
+        """
+        return current_topology().running_pids("api")
+
+    @keyword("Get Process Ids Of Agent Replicas")
+    def get_process_ids_of_agent_replicas(self) -> list[Any]:
+        """The process ids of every agent replica that runs, of every platform (those the topology gives one).
+
+        Example:
+        | ${pids} = | Get Process Ids Of Agent Replicas |
+        """
+        return current_topology().running_pids("agents")
 
     @keyword("Get Known Defects")
     def get_known_defects(self) -> list[dict[str, str]]:
@@ -345,6 +390,18 @@ class EndpointKeywords:
         | ${timings} = | Get Environment Timings |
         """
         return dict(current_topology().data.get("timings", {}))
+
+    @keyword("Get Timings Differing From The Environment")
+    def get_timings_differing_from_the_environment(self, stated: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The timings of ``stated`` (e.g. those the budgets were derived from) that the running environment
+        runs with another value, as ``{name: {stated, running}}``; empty when it runs with every one of them
+        (a timing the environment does not report counts as the stated one).
+
+        Example:
+        | ${differing} = | Get Timings Differing From The Environment | ${BUDGET_TIMINGS} |
+        | Should Be Empty | ${differing} |
+        """
+        return differing_timings(stated, self.get_environment_timings())
 
     @keyword("Get Environment Timing")
     def get_environment_timing(self, name: str, default: float | None = None) -> float:

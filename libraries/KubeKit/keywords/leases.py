@@ -13,7 +13,19 @@ from robotlibcore import keyword
 from kitcore import AssertionOperator, KitError, WaitTimeout, to_seconds
 from KubeKit.connection import KubeConnection, KubeError
 from KubeKit.context import KubeContext, dig, read_and_check, watch_named
+from KubeKit.keywords.objects import resource_for
 from KubeKit.watching import ListWatch, State, holder_of
+
+
+def pod_of_holder(holder: str) -> str:
+    """The pod name in a Lease's ``holderIdentity``: client-go writes ``<pod>_<random suffix>``, a pod name
+    has no ``_``."""
+    return str(holder or "").split("_")[0]
+
+
+def claims_of_other_pods(claims: dict[str, int], pod: str) -> dict[str, int]:
+    """The claims (``{holder: count}``, see `Get Lease Claims`) made by any pod but ``pod``."""
+    return {holder: count for holder, count in claims.items() if pod_of_holder(holder) != pod}
 
 
 def _epoch(since: Any) -> float:
@@ -57,6 +69,63 @@ class LeaseKeywords:
         conn = self.ctx.conn(alias)
         return read_and_check(lambda: self._read(conn, name, namespace), "spec.holderIdentity", str, "",
                               assertion_operator, expected, f"Holder of lease {name}", timeout)
+
+    @keyword("Get Lease Holder Pod", tags=["leases", "assertion"])
+    def get_lease_holder_pod(
+        self,
+        name: str,
+        namespace: str,
+        assertion_operator: AssertionOperator | None = None,
+        expected: Any = None,
+        timeout: str | None = None,
+        alias: str | None = None,
+    ) -> str:
+        """The pod that holds the lease: its ``holderIdentity`` without the ``_<suffix>`` client-go adds
+        (empty when nobody holds it); can assert, retrying until ``timeout``.
+
+        Example:
+        | ${pod} = | Get Pod Name Of | k8s-agent-b |
+        | Get Lease Holder Pod | streamspace-agent-k8s-local | streamspace | == | ${pod} | timeout=30s |
+        """
+        conn = self.ctx.conn(alias)
+        return read_and_check(lambda: self._read(conn, name, namespace), "spec.holderIdentity", pod_of_holder, "",
+                              assertion_operator, expected, f"Pod holding lease {name}", timeout)
+
+    @keyword("Get Pod Of Lease Holder", tags=["leases"])
+    def get_pod_of_lease_holder(self, holder: str) -> str:
+        """The pod name in a lease holder's identity (client-go writes ``<pod>_<suffix>``), e.g. to find the
+        environment's replica with EnvironmentKit's ``Get Replica Of Pod``.
+
+        Example:
+        | ${holder} = | Get Lease Holder | ${lease} | ${ns} |
+        | ${pod} = | Get Pod Of Lease Holder | ${holder} |
+        """
+        return pod_of_holder(holder)
+
+    @keyword("Get Lease Claims Of Other Pods", tags=["leases", "failover"])
+    def get_lease_claims_of_other_pods(self, claims: dict[str, int], pod: str) -> dict[str, int]:
+        """Of the claims `Get Lease Claims` counted (``{holder: claims}``), those of any pod but ``pod``:
+        empty when only ``pod`` claimed the lease.
+
+        Example:
+        | ${claims} = | Get Lease Claims | ${lease} | ${ns} | during=15s |
+        | ${others} = | Get Lease Claims Of Other Pods | ${claims} | ${leader_pod} |
+        | Should Be Empty | ${others} |
+        """
+        return claims_of_other_pods(dict(claims), pod)
+
+    @keyword("Get Lease Acquire Time", tags=["leases"])
+    def get_lease_acquire_time(self, name: str, namespace: str, alias: str | None = None) -> str:
+        """When the lease's holder acquired it (``spec.acquireTime``, ISO 8601 as the API server wrote it);
+        empty when the lease does not say.
+
+        Example:
+        | ${acquired} = | Get Lease Acquire Time | ${lease} | ${ns} |
+        """
+        conn = self.ctx.conn(alias)
+        resource = resource_for(conn, "Lease")
+        found = conn.call(f"Read Lease '{name}' in {namespace}", resource.get, name=name, namespace=namespace)
+        return str(dig(found.to_dict(), "spec.acquireTime") or "")
 
     @keyword("Get Lease Transitions", tags=["leases", "assertion"])
     def get_lease_transitions(

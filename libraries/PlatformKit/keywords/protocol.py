@@ -56,6 +56,17 @@ class ProtocolKeywords:
         _fail("The command forwarded over Redis", hub_message_problems(data), data)
         return as_message(as_message(data)["message"])
 
+    @keyword("Get Command Actions", tags=["protocol"])
+    def get_command_actions(self, records: list[dict[str, Any]]) -> list[str]:
+        """The ``action`` of each command record (rows of ``agent_commands``), in the records' order.
+
+        Example:
+        | ${records} = | Get Command Records Of Session | ${session} | alias=platform-db |
+        | ${actions} = | Get Command Actions | ${records} |
+        | List Should Contain Value | ${actions} | hibernate_session |
+        """
+        return [record.get("action") for record in records]
+
     @keyword("Command Record Should Show The Agent's Answers", tags=["protocol", "assertion"])
     def command_record_should_show_the_agents_answers(self, record: dict[str, Any]) -> None:
         """A command's record (a row of ``agent_commands``: ``status``, ``sent_at``,
@@ -63,8 +74,8 @@ class ProtocolKeywords:
         ``complete`` arrived, in order (or its ``failed`` with a reason).
 
         Example:
-        | ${rows} = | Query | SELECT * FROM agent_commands WHERE session_id = %s | parameters=${{[$name]}} |
-        | Command Record Should Show The Agent's Answers | ${rows}[0] |
+        | ${records} = | Get Command Records Of Session | ${name} | alias=platform-db |
+        | Command Record Should Show The Agent's Answers | ${records}[0] |
         """
         problems = command_trail_problems(record)
         if problems:
@@ -78,8 +89,8 @@ class ProtocolKeywords:
         the agent (``acknowledged_at``) and ``failed`` with the agent's reason (``error_message``).
 
         Example:
-        | ${rows} = | Query | SELECT * FROM agent_commands WHERE session_id = %s | parameters=${{[$name]}} |
-        | Command Record Should Show A Failure | ${rows} | hibernate_session |
+        | ${records} = | Get Command Records Of Session | ${name} | alias=platform-db |
+        | Command Record Should Show A Failure | ${records} | hibernate_session |
         """
         problems = failure_trail_problems(list(records), action)
         if problems:

@@ -228,17 +228,51 @@ class SessionKeywords:
         replica: Any = None,
         as_user: str | None = None,
         alias: str | None = None,
+        excluding_state: str | None = None,
     ) -> list[str]:
         """The names of the sessions `List Sessions` gives (sorted); can assert, e.g. ``contains``.
+        ``excluding_state`` leaves out the listed sessions that are in that state (read from each
+        session itself, whatever the platform's filters do), e.g. ``terminated`` ones a platform keeps listing.
 
         Example:
         | List Session Names | contains | ${name} | platform=docker |
+        | ${live} = | List Session Names | user=${user} | excluding_state=terminated |
         """
 
         def probe() -> list[str]:
-            return sorted_values(self.list_sessions(user, platform, state, replica, as_user, alias), "name")
+            listed = self.list_sessions(user, platform, state, replica, as_user, alias)
+            if excluding_state is not None:
+                listed = [s for s in listed if s.get("state") != excluding_state]
+            return sorted_values(listed, "name")
 
         return get_and_assert(probe, assertion_operator, expected, "Session names", timeout, None)
+
+    @keyword("List Session Platforms", tags=["sessions", "assertion"])
+    def list_session_platforms(
+        self,
+        assertion_operator: AssertionOperator | None = None,
+        expected: Any = None,
+        user: str | None = None,
+        platform: str | None = None,
+        state: str | None = None,
+        timeout: str | None = None,
+        replica: Any = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> list[str]:
+        """The platforms (``kubernetes``, ``docker``) of the sessions `List Sessions` gives, each once, sorted;
+        can assert. A platform filter that works gives only the platform asked for.
+
+        Example:
+        | ${platforms} = | List Session Platforms | platform=docker |
+        | List Session Platforms | == | ${expected} | platform=kubernetes |
+        """
+
+        def probe() -> list[str]:
+            listed = self.list_sessions(user, platform, state, replica, as_user, alias)
+            return sorted({str(s.get("platform")) for s in listed})
+
+        return get_and_assert(probe, assertion_operator, expected, "Platforms of the listed sessions", timeout, None)
 
     @keyword("Get Session States", tags=["sessions"])
     def get_session_states(
@@ -261,6 +295,38 @@ class SessionKeywords:
         listed = self.list_sessions(replica=replica, as_user=as_user, alias=alias)
         states = {str(s.get("name")): str(s.get("state")) for s in listed}
         return {name: states.get(name, "absent") for name in wanted}
+
+    @keyword("Get Sessions Not In State", tags=["sessions"])
+    def get_sessions_not_in_state(
+        self,
+        names: Any,
+        state: str,
+        replica: Any = None,
+        as_user: str | None = None,
+        alias: str | None = None,
+    ) -> list[str]:
+        """Of the named sessions, those not in ``state`` (``absent`` ones included), sorted, from one list call
+        (`Get Session States`); empty when every one is in it.
+
+        Example:
+        | ${missing} = | Get Sessions Not In State | ${names} | running |
+        | Should Be Empty | ${missing} |
+        """
+        states = self.get_session_states(names, replica=replica, as_user=as_user, alias=alias)
+        return sorted(name for name, current in states.items() if current != state)
+
+    @keyword("Get Error And Message Of Answer", tags=["sessions"])
+    def get_error_and_message_of_answer(self, answer: Any) -> dict[str, str]:
+        """The ``error`` and ``message`` of an answer body a call returned with ``expect_status=`` (the
+        contract's JSON error), each empty when the answer has none.
+
+        Example:
+        | ${answer} = | Create Session | ${template} | expect_status=503 |
+        | ${refusal} = | Get Error And Message Of Answer | ${answer} |
+        | Should Not Be Empty | ${refusal}[error] |
+        """
+        body = answer if isinstance(answer, dict) else {}
+        return {"error": str(body.get("error") or ""), "message": str(body.get("message") or "")}
 
     @keyword("Get Session Count", tags=["sessions", "assertion"])
     def get_session_count(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -10,7 +11,7 @@ from robot.api import logger
 from robot.api.types import Secret
 from robotlibcore import keyword
 
-from kitcore import AssertionOperator, KitError, get_and_assert, to_seconds
+from kitcore import AssertionOperator, KitError, Wait, WaitTimeout, get_and_assert, to_seconds
 from PlatformKit.context import PlatformContext
 
 ACCEPTED = 101
@@ -91,6 +92,52 @@ class VncKeywords:
         | Get VNC Access Status | ${alice_session} | == | 403 | as_user=bob |
         | Get VNC Access Status | ${name} | == | 101 | timeout=20s |
         """
+        probe = self._status_probe(name, replica, as_user, connect_timeout, with_token, alias)
+        status = get_and_assert(probe, assertion_operator, expected, f"VNC access to {name}", timeout, None)
+        logger.info(f"VNC WebSocket of {name}: status {status}")
+        return status
+
+    @keyword("VNC Access Status Should Be One Of", tags=["vnc", "assertion"])
+    def vnc_access_status_should_be_one_of(
+        self,
+        name: str,
+        *statuses: int,
+        replica: Any = None,
+        as_user: str | None = None,
+        connect_timeout: str = "10s",
+        timeout: str | None = None,
+        with_token: bool = True,
+        alias: str | None = None,
+    ) -> int:
+        """Opening the session's VNC WebSocket (see `Get VNC Access Status`) gives one of ``statuses``,
+        retrying until ``timeout``; returns the status. On failure it says the status it last saw.
+
+        Example:
+        | VNC Access Status Should Be One Of | ${name} | 404 | 409 | timeout=10s |
+        """
+        if not statuses:
+            raise KitError("VNC Access Status Should Be One Of needs the statuses to accept", fix="give e.g. 404  409")
+        allowed = [int(s) for s in statuses]
+        expected = " or ".join(str(s) for s in allowed)
+        probe = self._status_probe(name, replica, as_user, connect_timeout, with_token, alias)
+        what = f"VNC access to {name} to be {expected}"
+        budget = to_seconds(timeout, 0.0)
+        if budget <= 0:
+            status = probe()
+            if status not in allowed:
+                raise AssertionError(f"VNC access to {name} should be {expected}, but was {status}")
+        else:
+            try:
+                status = Wait(what, budget, 0.2).until(probe, lambda s: s in allowed, lambda s: f"status {s}").value
+            except WaitTimeout as error:
+                raise AssertionError(f"VNC access to {name} should be {expected}: retried for {error.elapsed:.1f} s "
+                                     f"of {budget:g} s ({error.tries} tries); last seen: {error.last_seen}") from None
+        logger.info(f"VNC WebSocket of {name}: status {status}")
+        return status
+
+    def _status_probe(self, name: str, replica: Any, as_user: str | None, connect_timeout: str,
+                      with_token: bool, alias: str | None) -> Callable[[], int]:
+        """What opening the session's VNC WebSocket answers, as a call to repeat: 101 or the refusal's status."""
         plain, tokenised = self._url(name, replica, as_user, alias)
         url = tokenised if with_token else plain
         budget = to_seconds(connect_timeout, 10)
@@ -118,6 +165,4 @@ class VncKeywords:
             finally:
                 ws.close(timeout=1)
 
-        status = get_and_assert(probe, assertion_operator, expected, f"VNC access to {name}", timeout, None)
-        logger.info(f"VNC WebSocket of {name}: status {status}")
-        return status
+        return probe

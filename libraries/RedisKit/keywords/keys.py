@@ -163,6 +163,26 @@ class KeyKeywords:
         if not done:
             raise self._missing(handle, key)
 
+    @keyword("Wait Until Value Changes", tags=["keys", "wait"])
+    def wait_until_value_changes(self, key: str, from_value: str, timeout: str | float = "10s",
+                                 poll: str | float = "0.1s", alias: str | None = None) -> str:
+        """Wait until ``key`` holds a value other than ``from_value`` (a missing key or an empty value is
+        no value yet); returns the new value.
+
+        Example:
+        | ${old} = | Get Value | agent:k8s-local:pod |
+        | ${new} = | Wait Until Value Changes | agent:k8s-local:pod | from_value=${old} | timeout=20s |
+        """
+        handle = self.ctx.handle(alias)
+
+        def read() -> str | None:
+            with self.ctx.call(handle, f"GET {key}", key):
+                return handle.client.get(key)
+
+        return self._wait(f"Redis key '{key}' to change from {from_value!r} at {handle.where}",
+                          (read, lambda v: v not in (None, "", from_value),
+                           lambda v: "key absent" if v is None else f"value {v!r}"), timeout, poll)
+
     # -- waits -----------------------------------------------------------------------------
     def _wait(self, what: str, probe: Any, timeout: str | float | None, poll: str | float | None) -> Any:
         wait = Wait(what, to_seconds(timeout, 10.0), to_seconds(poll, 0.1))
