@@ -41,16 +41,16 @@ ${{OPS}}    {ops}
 
 *** Test Cases ***
 Redis Set And Get
-    Connect To Redis    127.0.0.1    {redis_port}
+    Connect To Redis Server    127.0.0.1    {redis_port}
     FOR    ${{i}}    IN RANGE    ${{OPS}}
         Set Value    bench:robot    value
-        Get Value    bench:robot
+        Get Value Of Key    bench:robot
     END
 
 Postgres Single Row Select
-    Connect To Database    127.0.0.1    {pg_port}    postgres    dbname=postgres
+    Connect To PostgreSQL    127.0.0.1    {pg_port}    postgres    dbname=postgres
     FOR    ${{i}}    IN RANGE    ${{OPS}}
-        Query    SELECT 1 AS one    log=False
+        Get Query Rows    SELECT 1 AS one    log=False
     END
 
 Baseline Loop
@@ -100,10 +100,10 @@ def main() -> None:
         pg.start()
         raw_redis = redis.Redis(port=rs.port, decode_responses=True, socket_timeout=5, retry=Retry(NoBackoff(), 0))
         kit_redis = RedisKit()
-        kit_redis.connect_to_redis("127.0.0.1", rs.port, timeout="5s")
+        kit_redis.connect_to_redis_server("127.0.0.1", rs.port, timeout="5s")
         raw_pg = psycopg.connect(pg.dsn, autocommit=True)
         kit_db = DatabaseKit()
-        kit_db.connect_to_database("127.0.0.1", pg.port, "postgres", dbname="postgres")
+        kit_db.connect_to_postgresql("127.0.0.1", pg.port, "postgres", dbname="postgres")
 
         def raw_set_get() -> None:
             raw_redis.set("bench:raw", "value")
@@ -111,14 +111,15 @@ def main() -> None:
 
         def kit_set_get() -> None:
             kit_redis.set_value("bench:kit", "value")
-            kit_redis.get_value("bench:kit")
+            kit_redis.get_value_of_key("bench:kit")
 
         pg_raw_us = timed(ops, lambda: raw_pg.execute("SELECT 1 AS one").fetchall())
         rows: list[tuple[str, float, float]] = [
             ("Redis SET+GET", timed(ops, raw_set_get), timed(ops, kit_set_get)),
-            ("PostgreSQL SELECT 1 row (logged table)", pg_raw_us, timed(ops, lambda: kit_db.query("SELECT 1 AS one"))),
+            ("PostgreSQL SELECT 1 row (logged table)", pg_raw_us,
+             timed(ops, lambda: kit_db.get_query_rows("SELECT 1 AS one"))),
             ("PostgreSQL SELECT 1 row (log=False)", pg_raw_us,
-             timed(ops, lambda: kit_db.query("SELECT 1 AS one", log=False))),
+             timed(ops, lambda: kit_db.get_query_rows("SELECT 1 AS one", log=False))),
         ]
         kit_redis.close_all_redis_connections()
         kit_db.close_all_database_connections()
@@ -137,9 +138,9 @@ def main() -> None:
     baseline = in_robot["Baseline Loop"]
     print(f"\nThrough Robot Framework (FOR loop in a suite; an empty-keyword loop costs {baseline:.1f} us/iteration)")
     redis_raw, pg_raw = rows[0][1], rows[1][1]
-    print(f"{'Redis Set Value + Get Value':<40}{redis_raw:>12.1f}{in_robot['Redis Set And Get']:>12.1f}"
+    print(f"{'Redis Set Value + Get Value Of Key':<40}{redis_raw:>12.1f}{in_robot['Redis Set And Get']:>12.1f}"
           f"{in_robot['Redis Set And Get'] / redis_raw:>8.2f}")
-    print(f"{'PostgreSQL Query (log=False)':<40}{pg_raw:>12.1f}{in_robot['Postgres Single Row Select']:>12.1f}"
+    print(f"{'PostgreSQL Get Query Rows (log=False)':<40}{pg_raw:>12.1f}{in_robot['Postgres Single Row Select']:>12.1f}"
           f"{in_robot['Postgres Single Row Select'] / pg_raw:>8.2f}")
     print(f"\nmedian keyword/raw ratio (Python calls): {statistics.median(r[2] / r[1] for r in rows):.2f}")
 

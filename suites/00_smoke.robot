@@ -23,14 +23,14 @@ Test Tags           smoke
 Redis Answers
     [Documentation]    The agent hub's Redis answers PING within a second.
     ${url} =    Get Redis URL
-    Connect To Redis    url=${url}    alias=smoke
+    Connect To Redis Server    url=${url}    alias=smoke
     ${latency} =    Measure Redis Ping Latency
     Should Be True    ${latency} < 1000    Redis took ${latency} ms to answer PING
 
 PostgreSQL Answers
     [Documentation]    The platform's database answers a query.
     ${dsn} =    Get Database DSN
-    Connect To Database    conninfo=${dsn}    alias=smoke
+    Connect To PostgreSQL    conninfo=${dsn}    alias=smoke
     Database Should Answer
 
 The Container Engine Answers

@@ -38,7 +38,7 @@ The Template Chooses The Platform When The Request Does Not
     [Documentation]    A request naming only a template lands on the template's platform.
     ${user} =    Given A New User Called    alice
     ${template} =    And The Template For    docker
-    ${session} =    When Create Session    ${template}    as_user=${user}
+    ${session} =    When Create Session From Template    ${template}    as_user=${user}
     Then Wait Until Session Is    ${session}    running    timeout=${SESSION_START_BUDGET}
     And The Session Should Run On    ${session}    docker
 

@@ -182,7 +182,7 @@ def scratch_database_kit(postgres_server: PostgresServer) -> Iterator[Any]:
     from DatabaseKit import DatabaseKit
 
     lib = DatabaseKit()
-    lib.connect_to_database("127.0.0.1", postgres_server.port, "postgres", dbname="postgres", alias="admin")
+    lib.connect_to_postgresql("127.0.0.1", postgres_server.port, "postgres", dbname="postgres", alias="admin")
     lib.create_test_database()
     try:
         yield lib

@@ -1,17 +1,20 @@
 """DatabaseKit: PostgreSQL keywords for the StreamSpace acceptance kit (psycopg 3).
 
 = Connections =
-`Connect To Database` opens a connection (``alias=`` names it); the last one opened or switched
+`Connect To PostgreSQL` opens a connection (``alias=`` names it); the last one opened or switched
 to with `Switch Database Connection` is used unless a keyword gets ``alias=``. Every statement
 runs under a statement timeout (30 s unless ``statement_timeout=`` says otherwise, or a
 keyword's ``timeout=`` overrides it for one call) and commits at once. Passwords are accepted
 as ``Secret`` and never logged.
 
-= Queries and assertions =
-`Query` returns rows as dictionaries (or tuples) and logs them as a compact table. Checks take
-AssertionEngine operators and retry with ``retry_timeout=``:
-| Get Row Count | agent_commands | == | 0 | retry_timeout=10s |
-| Check Query Result | SELECT state FROM sessions WHERE name = %s | == | running | parameters=${{['s1']}} |
+= Queries =
+`Get Query Rows` returns rows as dictionaries (or tuples) and logs them as a compact table.
+`Execute SQL` and `Execute SQL File` change data; `Get Row Count`, `Query Value Should Be` and
+`Query Result Should Be` check it (see `Assertions`).
+
+= Assertions =
+| Get Row Count | agent_commands | == | 0 | timeout=10s |
+| Query Value Should Be | SELECT state FROM sessions WHERE name = %s | == | running | parameters=${{['s1']}} |
 
 = The platform's records =
 What the platform keeps in its database and its API does not show, each read by a keyword of its own
@@ -72,13 +75,14 @@ from DatabaseKit.keywords.records import PlatformRecordKeywords
 from DatabaseKit.keywords.roundtrip import RoundTripKeywords
 from DatabaseKit.keywords.scenarios import ScenarioKeywords
 from DatabaseKit.keywords.schema import SchemaKeywords
+from kitcore import document_getters
 
 __version__ = "0.1.0"
 DEFAULT_TEST_TARGETS = "127.*,localhost:*,[::1]:*"
 
 
 class DatabaseKit(DynamicCore):
-    __doc__ = __doc__
+    __doc__ = document_getters(__doc__)
     ROBOT_LIBRARY_SCOPE = "GLOBAL"
     ROBOT_LIBRARY_VERSION = __version__
     ROBOT_LIBRARY_DOC_FORMAT = "ROBOT"

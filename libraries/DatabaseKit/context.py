@@ -68,7 +68,7 @@ def close_handle(handle: DbHandle) -> None:
 
 class DbContext:
     def __init__(self, test_targets: str = "") -> None:
-        self.connections: Connections[DbHandle] = Connections("database", "Connect To Database", close_handle)
+        self.connections: Connections[DbHandle] = Connections("database", "Connect To PostgreSQL", close_handle)
         self.cleanup = CleanupListener("DatabaseKit")
         self.guard = TargetGuard("DatabaseKit", "DATABASEKIT_TEST_TARGETS", test_targets.split(","))
         self.watchdog = Watchdog()
@@ -148,11 +148,11 @@ def _translate(error: psycopg.Error, handle: DbHandle, what: str, timeout: float
     if isinstance(error, pg_errors.QueryCanceled) or "statement timeout" in lowered:
         return KitError(f"{what} timed out on {where}",
                         f"it ran longer than the statement timeout of {budget:g} s ({text})",
-                        "raise statement_timeout= in 'Connect To Database' or timeout= of this keyword, "
+                        "raise statement_timeout= in 'Connect To PostgreSQL' or timeout= of this keyword, "
                         "or find what blocks the statement")
     if "connection refused" in lowered:
         return KitError(f"{what} failed: cannot reach {where}", f"connection refused: nothing listens there ({text})",
-                        "start PostgreSQL there, or fix host=/port=/conninfo= in 'Connect To Database'")
+                        "start PostgreSQL there, or fix host=/port=/conninfo= in 'Connect To PostgreSQL'")
     if isinstance(error, pg_errors.UndefinedTable):
         return KitError(f"{what} failed on {where}", f"a table is missing: {text}",
                         "check the table name and the schema (search_path), or run the migrations first")

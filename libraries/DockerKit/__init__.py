@@ -9,8 +9,6 @@ opened or switched to with `Switch Container Engine Connection` is used unless a
 ``alias=``. Every call to the engine has a timeout (``timeout=``, default 30 s).
 
 = Assertions =
-Getters return a value and can assert it with AssertionEngine operators; with ``timeout=`` they
-retry and, on failure, say how long they tried and what they last saw:
 | Get Container State | ${name} | == | running | timeout=10s |
 | Get Container Logs | ${name} | contains | keyboard display ready | timeout=10s |
 
@@ -48,12 +46,13 @@ from DockerKit.keywords.images import ImageKeywords
 from DockerKit.keywords.limits import LimitKeywords
 from DockerKit.keywords.networks import NetworkKeywords
 from DockerKit.keywords.volumes import VolumeKeywords
+from kitcore import document_getters
 
 __version__ = "0.1.0"
 
 
 class DockerKit(DynamicCore):
-    __doc__ = __doc__
+    __doc__ = document_getters(__doc__)
     ROBOT_LIBRARY_SCOPE = "GLOBAL"
     ROBOT_LIBRARY_VERSION = __version__
     ROBOT_LIBRARY_DOC_FORMAT = "ROBOT"

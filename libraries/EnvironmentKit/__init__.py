@@ -15,6 +15,9 @@ An environment's variable file may name a catalogue of its product's known defec
 defect (in a tester's words, with where it is in the product's source) is appended to the
 test's message and the test is tagged ``defect:<id>``. The test still fails.
 
+= Assertions =
+| Get Agent Leader | kubernetes | != | ${old} | timeout=30s |
+
 = Drivers =
 Each environment is a driver (``EnvironmentKit.drivers.EnvironmentDriver``): start, stop,
 topology, kill/stop/start/restart a component, partition and heal. ChaosKit applies its faults
@@ -31,14 +34,14 @@ from EnvironmentKit.keywords.endpoints import EndpointKeywords
 from EnvironmentKit.keywords.lifecycle import LifecycleKeywords
 from EnvironmentKit.state import require_driver
 from EnvironmentKit.topology import Topology
-from kitcore import CleanupListener
+from kitcore import CleanupListener, document_getters
 
 __version__ = "0.1.0"
 __all__ = ["EnvironmentDriver", "EnvironmentKit", "Topology", "register_driver", "require_driver"]
 
 
 class EnvironmentKit(DynamicCore):
-    """Keywords for the test environment's topology, endpoints and credentials."""
+    __doc__ = document_getters(__doc__)
 
     ROBOT_LIBRARY_SCOPE = "GLOBAL"
     ROBOT_LIBRARY_VERSION = __version__

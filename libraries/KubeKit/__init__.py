@@ -17,8 +17,10 @@ arguments ``test_namespaces`` (default ``kit-*,streamspace*``) and ``test_contex
 the target. A connection made with ``api_url`` has the context ``stand-in`` when the API is the
 kit's stand-in, else its URL; ``in_cluster=True`` has the context ``in-cluster``.
 
-= Assertions and waits =
-Getters assert like the Browser library: `Get Pod Phase  ${pod}  ${ns}  ==  Running  timeout=60s`.
+= Assertions =
+| Get Pod Phase | ${pod} | ${ns} | == | Running | timeout=60s |
+
+= Waits =
 Waits (`Wait Until Pods Are Ready`, `Wait Until Lease Holder Changes`...) follow a watch on the
 objects where the API allows it and poll otherwise; all take ``timeout=`` (and ``poll=``) and, on
 failure, say what they last saw, how many tries and the time spent against the budget.
@@ -30,7 +32,7 @@ made in a suite setup), even when the test fails.
 
 = The Kubernetes API stand-in =
 The local stack serves a stand-in for the Kubernetes API (no kube-apiserver can run there). It has
-no kubelet: `Get Pod Logs` and `Exec In Pod` fail on it, saying so. `Port Forward To Pod` works on
+no kubelet: `Get Logs Of Pod` and `Exec In Pod` fail on it, saying so. `Port Forward To Pod` works on
 it for pods whose IP is a loopback address (the local stack's pods, which its kubelet stand-in runs
 as host processes); it refuses any other pod at once, as the stand-in forwards to loopback only.
 """
@@ -39,7 +41,7 @@ from __future__ import annotations
 
 from robotlibcore import DynamicCore
 
-from kitcore import CleanupListener
+from kitcore import CleanupListener, document_getters
 from KubeKit.context import KubeContext
 from KubeKit.guard import DEFAULT_CONTEXTS, DEFAULT_NAMESPACES, KubeGuard
 from KubeKit.keywords import (
@@ -57,7 +59,7 @@ __version__ = "0.1.0"
 
 
 class KubeKit(DynamicCore):
-    """Keywords for Kubernetes: namespaces, manifests, pods, deployments, leases, events."""
+    __doc__ = document_getters(__doc__)
 
     ROBOT_LIBRARY_SCOPE = "GLOBAL"
     ROBOT_LIBRARY_VERSION = __version__

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from kitcore import AssertionOperator, CleanupListener, Connections, KitError, get_and_assert, to_seconds
+from kitcore import CleanupListener, Connections, to_seconds
 from KubeKit.connection import KubeConnection, KubeError
 from KubeKit.guard import KubeGuard
 from KubeKit.watching import ListWatch
@@ -46,18 +46,6 @@ class KubeContext:
             self.listener.forget(key)
 
 
-def get_and_check(getter: Callable[[], T], operator: AssertionOperator | str | None, expected: Any, message: str,
-                  timeout: Any = None, poll: Any = None) -> T:
-    """:func:`kitcore.get_and_assert`, also taking the operator as text (``==``) when called from Python."""
-    if isinstance(operator, str):
-        try:
-            operator = AssertionOperator[operator]
-        except KeyError:
-            raise KitError(f"'{operator}' is not an assertion operator",
-                           fix="use one of: " + ", ".join(o.value for o in AssertionOperator)) from None
-    return get_and_assert(getter, operator, expected, message, timeout, poll)
-
-
 def dig(obj: dict[str, Any] | None, path: str) -> Any:
     """The value at the dotted ``path`` (``status.phase``) of an object read as a dict; None when absent."""
     value: Any = obj
@@ -66,10 +54,10 @@ def dig(obj: dict[str, Any] | None, path: str) -> Any:
     return value
 
 
-def read_and_check(read: Callable[[], dict[str, Any]], path: str, cast: Callable[[Any], T], default: Any,
-                   operator: AssertionOperator | str | None, expected: Any, message: str, timeout: Any = None) -> T:
-    """Read an object, take ``path`` in it (``default`` when absent or empty) as ``cast``; can assert and retry."""
-    return get_and_check(lambda: cast(dig(read(), path) or default), operator, expected, message, timeout)
+def read_field(read: Callable[[], dict[str, Any]], path: str, cast: Callable[[Any], T],
+               default: Any) -> Callable[[], T]:
+    """A reader of ``path`` in an object read with ``read`` (``default`` when absent or empty), as ``cast``."""
+    return lambda: cast(dig(read(), path) or default)
 
 
 def watch_named(conn: KubeConnection, lister: Callable[..., Any], namespace: str, name: str) -> ListWatch:

@@ -10,13 +10,16 @@ Each run gives count, success and error rates, throughput, latency p50/p95/p99/m
 generator's own CPU use (``client_cpu_percent``; a warning when it nears one core, so a slow
 generator is never mistaken for a slow server). Plots (matplotlib, Agg) are embedded in
 log.html and saved next to it.
+
+= Assertions =
+| Get Load Figure | p95_ms | < | 200 |
 """
 
 from __future__ import annotations
 
 from robotlibcore import DynamicCore
 
-from kitcore import CleanupListener
+from kitcore import CleanupListener, document_getters
 from LoadKit.keywords.load import LoadKeywords
 from LoadKit.keywords.resources import ResourceKeywords
 from LoadKit.operations import HttpOperation, register_operation
@@ -26,7 +29,7 @@ __all__ = ["HttpOperation", "LoadKit", "register_operation"]
 
 
 class LoadKit(DynamicCore):
-    """Keywords for load, concurrency steps, failure points and resource sampling."""
+    __doc__ = document_getters(__doc__)
 
     ROBOT_LIBRARY_SCOPE = "GLOBAL"
     ROBOT_LIBRARY_VERSION = __version__

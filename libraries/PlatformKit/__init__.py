@@ -8,12 +8,15 @@ calls go to the current replica (`Use API Replica`), or to each in turn with ``r
 Every call has a timeout (``timeout=`` of `Connect To Platform`).
 
 = Users =
-`Log In` keeps a token per user and makes that user the acting one; `As User` switches; every
+`Log In As` keeps a token per user and makes that user the acting one; `As User` switches; every
 keyword also takes ``as_user=`` for one call. Passwords are ``Secret`` values; tokens and passwords
 never appear in the log (``Authorization`` is never logged, secret body fields show ``***``).
 
-= Assertions and waits =
-Getters assert like the Browser library: `Get Session State  ${name}  ==  running  timeout=30s`.
+= Assertions =
+| Get Session State | ${name} | == | running | timeout=30s |
+| Get Session Count | == | 3 | message=alice should have 3 sessions, not {value} | user=alice |
+
+= Waits =
 Waits (`Wait Until Session Is`) poll until their ``timeout`` and, on failure, say what they last
 saw, how many tries, and the time spent against the budget.
 
@@ -28,7 +31,7 @@ Should Show The Agent's Answers` check the agent protocol's messages where a sce
 command forwarded over Redis, a command's record of the agent's ack and complete).
 
 = Cleanup =
-Sessions created with `Create Session` are terminated at the end of the test (or of the suite when
+Sessions created with `Create Session From Template` are terminated at the end of the test (or of the suite when
 created in a suite setup), unless a test terminated them already.
 """
 
@@ -36,7 +39,7 @@ from __future__ import annotations
 
 from robotlibcore import DynamicCore
 
-from kitcore import CleanupListener
+from kitcore import CleanupListener, document_getters
 from PlatformKit.context import PlatformContext
 from PlatformKit.keywords import (
     AgentKeywords,
@@ -53,7 +56,7 @@ __version__ = "0.1.0"
 
 
 class PlatformKit(DynamicCore):
-    """Keywords for a StreamSpace-like Control Plane: users, sessions, agents, templates and VNC."""
+    __doc__ = document_getters(__doc__)
 
     ROBOT_LIBRARY_SCOPE = "GLOBAL"
     ROBOT_LIBRARY_VERSION = __version__

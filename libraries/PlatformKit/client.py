@@ -180,7 +180,7 @@ class Platform:
             raise KitError(
                 f"User '{name}' is not logged in on this platform connection",
                 cause=f"logged in: {', '.join(self.tokens) or 'nobody'}",
-                fix=f"call 'Log In  {name}  <password>' first",
+                fix=f"call 'Log In As  {name}  <password>' first",
             )
         return name, self.tokens[name]
 
@@ -261,7 +261,7 @@ def fail(what: str, response: Response, fix: str = "") -> KitError:
 
 def _default_fix(status: int) -> str:
     return {
-        401: "log in again with 'Log In' (a token may have expired or the password is wrong)",
+        401: "log in again with 'Log In As' (a token may have expired or the password is wrong)",
         403: "act as the owner or an admin ('As User'), or raise the quota ('Set User Quota')",
         404: "check the name (session names are <user>-<template>-<8 hex>; templates: 'Get Templates')",
         409: "wait for the right state first ('Wait Until Session Is')",

@@ -24,6 +24,9 @@ Answering``, ``Replica Outage Should Be At Most``, ``Service Downtime Should Be 
 broken promise with its figures. ``API Should Answer With A Clear Error`` (a 5xx with a message
 in time, while a backend is gone) and ``API Should Answer`` time single requests.
 
+= Assertions =
+| Get Probe Figure | api | longest_downtime | <= | ${RTO_BUDGET} |
+
 = From Python =
 Other libraries register completion sources for the command delivery probe:
 ``BuiltIn().get_library_instance("ProbesKit").register_completion_source("db", fn)``.
@@ -36,7 +39,7 @@ from typing import Any
 
 from robotlibcore import DynamicCore
 
-from kitcore import CleanupListener
+from kitcore import CleanupListener, document_getters
 from ProbesKit.keywords.probes import ProbeKeywords
 from ProbesKit.keywords.verdicts import AnswerKeywords, VerdictKeywords
 from ProbesKit.registry import ProbeRegistry
@@ -45,7 +48,7 @@ __version__ = "0.1.0"
 
 
 class ProbesKit(DynamicCore):
-    """Keywords for background probes: availability, session state, command delivery, streams."""
+    __doc__ = document_getters(__doc__)
 
     ROBOT_LIBRARY_SCOPE = "GLOBAL"
     ROBOT_LIBRARY_VERSION = __version__

@@ -1,16 +1,13 @@
 """RedisKit: Redis keywords for the StreamSpace acceptance kit (redis-py).
 
 = Connections =
-`Connect To Redis` opens a connection (``alias=`` names it); the last one opened or switched
+`Connect To Redis Server` opens a connection (``alias=`` names it); the last one opened or switched
 to with `Switch Redis Connection` is used by every keyword unless it is given ``alias=``.
 The client never retries on its own (unless ``retries=`` asks it to), so a timeout shows when
 it happens. Passwords are accepted as ``Secret`` and never logged.
 
 = Assertions =
-Getters return a value and can assert it in the same call with AssertionEngine operators
-(``==``, ``!=``, ``<``, ``contains``, ``matches``...); with ``timeout=`` they retry and, on
-failure, say how long they tried and what they last saw:
-| Get Value | agent:k8s-local:pod | == | api-2 | timeout=10s |
+| Get Value Of Key | agent:k8s-local:pod | == | api-2 | timeout=10s |
 
 = Waits =
 `Wait Until Key Exists`, `Wait Until Key Is Gone`, `Wait Until Key Has Value` and
@@ -35,6 +32,7 @@ from __future__ import annotations
 
 from robotlibcore import DynamicCore
 
+from kitcore import document_getters
 from RedisKit.context import RedisContext
 from RedisKit.keywords.connection import ConnectionKeywords
 from RedisKit.keywords.keys import KeyKeywords
@@ -47,7 +45,7 @@ DEFAULT_TEST_TARGETS = "127.*,localhost:*,[::1]:*"
 
 
 class RedisKit(DynamicCore):
-    __doc__ = __doc__
+    __doc__ = document_getters(__doc__)
     ROBOT_LIBRARY_SCOPE = "GLOBAL"
     ROBOT_LIBRARY_VERSION = __version__
     ROBOT_LIBRARY_DOC_FORMAT = "ROBOT"

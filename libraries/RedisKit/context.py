@@ -43,7 +43,7 @@ class RedisContext:
     """State shared by the keyword classes of one library instance."""
 
     def __init__(self, test_targets: str = "") -> None:
-        self.connections: Connections[RedisHandle] = Connections("Redis", "Connect To Redis", close_handle)
+        self.connections: Connections[RedisHandle] = Connections("Redis", "Connect To Redis Server", close_handle)
         self.cleanup = CleanupListener("RedisKit")
         self.guard = TargetGuard("RedisKit", "REDISKIT_TEST_TARGETS", test_targets.split(","))
         self.subscriptions: dict[str, Subscription] = {}
@@ -81,7 +81,7 @@ def translate(error: redis.exceptions.RedisError, handle: RedisHandle, what: str
         return KitError(
             f"{what} timed out on {where}",
             f"no answer within the {handle.socket_timeout:g} s socket timeout ({text})",
-            "the server may be paused, sleeping or overloaded; raise socket_timeout= in 'Connect To Redis' "
+            "the server may be paused, sleeping or overloaded; raise socket_timeout= in 'Connect To Redis Server' "
             "if this is expected",
         )
     if isinstance(error, redis.exceptions.ConnectionError) and "CERTIFICATE_VERIFY_FAILED" in text:
@@ -93,7 +93,7 @@ def translate(error: redis.exceptions.RedisError, handle: RedisHandle, what: str
         if "refused" in text.lower():
             cause = f"connection refused: nothing listens on {handle.where.split('/')[0]} ({text})"
         return KitError(f"{what} failed: cannot reach {where}", cause,
-                        "start Redis there, or fix host=/port=/url= in 'Connect To Redis'")
+                        "start Redis there, or fix host=/port=/url= in 'Connect To Redis Server'")
     if _WRONGTYPE.match(text):
         held = ""
         if key is not None:

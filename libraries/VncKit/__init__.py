@@ -17,7 +17,6 @@ declares only the encodings it decodes: Raw, CopyRect and the DesktopSize pseudo
 Regions are written ``x,y,width,height``; colours ``#rrggbb``, ``r,g,b`` or a basic name.
 
 = Assertions =
-Getters can assert what they return, with AssertionEngine operators:
 | `Get RFB Protocol Version` | == | 3.8 |
 | `Get Desktop Size` | == | 800x600 |
 
@@ -41,7 +40,7 @@ from __future__ import annotations
 
 from robotlibcore import DynamicCore
 
-from kitcore import CleanupListener, Connections
+from kitcore import CleanupListener, Connections, document_getters
 from VncKit.keywords.connection import ConnectionKeywords
 from VncKit.keywords.echo import EchoKeywords
 from VncKit.keywords.framebuffer import FramebufferKeywords
@@ -54,7 +53,7 @@ __version__ = "0.1.0"
 
 
 class VncKit(DynamicCore):
-    """Keywords for VNC desktops over RFB: handshake checks, screen content, input and latency."""
+    __doc__ = document_getters(__doc__)
 
     ROBOT_LIBRARY_SCOPE = "GLOBAL"
     ROBOT_LIBRARY_VERSION = __version__

@@ -87,8 +87,8 @@ Health Load Succeeds And Resources Are Sampled
 
 Sessions Stay Running While An API Replica Dies
     [Documentation]    The session-state probe sees no session leave running while api-1 is down.
-    ${first: str} =    Create Session    desktop-kubernetes    platform=kubernetes
-    ${second: str} =    Create Session    desktop-kubernetes    platform=kubernetes
+    ${first: str} =    Create Session From Template    desktop-kubernetes    platform=kubernetes
+    ${second: str} =    Create Session From Template    desktop-kubernetes    platform=kubernetes
     Wait Until Sessions Are    ${{ [$first, $second] }}    running    timeout=60s
     ${token: Secret} =    Get Access Token
     Start Session State Probe    ${first}    ${second}    token=${token}    interval=0.2s    name=sessions
@@ -102,7 +102,7 @@ Sessions Stay Running While An API Replica Dies
 
 Hibernate Commands Are Delivered
     [Documentation]    The command delivery probe counts a hibernate command as delivered, none lost.
-    ${name: str} =    Create Session    desktop-kubernetes    platform=kubernetes
+    ${name: str} =    Create Session From Template    desktop-kubernetes    platform=kubernetes
     Wait Until Session Is    ${name}    running    timeout=60s
     ${token: Secret} =    Get Access Token
     Start Command Delivery Probe    token=${token}    interval=0.2s    name=commands
@@ -120,4 +120,4 @@ Start The Stack And Log In
     ...    docker_agents=2
     Connect To Platform    ${topology}[api]    timeout=10s    round_robin=True
     ${admin: dict} =    Get Credentials    admin
-    Log In    ${admin}[username]    ${admin}[password]
+    Log In As    ${admin}[username]    ${admin}[password]

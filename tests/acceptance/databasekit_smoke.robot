@@ -6,7 +6,7 @@ Documentation       DatabaseKit inside Robot Framework: a Secret password (scram
 
 Library             DatabaseKit
 
-Suite Setup         Connect To Database    127.0.0.1    ${PG_PORT}    kit_robot    ${PG_PASSWORD}
+Suite Setup         Connect To PostgreSQL    127.0.0.1    ${PG_PORT}    kit_robot    ${PG_PASSWORD}
 ...                     dbname=postgres    alias=admin
 Suite Teardown      Close All Database Connections
 
@@ -37,12 +37,12 @@ Test Databases Are Gone After The Test
     Get Row Count    SELECT 1 FROM pg_database WHERE datname LIKE 'kit%'    ==    0
 
 Queries Are Checked With Operators
-    [Documentation]    Query returns rows as dictionaries; checks take AssertionEngine operators.
+    [Documentation]    Get Query Rows returns rows as dictionaries; checks take AssertionEngine operators.
     [Tags]    query
     Switch Database Connection    admin
-    ${rows: list} =    Query    SELECT current_user AS who
+    ${rows: list} =    Get Query Rows    SELECT current_user AS who
     Should Be Equal    ${rows}[0][who]    kit_robot
-    Check Query Result    SELECT 40 + 2    ==    42
+    Query Value Should Be    SELECT 40 + 2    ==    42
     Query Result Should Be    SELECT datname FROM pg_database WHERE datname = 'postgres'    ==    postgres
 
 A Broken Migration Names The Statement And Keeps The Version

@@ -6,7 +6,7 @@ Documentation       The checks of "A Deposed Leader Refuses Commands Gracefully"
 
 Resource            ../../resources/kubernetes_agents.resource
 
-Suite Setup         Connect To Database    conninfo=${DSN}    alias=${PLATFORM_DB_ALIAS}
+Suite Setup         Connect To PostgreSQL    conninfo=${DSN}    alias=${PLATFORM_DB_ALIAS}
 Suite Teardown      Close All Database Connections
 Test Setup          Execute SQL    TRUNCATE agent_commands, sessions    alias=${PLATFORM_DB_ALIAS}
 

@@ -5,7 +5,7 @@ Documentation       RedisKit inside Robot Framework: a Secret password, getters 
 
 Library             RedisKit
 
-Suite Setup         Connect To Redis    ${REDIS_HOST}    ${REDIS_PORT}    password=${REDIS_PASSWORD}    timeout=2s
+Suite Setup         Connect To Redis Server    ${REDIS_HOST}    ${REDIS_PORT}    password=${REDIS_PASSWORD}    timeout=2s
 Suite Teardown      Close All Redis Connections
 
 
@@ -21,7 +21,7 @@ Tracked Key Is Readable During The Test
     [Documentation]    A key set with cleanup=True is there while the test runs.
     [Tags]    keys    cleanup
     Set Value    ${TRACKED_KEY}    running    ttl=1 min    cleanup=True
-    Get Value    ${TRACKED_KEY}    ==    running
+    Get Value Of Key    ${TRACKED_KEY}    ==    running
     Key Should Exist    ${TRACKED_KEY}
 
 Tracked Key Is Gone After The Test
@@ -45,7 +45,7 @@ A Failing Getter Says What It Last Saw
     [Documentation]    A getter that retries reports how long it tried and what it last saw.
     [Tags]    assertions
     Run Keyword And Expect Error    *retried for*the last try failed*does not exist*
-    ...    Get Value    robot:missing-key    ==    anything    timeout=0.3s
+    ...    Get Value Of Key    robot:missing-key    ==    anything    timeout=0.3s
 
 Server Facts Are Readable
     [Documentation]    Role, clients and latency of the server.

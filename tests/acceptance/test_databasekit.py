@@ -36,7 +36,7 @@ def admin(postgres):
 @pytest.fixture
 def kit(postgres):
     lib = DatabaseKit()
-    lib.connect_to_database("127.0.0.1", postgres.port, "postgres", dbname="postgres")
+    lib.connect_to_postgresql("127.0.0.1", postgres.port, "postgres", dbname="postgres")
     try:
         yield lib
     finally:
@@ -49,7 +49,7 @@ def testdb(kit):
     """A throwaway database with the v1..v5 schema and the v1 seed data, current on ``kit``."""
     kit.create_test_database()
     kit.migrate_up(UPDOWN, version=1)
-    kit.execute_sql_script(str(DATA / "seed_v1.sql"))
+    kit.execute_sql_file(str(DATA / "seed_v1.sql"))
     kit.migrate_up(UPDOWN)
     return kit
 
@@ -58,25 +58,25 @@ def testdb(kit):
 def test_connect_with_conninfo_alias_and_switch(postgres):
     lib = DatabaseKit()
     try:
-        where = lib.connect_to_database(conninfo=postgres.dsn, alias="info")
+        where = lib.connect_to_postgresql(conninfo=postgres.dsn, alias="info")
         assert where == f"127.0.0.1:{postgres.port}/postgres"
-        lib.connect_to_database("127.0.0.1", postgres.port, "postgres", dbname="template1", alias="t1")
-        assert lib.query("SELECT current_database() AS db") == [{"db": "template1"}]
+        lib.connect_to_postgresql("127.0.0.1", postgres.port, "postgres", dbname="template1", alias="t1")
+        assert lib.get_query_rows("SELECT current_database() AS db") == [{"db": "template1"}]
         assert lib.switch_database_connection("info") == where
-        assert lib.query("SELECT current_database()", rows="tuples") == [("postgres",)]
-        assert lib.query("SELECT current_database() AS db", alias="t1")[0]["db"] == "template1"
+        assert lib.get_query_rows("SELECT current_database()", rows="tuples") == [("postgres",)]
+        assert lib.get_query_rows("SELECT current_database() AS db", alias="t1")[0]["db"] == "template1"
         with pytest.raises(KitError, match="No database connection named 'x'"):
             lib.switch_database_connection("x")
     finally:
         lib.close_all_database_connections()
-    with pytest.raises(KitError, match=r"No database connection is open.*Connect To Database"):
-        lib.query("SELECT 1")
+    with pytest.raises(KitError, match=r"No database connection is open.*Connect To PostgreSQL"):
+        lib.get_query_rows("SELECT 1")
 
 
 def test_refused_connection_names_cause_and_fix():
     port = free_port()
     with pytest.raises(KitError) as error:
-        DatabaseKit().connect_to_database("127.0.0.1", port, "postgres", dbname="postgres", connect_timeout="2s")
+        DatabaseKit().connect_to_postgresql("127.0.0.1", port, "postgres", dbname="postgres", connect_timeout="2s")
     text = str(error.value)
     assert f"cannot reach PostgreSQL at 127.0.0.1:{port}/postgres" in text
     assert "connection refused" in text and "Fix: start PostgreSQL there" in text
@@ -91,16 +91,16 @@ def test_bad_password_is_named_and_never_shown(postgres, admin):
     try:
         lib = DatabaseKit()
         with pytest.raises(KitError) as error:
-            lib.connect_to_database("127.0.0.1", postgres.port, "kit_pw_user", Secret("wrong-battery-12"),
+            lib.connect_to_postgresql("127.0.0.1", postgres.port, "kit_pw_user", Secret("wrong-battery-12"),
                                     dbname="postgres")
         assert "refused the credentials" in str(error.value)
         assert "password authentication failed" in str(error.value)
         assert "wrong-battery-12" not in str(error.value)
         with pytest.raises(KitError, match="refused the credentials"):
-            lib.connect_to_database("127.0.0.1", postgres.port, "kit_pw_user", dbname="postgres")
-        lib.connect_to_database("127.0.0.1", postgres.port, "kit_pw_user", Secret("correct-horse-77"),
+            lib.connect_to_postgresql("127.0.0.1", postgres.port, "kit_pw_user", dbname="postgres")
+        lib.connect_to_postgresql("127.0.0.1", postgres.port, "kit_pw_user", Secret("correct-horse-77"),
                                 dbname="postgres")
-        assert lib.query("SELECT current_user AS who") == [{"who": "kit_pw_user"}]
+        assert lib.get_query_rows("SELECT current_user AS who") == [{"who": "kit_pw_user"}]
         lib.close_all_database_connections()
     finally:
         hba.write_text(original)
@@ -109,27 +109,27 @@ def test_bad_password_is_named_and_never_shown(postgres, admin):
 
 
 def test_statement_timeout_default_override_and_change(kit, postgres):
-    kit.connect_to_database("127.0.0.1", postgres.port, "postgres", dbname="postgres", statement_timeout="0.5s",
+    kit.connect_to_postgresql("127.0.0.1", postgres.port, "postgres", dbname="postgres", statement_timeout="0.5s",
                             alias="short")
     start = time.monotonic()
     with pytest.raises(KitError) as error:
-        kit.query("SELECT pg_sleep(3)")
+        kit.get_query_rows("SELECT pg_sleep(3)")
     assert time.monotonic() - start < 2
     assert "timed out" in str(error.value) and "statement timeout of 0.5 s" in str(error.value)
-    assert kit.query("SELECT true AS slept FROM pg_sleep(0.7)", timeout="3s") == [{"slept": True}]
+    assert kit.get_query_rows("SELECT true AS slept FROM pg_sleep(0.7)", timeout="3s") == [{"slept": True}]
     with pytest.raises(KitError, match=r"statement timeout of 0.2 s"):
         kit.execute_sql("SELECT pg_sleep(1)", timeout="0.2s")
     assert kit.set_statement_timeout("2s") == 0.5
-    assert kit.query("SELECT true AS slept FROM pg_sleep(0.7)") == [{"slept": True}]
-    assert kit.query("SHOW statement_timeout", rows="tuples") == [("2s",)]
+    assert kit.get_query_rows("SELECT true AS slept FROM pg_sleep(0.7)") == [{"slept": True}]
+    assert kit.get_query_rows("SHOW statement_timeout", rows="tuples") == [("2s",)]
 
 
 def test_reconnects_after_the_connection_broke(kit, admin):
-    pid = kit.query("SELECT pg_backend_pid() AS pid")[0]["pid"]
+    pid = kit.get_query_rows("SELECT pg_backend_pid() AS pid")[0]["pid"]
     admin.execute("SELECT pg_terminate_backend(%s)", [pid])
     with pytest.raises(KitError, match="cannot talk to PostgreSQL"):
-        kit.query("SELECT 1")
-    assert kit.query("SELECT 1 AS one") == [{"one": 1}]
+        kit.get_query_rows("SELECT 1")
+    assert kit.get_query_rows("SELECT 1 AS one") == [{"one": 1}]
 
 
 # -- queries ---------------------------------------------------------------------------------
@@ -137,20 +137,20 @@ def test_query_execute_and_row_counts(kit):
     kit.create_test_schema()
     kit.execute_sql("CREATE TABLE items (id int PRIMARY KEY, name text)")
     assert kit.execute_sql("INSERT INTO items VALUES (%s, %s), (%s, %s)", [1, "a", 2, "b"]) == 2
-    assert kit.query("SELECT * FROM items ORDER BY id") == [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
-    assert kit.query("SELECT name FROM items WHERE id = %(id)s", {"id": 2}, rows="tuples") == [("b",)]
+    assert kit.get_query_rows("SELECT * FROM items ORDER BY id") == [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
+    assert kit.get_query_rows("SELECT name FROM items WHERE id = %(id)s", {"id": 2}, rows="tuples") == [("b",)]
     assert kit.get_row_count("items") == 2
     assert kit.get_row_count("items", EQ, 2) == 2
     assert kit.get_row_count("SELECT * FROM items WHERE id > %s", GE, 1, parameters=[1]) == 1
     with pytest.raises(AssertionError, match="Row count of table items"):
         kit.get_row_count("items", EQ, 3)
-    assert kit.check_query_result("SELECT id, name FROM items ORDER BY id", EQ, "b", row=1, column="name") == "b"
+    assert kit.query_value_should_be("SELECT id, name FROM items ORDER BY id", EQ, "b", row=1, column="name") == "b"
     assert kit.query_result_should_be("SELECT count(*) FROM items", EQ, 2) == 2
     kit.query_result_should_be("SELECT id, name FROM items ORDER BY id", EQ, [[1, "a"], [2, "b"]])
     with pytest.raises(KitError, match="no row 5"):
-        kit.check_query_result("SELECT id FROM items", EQ, 1, row=5)
+        kit.query_value_should_be("SELECT id FROM items", EQ, 1, row=5)
     with pytest.raises(KitError, match="Unknown rows="):
-        kit.query("SELECT 1", rows="lists")
+        kit.get_query_rows("SELECT 1", rows="lists")
 
 
 def test_row_count_retries_until_rows_arrive(kit, postgres):
@@ -165,16 +165,16 @@ def test_row_count_retries_until_rows_arrive(kit, postgres):
     thread = threading.Thread(target=insert_later)
     thread.start()
     try:
-        assert kit.get_row_count("kit_retry.events", EQ, 2, retry_timeout="5s", poll="0.05s") == 2
+        assert kit.get_row_count("kit_retry.events", EQ, 2, timeout="5s", poll="0.05s") == 2
     finally:
         thread.join(5)
     with pytest.raises(AssertionError, match=r"it was still 2 after .* tries\)"):
-        kit.check_query_result("SELECT count(*) FROM kit_retry.events", EQ, 3, retry_timeout="0.3s")
+        kit.query_value_should_be("SELECT count(*) FROM kit_retry.events", EQ, 3, timeout="0.3s")
 
 
 def test_missing_table_is_named(kit):
     with pytest.raises(KitError) as error:
-        kit.query("SELECT * FROM no_such_table")
+        kit.get_query_rows("SELECT * FROM no_such_table")
     assert "a table is missing" in str(error.value) and "no_such_table" in str(error.value)
     with pytest.raises(KitError, match="a table is missing"):
         kit.get_row_count("no_such_table")
@@ -185,22 +185,22 @@ def test_sql_script_names_the_failing_statement_and_rolls_back(kit, tmp_path):
     script = tmp_path / "seed.sql"
     script.write_text("CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n\nINSERT INTO t VALUES ('x');\n")
     with pytest.raises(KitError) as error:
-        kit.execute_sql_script(str(script))
+        kit.execute_sql_file(str(script))
     text = str(error.value)
     assert "seed.sql failed at statement 3 of 3 (line 4, column" in text
     assert "invalid input syntax for type integer" in text and "INSERT INTO t VALUES ('x')" in text
     kit.table_should_not_exist("t")
     script.write_text("BEGIN;\nCREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\nCOMMIT;\n")
-    assert kit.execute_sql_script(str(script)) == 2
+    assert kit.execute_sql_file(str(script)) == 2
     assert kit.get_row_count("t") == 1
     with pytest.raises(KitError, match="does not exist"):
-        kit.execute_sql_script(str(tmp_path / "missing.sql"))
+        kit.execute_sql_file(str(tmp_path / "missing.sql"))
 
 
 # -- isolation and cleanup ---------------------------------------------------------------------
 def test_test_database_is_dropped_with_its_sessions(kit, admin, postgres):
     name = kit.create_test_database()
-    assert kit.query("SELECT current_database() AS db") == [{"db": name}]
+    assert kit.get_query_rows("SELECT current_database() AS db") == [{"db": name}]
     other = psycopg.connect(f"host=127.0.0.1 port={postgres.port} user=postgres dbname={name}", autocommit=True)
     try:
         assert admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
@@ -226,7 +226,7 @@ def test_test_schema_is_used_and_dropped(kit, admin):
     assert admin.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]).fetchone()
     kit.ctx.cleanup.run_all()
     assert admin.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]).fetchone() is None
-    assert kit.query("SHOW search_path", rows="tuples") == [('"$user", public',)]
+    assert kit.get_query_rows("SHOW search_path", rows="tuples") == [('"$user", public',)]
     with pytest.raises(KitError, match="Refusing"):
         kit.create_test_schema(name="public")
 
@@ -303,7 +303,7 @@ def test_checksums_are_order_independent_and_diffs_readable(testdb):
 
 def test_destructive_keywords_refuse_targets_not_allow_listed(postgres):
     lib = DatabaseKit(test_targets="10.1.1.*")
-    lib.connect_to_database("127.0.0.1", postgres.port, "postgres", dbname="postgres")
+    lib.connect_to_postgresql("127.0.0.1", postgres.port, "postgres", dbname="postgres")
     try:
         with pytest.raises(TargetRefused, match="refused to migrate down database"):
             lib.migrate_down(UPDOWN)
@@ -314,18 +314,18 @@ def test_destructive_keywords_refuse_targets_not_allow_listed(postgres):
 
 
 def test_a_frozen_server_cannot_hang_a_query(kit, postgres, admin):
-    kit.connect_to_database("127.0.0.1", postgres.port, "postgres", dbname="postgres", statement_timeout="0.5s",
+    kit.connect_to_postgresql("127.0.0.1", postgres.port, "postgres", dbname="postgres", statement_timeout="0.5s",
                             alias="frozen")
     kit.ctx.watchdog.grace = 0.5
-    pid = kit.query("SELECT pg_backend_pid() AS pid")[0]["pid"]
+    pid = kit.get_query_rows("SELECT pg_backend_pid() AS pid")[0]["pid"]
     os.kill(pid, signal.SIGSTOP)  # the backend can no longer answer nor enforce its statement timeout
     try:
         start = time.monotonic()
         with pytest.raises(KitError) as error:
-            kit.query("SELECT 1")
+            kit.get_query_rows("SELECT 1")
         elapsed = time.monotonic() - start
     finally:
         os.kill(pid, signal.SIGCONT)
     assert elapsed < 4, f"the query hung for {elapsed:.1f} s"
     assert "got no answer from PostgreSQL" in str(error.value) and "seems frozen" in str(error.value)
-    assert kit.query("SELECT 2 AS two") == [{"two": 2}]  # reconnected
+    assert kit.get_query_rows("SELECT 2 AS two") == [{"two": 2}]  # reconnected

@@ -75,7 +75,7 @@ def write_set(folder: Path, migrations: dict[str, tuple[str, str]]) -> str:
 def kit(postgres_server):
     """A platform database holding the base schema and its rows (``platform``), and the admin connection."""
     lib = DatabaseKit()
-    lib.connect_to_database(conninfo=postgres_server.dsn, alias="admin")
+    lib.connect_to_postgresql(conninfo=postgres_server.dsn, alias="admin")
     name = lib.create_test_database(alias="platform")
     with psycopg.connect(f"{postgres_server.dsn} dbname={name}", autocommit=True) as conn:
         conn.execute(BASE)
@@ -98,10 +98,10 @@ def scratch_copy(kit: DatabaseKit, seed: bool = True) -> str:
 # -- the copy --------------------------------------------------------------------------------------------------
 def test_the_copy_has_the_platforms_schema_and_rows_and_the_platform_is_untouched(kit, tmp_path):
     scratch_copy(kit, seed=False)
-    assert kit.query("SELECT id, password_hash FROM users", rows="tuples") == [("admin", "secret-hash")]
+    assert kit.get_query_rows("SELECT id, password_hash FROM users", rows="tuples") == [("admin", "secret-hash")]
     kit.index_should_exist("sessions", "state")
     kit.execute_sql("INSERT INTO sessions (id, user_id, state) VALUES ('t', 'admin', 'UP')")  # the trigger came too
-    assert kit.query("SELECT state FROM sessions", rows="tuples") == [("up",)]
+    assert kit.get_query_rows("SELECT state FROM sessions", rows="tuples") == [("up",)]
     platform = kit.get_schema_snapshot(alias="platform")
     kit.migrations_should_apply_in_order(write_set(tmp_path, GOOD), layout="rollback")
     kit.schema_snapshots_should_be_equal(kit.get_schema_snapshot(alias="platform"), platform, names="now,before")
@@ -134,7 +134,7 @@ def test_a_rollback_layout_set_over_a_base_schema_goes_up_down_and_up(kit, tmp_p
     kit.migrate_up(folder, version=0, layout="rollback")  # the base is version 0
     kept = kit.migrating_up_should_keep_every_row(folder, layout="rollback")
     assert (kept["from_version"], kept["to_version"]) == (0, 2)
-    assert kit.query("SELECT org FROM users WHERE id = 'u-bob'", rows="tuples") == [("default",)]  # backfilled
+    assert kit.get_query_rows("SELECT org FROM users WHERE id = 'u-bob'", rows="tuples") == [("default",)]  # backfilled
 
     scratch_copy(kit)
     each = kit.every_migration_should_go_down_and_up_again(folder, layout="rollback")
@@ -147,7 +147,7 @@ def test_a_rollback_layout_set_over_a_base_schema_goes_up_down_and_up(kit, tmp_p
     assert [s["version"] for s in whole["down"]] == [2, 1] and [s["version"] for s in whole["again"]] == [1, 2]
     kit.migrate_down(folder, version=0, layout="rollback")
     kit.schema_snapshots_should_be_equal(kit.get_schema_snapshot(), before, names="down again,base")
-    assert kit.query("SELECT id, tags FROM sessions ORDER BY id", rows="tuples") == [
+    assert kit.get_query_rows("SELECT id, tags FROM sessions ORDER BY id", rows="tuples") == [
         ("s1", ["a", "b"]), ("s2", []), ("s3", None)]
 
 

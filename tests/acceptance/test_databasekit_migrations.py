@@ -73,7 +73,7 @@ def test_up_down_up_gives_identical_schema_and_data(kit, streamspace_set):
     steps = kit.migrate_up(folder, version=1)
     assert [s["version"] for s in steps] == [1]
     v1_fresh = kit.get_schema_snapshot()
-    kit.execute_sql_script(SEED)
+    kit.execute_sql_file(SEED)
     steps = kit.migrate_up(folder)
     assert [s["version"] for s in steps] == [2, 3, 4, 5]
     assert all(s["seconds"] >= 0 for s in steps)
@@ -81,7 +81,7 @@ def test_up_down_up_gives_identical_schema_and_data(kit, streamspace_set):
     kit.get_schema_version(EQ, 5, dirty=False)
     latest, data = kit.get_schema_snapshot(), kit.get_table_checksums()
     assert data["agents"]["rows"] == 1 and data["user_quotas"]["rows"] == 3  # backfills ran
-    assert kit.query("SELECT DISTINCT agent_id, platform FROM sessions", rows="tuples") == [("k8s-legacy",
+    assert kit.get_query_rows("SELECT DISTINCT agent_id, platform FROM sessions", rows="tuples") == [("k8s-legacy",
                                                                                              "kubernetes")]
     down = kit.migrate_down(folder, steps=4)
     assert [(s["version"], s["to_version"]) for s in down] == [(5, 4), (4, 3), (3, 2), (2, 1)]
@@ -98,20 +98,20 @@ def test_up_down_up_gives_identical_schema_and_data(kit, streamspace_set):
 def test_version_table_is_golang_migrate_compatible(kit):
     kit.get_schema_version(EQ, 0, dirty=False)
     kit.migrate_up(UPDOWN, version=2)
-    columns = kit.query("SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+    columns = kit.get_query_rows("SELECT column_name, data_type, is_nullable FROM information_schema.columns "
                         "WHERE table_name = 'schema_migrations' ORDER BY ordinal_position", rows="tuples")
     assert columns == [("version", "bigint", "NO"), ("dirty", "boolean", "NO")]
     kit.constraint_should_exist("schema_migrations", "pk", "version")
-    assert kit.query("SELECT version, dirty FROM schema_migrations", rows="tuples") == [(2, False)]
+    assert kit.get_query_rows("SELECT version, dirty FROM schema_migrations", rows="tuples") == [(2, False)]
     assert kit.get_schema_version() == {"version": 2, "dirty": False}
     with pytest.raises(AssertionError, match="should be"):
         kit.get_schema_version(EQ, 3)
     with pytest.raises(AssertionError, match="is clean, expected dirty"):
         kit.get_schema_version(dirty=True)
     kit.migrate_down(UPDOWN, version=0)
-    assert kit.query("SELECT count(*) FROM schema_migrations", rows="tuples") == [(0,)]
+    assert kit.get_query_rows("SELECT count(*) FROM schema_migrations", rows="tuples") == [(0,)]
     kit.force_schema_version(4, dirty=True)
-    assert kit.query("SELECT version, dirty FROM schema_migrations", rows="tuples") == [(4, True)]
+    assert kit.get_query_rows("SELECT version, dirty FROM schema_migrations", rows="tuples") == [(4, True)]
 
 
 def test_wrong_targets_are_refused_before_anything_runs(kit):
@@ -233,7 +233,7 @@ def test_rollback_scenario_catches_an_incomplete_down_migration(kit, tmp_path):
     down = folder / "003_session_agent_columns.down.sql"
     down.write_text(down.read_text().replace("ALTER TABLE sessions DROP COLUMN platform_metadata;\n", ""))
     kit.migrate_up(str(folder), version=1)
-    kit.execute_sql_script(SEED)
+    kit.execute_sql_file(SEED)
     kit.migrate_up(str(folder))
     with pytest.raises(AssertionError) as error:
         kit.rollback_should_restore_schema_and_data(str(folder), steps=3)

@@ -273,7 +273,7 @@ def test_pod_getters_assert(kit, ns, kube_client):
     assert kit.get_pods(ns) == ["db-1", "web-1"]
     assert kit.get_pods(ns, "app in (web)", "==", ["web-1"]) == ["web-1"]
     assert kit.get_pod_phase("web-1", ns) == "Pending"
-    with pytest.raises(AssertionError, match=r"retried .* last seen: .*'Pending'"):
+    with pytest.raises(AssertionError, match=r"it was still 'Pending' after .* s of 0.5 s \(\d+ tries\)"):
         kit.get_pod_phase("web-1", ns, "==", "Running", timeout="0.5s")
     assert kit.get_pod_ip("web-1", ns) == ""
     later(0.3, lambda: make_ready(kube_client, ns, "web-1"))
@@ -318,7 +318,7 @@ def test_delete_pod_graceful_and_forced(kit, ns, kube_client):
 
 def test_logs_and_exec_say_the_stand_in_cannot(kit, ns, kube_client):
     make_pod(kube_client, ns, "p1")
-    for call in (lambda: kit.get_pod_logs("p1", ns, since="1 min"),
+    for call in (lambda: kit.get_logs_of_pod("p1", ns, since="1 min"),
                  lambda: kit.exec_in_pod("p1", ns, "cat /etc/hostname")):
         with pytest.raises(KitError, match=r"Kubernetes API stand-in .* runs no kubelet"):
             call()
@@ -549,7 +549,7 @@ def test_object_names_by_kind_selector_and_prefix(kit, ns, kube_client):
     assert kit.get_object_names("pods", ns, selector="session=bob-desktop-3c4d") == ["bob-desktop-3c4d-0"]
     assert kit.get_object_names("Pod", ns, starting_with=["alice-desktop-1a2b"]) == ["alice-desktop-1a2b-0"]
     assert kit.get_object_names("PersistentVolumeClaim", ns, starting_with=["alice"], assertion_operator="==",
-                                expected=[]) == []
+                                assertion_expected=[]) == []
     with pytest.raises(AssertionError, match=r"Pod objects in .*alice-desktop-1a2b-0"):
         kit.get_object_names("Pod", ns, starting_with=["alice-desktop-1a2b"], assertion_operator="==",
-                             expected=[], timeout="0.3s")
+                             assertion_expected=[], timeout="0.3s")

@@ -206,7 +206,7 @@ def kit(server: tuple[State, list[str]]) -> Iterator[PlatformKit]:
     state.docker_online = True
     lib = PlatformKit(timeout="3s")
     lib.run_keyword("Connect To Platform", [urls])
-    lib.run_keyword("Log In", ["admin", Secret(PASSWORDS["admin"])])
+    lib.run_keyword("Log In As", ["admin", Secret(PASSWORDS["admin"])])
     yield lib
     lib.cleanup.run_all()
     lib.run_keyword("Close All Platform Connections", [])
@@ -251,30 +251,30 @@ def test_unreachable_replica_is_named_with_a_fix(kit: PlatformKit) -> None:
 
 
 def test_session_round_trip_across_replicas(kit: PlatformKit) -> None:
-    name = run(kit, "Create Session", "firefox", user="alice", replica="api-1")
+    name = run(kit, "Create Session From Template", "firefox", user="alice", replica="api-1")
     assert name.startswith("alice-firefox-")
     assert run(kit, "Get Session State", name, "==", "running", replica="api-2") == "running"
     assert run(kit, "Wait Until Session Is", name, "running", timeout="2s", replica=2) >= 0
-    assert run(kit, "List Session Names", user="alice", assertion_operator="contains", expected=name)
+    assert run(kit, "List Session Names", user="alice", assertion_operator="contains", assertion_expected=name)
     assert run(kit, "Hibernate Session", name).startswith("cmd-")
     run(kit, "Wait Until Session Is", name, "hibernated", timeout="2s")
     assert run(kit, "Wake Session", name, replica="api-2").startswith("cmd-")
     run(kit, "Session Field Should Be", name, "status.phase", "==", "Running")
     assert run(kit, "Terminate Session", name).startswith("cmd-")
-    assert run(kit, "List Session Names", state="terminated", assertion_operator="contains", expected=name)
+    assert run(kit, "List Session Names", state="terminated", assertion_operator="contains", assertion_expected=name)
 
 
 def test_refusals_are_clear_errors_or_expected(kit: PlatformKit, server: tuple[State, list[str]]) -> None:
     state, _ = server
     with pytest.raises(KitError, match=r"answered 404 as admin: Template not found.*Fix: check the name"):
-        run(kit, "Create Session", "no-such-template", user="bob")
-    body = run(kit, "Create Session", "no-such-template", user="bob", expect_status=404)
+        run(kit, "Create Session From Template", "no-such-template", user="bob")
+    body = run(kit, "Create Session From Template", "no-such-template", user="bob", expect_status=404)
     assert body == {"error": "Template not found"}
     state.docker_online = False
     with pytest.raises(KitError, match=r"503 .*No agents available.*Fix: check that an agent"):
-        run(kit, "Create Session", "firefox", user="bob", platform="docker")
+        run(kit, "Create Session From Template", "firefox", user="bob", platform="docker")
     with pytest.raises(KitError, match=r"expected status 503.*answered 202"):
-        run(kit, "Create Session", "firefox", user="bob", platform="kubernetes", expect_status=503)
+        run(kit, "Create Session From Template", "firefox", user="bob", platform="kubernetes", expect_status=503)
     with pytest.raises(KitError, match=r"Session not found"):
         run(kit, "Get Session", "bob-firefox-00000000")
 
@@ -284,7 +284,7 @@ def test_a_session_created_despite_an_expected_refusal_is_still_cleaned_up(
 ) -> None:
     state, _ = server
     with pytest.raises(KitError):
-        run(kit, "Create Session", "desktop", user="bob", expect_status=403)
+        run(kit, "Create Session From Template", "desktop", user="bob", expect_status=403)
     made = [n for n, s in state.sessions.items() if n.startswith("bob-desktop-") and s["state"] == "running"]
     assert made
     kit.cleanup.run_all()
@@ -292,18 +292,18 @@ def test_a_session_created_despite_an_expected_refusal_is_still_cleaned_up(
 
 
 def test_quota_and_ownership(kit: PlatformKit) -> None:
-    run(kit, "Log In", "alice", Secret(PASSWORDS["alice"]))
-    run(kit, "Log In", "bob", Secret(PASSWORDS["bob"]))
+    run(kit, "Log In As", "alice", Secret(PASSWORDS["alice"]))
+    run(kit, "Log In As", "bob", Secret(PASSWORDS["bob"]))
     run(kit, "As User", "alice")
-    first = run(kit, "Create Session", "firefox")
-    run(kit, "Create Session", "desktop")
-    refused = run(kit, "Create Session", "firefox", expect_status=403)
+    first = run(kit, "Create Session From Template", "firefox")
+    run(kit, "Create Session From Template", "desktop")
+    refused = run(kit, "Create Session From Template", "firefox", expect_status=403)
     assert refused["error"] == "Quota exceeded"
     with pytest.raises(KitError, match=r"answered 403 as alice: Quota exceeded \(maxSessions 2\)"):
-        run(kit, "Create Session", "firefox")
+        run(kit, "Create Session From Template", "firefox")
     run(kit, "Terminate Session", first, as_user="bob", expect_status=403)
     assert run(kit, "Get Session", first, as_user="bob", expect_status="403")["error"] == "Forbidden"
-    assert run(kit, "Get Session Count", as_user="bob", assertion_operator="==", expected="0") == 0
+    assert run(kit, "Get Session Count", as_user="bob", assertion_operator="==", assertion_expected="0") == 0
     assert run(kit, "Get Session Count", user="alice", as_user="admin") == 2
     assert run(kit, "Get Session Count", "==", "2", user="alice", timeout="1s") == 2
     assert run(kit, "Get VNC Access Status", first, "==", "403", as_user="bob") == 403
@@ -313,14 +313,14 @@ def test_quota_and_ownership(kit: PlatformKit) -> None:
 
 def test_failed_login_and_unknown_user(kit: PlatformKit) -> None:
     with pytest.raises(KitError, match=r"401.*Invalid credentials.*Fix: log in again"):
-        run(kit, "Log In", "alice", Secret("wrong"))
-    assert run(kit, "Log In", "alice", "wrong", expect_status=401) == {"error": "Invalid credentials"}
-    with pytest.raises(KitError, match=r"User 'carol' is not logged in.*Fix: call 'Log In  carol"):
+        run(kit, "Log In As", "alice", Secret("wrong"))
+    assert run(kit, "Log In As", "alice", "wrong", expect_status=401) == {"error": "Invalid credentials"}
+    with pytest.raises(KitError, match=r"User 'carol' is not logged in.*Fix: call 'Log In As  carol"):
         run(kit, "List Sessions", as_user="carol")
 
 
 def test_waits_report_last_state_tries_and_budget(kit: PlatformKit) -> None:
-    name = run(kit, "Create Session", "firefox", user="bob")
+    name = run(kit, "Create Session From Template", "firefox", user="bob")
     budget_message = r"did not become hibernated.*of 0.6 s budget.*tries\); last seen: state running"
     with pytest.raises(WaitTimeout, match=budget_message):
         run(kit, "Wait Until Session Is", name, "hibernated", timeout="0.6s", poll="0.2s")
@@ -331,8 +331,8 @@ def test_waits_report_last_state_tries_and_budget(kit: PlatformKit) -> None:
 
 
 def test_session_states_come_from_each_session_and_passwords_meet_the_rule(kit: PlatformKit) -> None:
-    first = run(kit, "Create Session", "firefox", user="bob")
-    second = run(kit, "Create Session", "firefox", user="bob")
+    first = run(kit, "Create Session From Template", "firefox", user="bob")
+    second = run(kit, "Create Session From Template", "firefox", user="bob")
     run(kit, "Hibernate Session", second)
     states = run(kit, "Get Session States", [first, second, "bob-firefox-00000000"])
     assert states == {first: "running", second: "hibernated", "bob-firefox-00000000": "absent"}
@@ -364,7 +364,7 @@ def test_round_robin_spreads_calls(server: tuple[State, list[str]]) -> None:
 
 
 def test_vnc_url_is_a_secret(kit: PlatformKit) -> None:
-    name = run(kit, "Create Session", "firefox", user="bob")
+    name = run(kit, "Create Session From Template", "firefox", user="bob")
     url = run(kit, "Get VNC URL Of Session", name, replica="api-2")
     assert isinstance(url, Secret)
     assert str(url) == "<secret>"
@@ -379,8 +379,8 @@ def test_robot_log_never_shows_tokens_or_passwords(server: tuple[State, list[str
     suite.write_text(
         "*** Settings ***\nLibrary    PlatformKit\n\n*** Test Cases ***\nLog In And Create\n"
         f"    Connect To Platform    {urls[0]}\n"
-        "    Log In    alice    ${PASSWORD}\n"
-        "    ${name} =    Create Session    firefox\n"
+        "    Log In As    alice    ${PASSWORD}\n"
+        "    ${name} =    Create Session From Template    firefox\n"
         "    ${url} =    Get VNC URL Of Session    ${name}\n"
         "    Set Suite Variable    ${NAME}    ${name}\n"
     )

@@ -65,7 +65,7 @@ def kit(stack: dict[str, Any]) -> Iterator[PlatformKit]:
     lib = PlatformKit(timeout="10s")
     call(lib, "Connect To Platform", stack["api"])
     admin = stack["credentials"]["admin"]
-    call(lib, "Log In", admin["username"], Secret(admin["password"]))
+    call(lib, "Log In As", admin["username"], Secret(admin["password"]))
     yield lib
     lib.cleanup.run_all()
     call(lib, "Close All Platform Connections")
@@ -80,7 +80,7 @@ def new_user(lib: PlatformKit, name: str) -> str:
     username = f"{name}-{os.urandom(3).hex()}"
     password = Secret(os.urandom(12).hex())
     call(lib, "Create User", username, password)
-    call(lib, "Log In", username, password)
+    call(lib, "Log In As", username, password)
     call(lib, "As User", "admin")
     return username
 
@@ -106,7 +106,7 @@ def test_every_replica_is_healthy_and_agrees_on_the_agents(kit: PlatformKit, sta
 def test_session_round_trip_through_different_replicas(kit: PlatformKit) -> None:
     user = new_user(kit, "pk")
     template = template_for(kit, "kubernetes")
-    name = call(kit, "Create Session", template, platform="kubernetes", replica="api-2", as_user=user)
+    name = call(kit, "Create Session From Template", template, platform="kubernetes", replica="api-2", as_user=user)
     assert name.startswith(f"{user}-{template}-")
     call(kit, "Wait Until Session Is", name, "running", timeout="90s", replica="api-3", as_user=user)
     call(kit, "Session Field Should Be", name, "platform", "==", "kubernetes")
@@ -128,8 +128,8 @@ def test_ownership_quota_and_refusals(kit: PlatformKit) -> None:
     template = template_for(kit, "docker")
     call(kit, "Set User Quota", owner, max_sessions=1)
     assert call(kit, "Get User Quota", owner, "==", 1, field="maxSessions") == 1
-    name = call(kit, "Create Session", template, platform="docker", as_user=owner)
-    refused = call(kit, "Create Session", template, platform="docker", as_user=owner, expect_status=403)
+    name = call(kit, "Create Session From Template", template, platform="docker", as_user=owner)
+    refused = call(kit, "Create Session From Template", template, platform="docker", as_user=owner, expect_status=403)
     assert refused["error"] == "Quota exceeded"
     call(kit, "Wait Until Session Is", name, "running", timeout="90s")
     call(kit, "Terminate Session", name, as_user=other, expect_status=403)
@@ -137,14 +137,14 @@ def test_ownership_quota_and_refusals(kit: PlatformKit) -> None:
     assert call(kit, "Get VNC Access Status", name, with_token=False) == 401
     assert call(kit, "List Session Names", as_user=other) == []
     with pytest.raises(KitError, match=r"404.*Template not found"):
-        call(kit, "Create Session", "no-such-template", as_user=owner)
+        call(kit, "Create Session From Template", "no-such-template", as_user=owner)
     with pytest.raises(KitError, match=r"404"):
         call(kit, "Get Session", f"{owner}-{template}-00000000")
 
 
 def test_listener_terminates_what_a_test_left(kit: PlatformKit, stack: dict[str, Any]) -> None:
     user = new_user(kit, "left")
-    name = call(kit, "Create Session", template_for(kit, "kubernetes"), as_user=user)
+    name = call(kit, "Create Session From Template", template_for(kit, "kubernetes"), as_user=user)
     kit.cleanup.run_all()
     state = call(kit, "Get Session State", name, "==", "terminated", timeout="60s")
     assert state == "terminated"

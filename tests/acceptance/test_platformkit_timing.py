@@ -81,7 +81,7 @@ def kit(served: tuple[Clock, str]) -> Iterator[PlatformKit]:
     clock.before, clock.running_at = "pending", None
     lib = PlatformKit(timeout="3s")
     lib.run_keyword("Connect To Platform", [[url]])
-    lib.run_keyword("Log In", ["admin", Secret("admin-pass-1")])
+    lib.run_keyword("Log In As", ["admin", Secret("admin-pass-1")])
     yield lib
     lib.run_keyword("Close All Platform Connections", [])
 

@@ -35,7 +35,7 @@ def raw(redis_server):
 @pytest.fixture
 def kit(redis_server):
     lib = RedisKit()
-    lib.connect_to_redis("127.0.0.1", redis_server.port, timeout="2s")
+    lib.connect_to_redis_server("127.0.0.1", redis_server.port, timeout="2s")
     try:
         yield lib
     finally:
@@ -51,28 +51,28 @@ def key(name: str) -> str:
 def test_connect_by_url_alias_and_switch(redis_server, raw):
     lib = RedisKit()
     try:
-        assert lib.connect_to_redis(url=f"redis://127.0.0.1:{redis_server.port}/3", alias="db3") == \
+        assert lib.connect_to_redis_server(url=f"redis://127.0.0.1:{redis_server.port}/3", alias="db3") == \
             f"127.0.0.1:{redis_server.port}/3"
-        lib.connect_to_redis("127.0.0.1", redis_server.port, db=0, alias="db0")
+        lib.connect_to_redis_server("127.0.0.1", redis_server.port, db=0, alias="db0")
         k = key("alias")
         lib.set_value(k, "in-db0")
         lib.switch_redis_connection("db3")
         lib.key_should_not_exist(k)
-        assert lib.get_value(k, alias="db0") == "in-db0"
+        assert lib.get_value_of_key(k, alias="db0") == "in-db0"
         with pytest.raises(KitError, match=r"No Redis connection named 'nope'.*open ones: db0, db3"):
             lib.switch_redis_connection("nope")
         raw.delete(k)
     finally:
         lib.close_all_redis_connections()
-    with pytest.raises(KitError, match=r"No Redis connection is open.*Connect To Redis"):
-        lib.get_value("x")
+    with pytest.raises(KitError, match=r"No Redis connection is open.*Connect To Redis Server"):
+        lib.get_value_of_key("x")
 
 
 def test_refused_connection_names_cause_and_fix():
     lib = RedisKit()
     port = free_port()
     with pytest.raises(KitError) as error:
-        lib.connect_to_redis("127.0.0.1", port, timeout="1s")
+        lib.connect_to_redis_server("127.0.0.1", port, timeout="1s")
     text = str(error.value)
     assert f"cannot reach Redis at 127.0.0.1:{port}/0" in text
     assert "connection refused" in text
@@ -84,7 +84,8 @@ def test_a_subscribe_the_acl_refuses_names_the_permission(redis_server, raw):
     raw.execute_command("ACL", "SETUSER", user, "on", f">{password}", "~*", "+@all", "-subscribe", "-psubscribe")
     lib = RedisKit()
     try:
-        lib.connect_to_redis("127.0.0.1", redis_server.port, username=user, password=Secret(password), timeout="2s")
+        lib.connect_to_redis_server("127.0.0.1", redis_server.port, username=user, password=Secret(password),
+                                    timeout="2s")
         with pytest.raises(KitError) as error:
             lib.subscribe_to_channels("kit:acl:test")
         text = str(error.value)
@@ -105,25 +106,25 @@ def test_bad_password_is_named_and_never_shown(tmp_path):
         admin.close()
         lib = RedisKit()
         with pytest.raises(KitError) as error:
-            lib.connect_to_redis("127.0.0.1", server.port, password=Secret("wrong-staple-42"))
+            lib.connect_to_redis_server("127.0.0.1", server.port, password=Secret("wrong-staple-42"))
         assert "refused the credentials" in str(error.value)
         assert "AUTH error" in str(error.value)
         assert "wrong-staple-42" not in str(error.value)
         with pytest.raises(KitError, match="refused the credentials"):
-            lib.connect_to_redis("127.0.0.1", server.port)
+            lib.connect_to_redis_server("127.0.0.1", server.port)
         with pytest.raises(KitError) as error:
-            lib.connect_to_redis(url=f"redis://:bad-url-secret@127.0.0.1:{server.port}/0")
+            lib.connect_to_redis_server(url=f"redis://:bad-url-secret@127.0.0.1:{server.port}/0")
         assert "bad-url-secret" not in str(error.value)
-        lib.connect_to_redis("127.0.0.1", server.port, password=Secret("right-horse-battery"))
+        lib.connect_to_redis_server("127.0.0.1", server.port, password=Secret("right-horse-battery"))
         lib.set_value("k", "v")
-        assert lib.get_value("k") == "v"
+        assert lib.get_value_of_key("k") == "v"
         lib.close_all_redis_connections()
     finally:
         server.stop()
 
 
 def test_timeout_is_seen_when_it_happens_without_retries(kit, redis_server):
-    kit.connect_to_redis("127.0.0.1", redis_server.port, timeout="0.5s", alias="short")
+    kit.connect_to_redis_server("127.0.0.1", redis_server.port, timeout="0.5s", alias="short")
     sleeper = redis.Redis(port=redis_server.port, socket_timeout=5)
     thread = threading.Thread(target=lambda: sleeper.execute_command("DEBUG", "SLEEP", "1.5"))
     thread.start()
@@ -131,7 +132,7 @@ def test_timeout_is_seen_when_it_happens_without_retries(kit, redis_server):
         time.sleep(0.1)  # let DEBUG SLEEP reach the server first
         start = time.monotonic()
         with pytest.raises(KitError) as error:
-            kit.get_value("anything")
+            kit.get_value_of_key("anything")
         elapsed = time.monotonic() - start
     finally:
         thread.join(5)
@@ -144,10 +145,10 @@ def test_timeout_is_seen_when_it_happens_without_retries(kit, redis_server):
 def test_set_get_delete_and_existence(kit, raw):
     k = key("plain")
     assert kit.set_value(k, "running") is True
-    assert kit.get_value(k) == "running"
-    assert kit.get_value(k, EQ, "running") == "running"
+    assert kit.get_value_of_key(k) == "running"
+    assert kit.get_value_of_key(k, EQ, "running") == "running"
     with pytest.raises(AssertionError, match="running"):
-        kit.get_value(k, EQ, "stopped")
+        kit.get_value_of_key(k, EQ, "stopped")
     assert kit.set_value(k, "other", only_if_absent=True) is False
     kit.key_should_exist(k)
     with pytest.raises(AssertionError, match="exists in Redis"):
@@ -157,7 +158,7 @@ def test_set_get_delete_and_existence(kit, raw):
     with pytest.raises(AssertionError, match=f"Key '{k}' does not exist"):
         kit.key_should_exist(k)
     with pytest.raises(KitError, match=f"Key '{k}' does not exist.*Wait Until Key Exists"):
-        kit.get_value(k)
+        kit.get_value_of_key(k)
     assert raw.exists(k) == 0
 
 
@@ -166,12 +167,12 @@ def test_getter_retries_until_value_appears(kit, raw):
     timer = threading.Timer(0.4, lambda: raw.set(k, "ready"))
     timer.start()
     try:
-        assert kit.get_value(k, EQ, "ready", timeout="3s", poll="0.05s") == "ready"
+        assert kit.get_value_of_key(k, EQ, "ready", timeout="3s", poll="0.05s") == "ready"
     finally:
         timer.cancel()
         raw.delete(k)
     with pytest.raises(AssertionError, match=r"retried for .* tries\); the last try failed"):
-        kit.get_value("absent-key", EQ, "x", timeout="0.3s")
+        kit.get_value_of_key("absent-key", EQ, "x", timeout="0.3s")
 
 
 def test_get_keys_uses_scan_pattern(kit, raw):
@@ -206,7 +207,7 @@ def test_wrong_type_is_named(kit, raw):
     raw.hset(k, "a", "1")
     try:
         with pytest.raises(KitError) as error:
-            kit.get_value(k)
+            kit.get_value_of_key(k)
         assert "has another type (it holds a hash)" in str(error.value)
         assert "WRONGTYPE" in str(error.value)
     finally:
@@ -292,7 +293,7 @@ def test_pubsub_hub_traffic(kit, raw):
     got = kit.wait_until_message_received("pod:*:commands", subscription=hub, timeout="3s",
                                           **{"message.payload.action": "stop_session"})
     assert got["channel"] == "pod:api-1:commands" and got["json"]["agentId"] == "docker-local"
-    got = kit.wait_until_message_received("pod:api-2:commands", message="start_session", subscription=hub,
+    got = kit.wait_until_message_received("pod:api-2:commands", text="start_session", subscription=hub,
                                           agentId="k8s-local", timeout="3s")
     assert got["pattern"] == "pod:*:commands"
     assert kit.get_received_message_count("pod:*:commands", EQ, 2, subscription=hub, timeout="2s") == 2
@@ -340,8 +341,8 @@ def test_server_facts(kit):
 
 # -- faults ------------------------------------------------------------------------------------
 def test_pause_write_clients_and_unpause(kit, redis_server, raw):
-    kit.connect_to_redis("127.0.0.1", redis_server.port, timeout="0.3s", alias="victim")
-    kit.connect_to_redis("127.0.0.1", redis_server.port, timeout="2s", alias="chaos")
+    kit.connect_to_redis_server("127.0.0.1", redis_server.port, timeout="0.3s", alias="victim")
+    kit.connect_to_redis_server("127.0.0.1", redis_server.port, timeout="2s", alias="chaos")
     k = key("pause")
     kit.pause_redis_clients("5s", mode="WRITE")
     kit.get_keys("*", alias="victim")  # reads still answer
@@ -355,7 +356,7 @@ def test_pause_write_clients_and_unpause(kit, redis_server, raw):
 
 
 def test_pause_is_lifted_by_cleanup(kit, redis_server):
-    kit.connect_to_redis("127.0.0.1", redis_server.port, timeout="2s", alias="chaos")
+    kit.connect_to_redis_server("127.0.0.1", redis_server.port, timeout="2s", alias="chaos")
     kit.pause_redis_clients("0.5s", mode="ALL")
     assert any("client pause" in p for p in kit.ctx.cleanup.pending())
     kit.ctx.cleanup.run_all()
@@ -387,7 +388,7 @@ def test_disconnect_clients_never_own_connection(kit, redis_server):
 
 def test_fault_actions_refuse_targets_not_allow_listed(redis_server):
     lib = RedisKit(test_targets="10.9.9.*")
-    lib.connect_to_redis("127.0.0.1", redis_server.port)
+    lib.connect_to_redis_server("127.0.0.1", redis_server.port)
     try:
         with pytest.raises(TargetRefused, match="refused to pause the clients of Redis server"):
             lib.pause_redis_clients("1s")
@@ -413,12 +414,12 @@ def test_tls_connection_and_untrusted_certificate(tmp_path):
             admin.config_set(name, str(value))
         admin.close()
         lib = RedisKit()
-        lib.connect_to_redis("127.0.0.1", tls_port, tls=True, tls_ca_certs=str(cert))
+        lib.connect_to_redis_server("127.0.0.1", tls_port, tls=True, tls_ca_certs=str(cert))
         lib.set_value("over-tls", "yes")
-        lib.connect_to_redis(url=f"rediss://127.0.0.1:{tls_port}/0", tls_ca_certs=str(cert), alias="url")
-        assert lib.get_value("over-tls") == "yes"
+        lib.connect_to_redis_server(url=f"rediss://127.0.0.1:{tls_port}/0", tls_ca_certs=str(cert), alias="url")
+        assert lib.get_value_of_key("over-tls") == "yes"
         with pytest.raises(KitError) as error:
-            lib.connect_to_redis("127.0.0.1", tls_port, tls=True, timeout="2s")
+            lib.connect_to_redis_server("127.0.0.1", tls_port, tls=True, timeout="2s")
         assert "TLS certificate of Redis at" in str(error.value) and "tls_ca_certs=" in str(error.value)
         lib.close_all_redis_connections()
     finally:

@@ -164,7 +164,7 @@ def test_websocket_frames_split_anywhere_give_the_same_pixels(
     vnc: VncKit, auth_desktop: Desktop, choppy_bridge: WsBridge
 ) -> None:
     vnc.connect_to_vnc(auth_desktop.address, password=PASSWORD, alias="tcp")
-    vnc.type_text("websocket")
+    vnc.type_text_on_desktop("websocket")
     vnc.wait_until_screen_changes(timeout="5s")
     vnc.connect_to_vnc(choppy_bridge.url, password=Secret(PASSWORD), token=Secret(TOKEN), alias="ws")
     assert vnc.get_rfb_protocol_version("==", "3.8") == "3.8"
@@ -209,7 +209,7 @@ def test_token_never_appears_in_the_logged_address(choppy_bridge: WsBridge) -> N
 def test_typing_paints_cells_that_the_framebuffer_shows(vnc: VncKit, desktop: Desktop) -> None:
     vnc.connect_to_vnc(desktop.address)
     before = vnc.client().framebuffer.rgb_bytes()
-    vnc.type_text("hello")
+    vnc.type_text_on_desktop("hello")
     elapsed = vnc.wait_until_screen_changes(timeout="5s")
     assert 0 <= elapsed < 5
     vnc.request_full_update()
@@ -221,22 +221,22 @@ def test_typing_paints_cells_that_the_framebuffer_shows(vnc: VncKit, desktop: De
 
 def test_press_key_by_name_and_wait_on_a_region(vnc: VncKit, desktop: Desktop) -> None:
     vnc.connect_to_vnc(desktop.address)
-    vnc.press_key("F1")
+    vnc.press_key_on_desktop("F1")
     vnc.wait_until_screen_changes(timeout="5s")
     with pytest.raises(WaitTimeout, match=r"Screen region 300,220,20,20 .* to change"):
         vnc.wait_until_screen_changes("300,220,20,20", timeout="300ms")
     with pytest.raises(RuntimeError, match="Unknown key 'NoSuchKey'"):
-        vnc.press_key("NoSuchKey")
+        vnc.press_key_on_desktop("NoSuchKey")
 
 
 def test_click_paints_a_cross_where_it_lands(vnc: VncKit, desktop: Desktop) -> None:
     vnc.connect_to_vnc(desktop.address)
     vnc.move_pointer(10, 230)
-    vnc.click(250, 200)
+    vnc.click_on_desktop(250, 200)
     vnc.region_should_have_color("249,199,3,3", "#ffffff", timeout="3s")
     assert vnc.get_region_color("249,199,3,3", "==", "#ffffff") == "#ffffff"
     with pytest.raises(RuntimeError, match="outside the 320x240 desktop"):
-        vnc.click(400, 10)
+        vnc.click_on_desktop(400, 10)
 
 
 def test_copyrect_is_decoded_when_a_window_moves(vnc: VncKit, tmp_path: Path) -> None:
@@ -394,6 +394,6 @@ def test_wss_with_a_self_signed_certificate(vnc: VncKit, auth_desktop: Desktop, 
             vnc.connect_to_vnc(bridge.url, password=PASSWORD, token=TOKEN, timeout="3s")
         vnc.connect_to_vnc(bridge.url, password=PASSWORD, token=TOKEN, verify_tls=False)
         assert vnc.get_rfb_protocol_version() == "3.8"
-        vnc.type_text("tls")
+        vnc.type_text_on_desktop("tls")
         vnc.wait_until_screen_changes(timeout="5s")
         vnc.close_vnc_connection()

@@ -31,7 +31,7 @@ Typing Over WebSocket Changes The Screen
     [Documentation]    Keys typed through the WebSocket come back as changed pixels, quickly.
     [Tags]    websocket    input
     Connect To VNC    ${VNC_WS_URL}    password=${VNC_PASSWORD}    token=${VNC_TOKEN}
-    Type Text    robot
+    Type Text On Desktop    robot
     Wait Until Screen Changes    timeout=5s
     Take VNC Screenshot
     ${latency: float} =    Measure Input Latency    key=r    samples=3

@@ -134,13 +134,13 @@ def redis_case(body: Callable[[Any, dict[str, Any]], Any], test_targets: str | N
 
 
 def redis_ping(library: Any, **connect: Any) -> None:
-    kw(library, "Connect To Redis", **connect)
+    kw(library, "Connect To Redis Server", **connect)
     kw(library, "Set Value", "kit:reliability", "1")
 
 
 def redis_pause_not_allowed(library: Any, env: dict[str, Any]) -> None:
     server = env["redis_server"]
-    kw(library, "Connect To Redis", host=server.host, port=server.port, timeout="2s")
+    kw(library, "Connect To Redis Server", host=server.host, port=server.port, timeout="2s")
     kw(library, "Pause Redis Clients", "1s")
 
 
@@ -154,7 +154,7 @@ def db_case(body: Callable[[Any, dict[str, Any]], Any], test_targets: str | None
 
 def db_connect(library: Any, env: dict[str, Any], **given: Any) -> None:
     server = env["postgres_server"]
-    kw(library, "Connect To Database", **{"host": server.host, "port": server.port, "user": "postgres",
+    kw(library, "Connect To PostgreSQL", **{"host": server.host, "port": server.port, "user": "postgres",
                                           "dbname": "postgres", "connect_timeout": "2s", **given})
 
 
@@ -256,7 +256,7 @@ def logged_in(library: Any, env: dict[str, Any], user: str = "admin") -> None:
     creds = env["stack"].topology["credentials"]
     password = creds["admin"]["password"] if user == "admin" else next(
         u["password"] for u in creds["users"] if u["username"] == user)
-    kw(library, "Log In", user, password)
+    kw(library, "Log In As", user, password)
 
 
 def expired_token(library: Any, env: dict[str, Any]) -> None:
@@ -272,12 +272,12 @@ def quota_exceeded(library: Any, env: dict[str, Any]) -> None:
     logged_in(library, env)
     kw(library, "Set User Quota", "erin", max_sessions=0)
     logged_in(library, env, "erin")
-    kw(library, "Create Session", "desktop-docker")
+    kw(library, "Create Session From Template", "desktop-docker")
 
 
 def never_reaches(library: Any, env: dict[str, Any]) -> None:
     logged_in(library, env)
-    name = kw(library, "Create Session", "desktop-docker")
+    name = kw(library, "Create Session From Template", "desktop-docker")
     env["cleanup"].append(lambda: kw(library, "Terminate Session", name))
     kw(library, "Wait Until Session Is", name, "hibernated", timeout="2s", poll="0.2s")
 
@@ -343,10 +343,10 @@ CASES: dict[str, Case] = {
                                 ("not allow-listed",), needs=("redis_server",)),
     # PostgreSQL
     "db-refused-port": Case(3, db_case(lambda lb, e: kw(
-        lb, "Connect To Database", host="127.0.0.1", port=free_port(), user="postgres", dbname="postgres",
+        lb, "Connect To PostgreSQL", host="127.0.0.1", port=free_port(), user="postgres", dbname="postgres",
         connect_timeout="2s")), ("refused",)),
     "db-unreachable-host": Case(4, db_case(lambda lb, e: kw(
-        lb, "Connect To Database", host=BLACKHOLE, port=5432, user="postgres", dbname="postgres",
+        lb, "Connect To PostgreSQL", host=BLACKHOLE, port=5432, user="postgres", dbname="postgres",
         connect_timeout="2s")), (BLACKHOLE,)),
     "db-wrong-password": Case(4, db_case(lambda lb, e: db_connect(
         lb, {"postgres_server": e["password_postgres"]}, user=DB_USER, password="wrong-pw")),
@@ -354,7 +354,7 @@ CASES: dict[str, Case] = {
     "db-unknown-database": Case(3, db_case(lambda lb, e: db_connect(lb, e, dbname="kit_no_such_db")),
                                 ("kit_no_such_db",), needs=("postgres_server",)),
     "db-stalled-server": Case(4, db_case(lambda lb, e: kw(
-        lb, "Connect To Database", host="127.0.0.1", port=e["silent"].port, user="postgres",
+        lb, "Connect To PostgreSQL", host="127.0.0.1", port=e["silent"].port, user="postgres",
         dbname="postgres", connect_timeout="2s")), ("time",), needs=("silent",)),
     "db-missing-migration-folder": Case(3, db_case(lambda lb, e: (db_connect(lb, e), kw(
         lb, "Migrate Up", str(e["tmp"] / "no-such-folder")))), ("no-such-folder",), needs=("postgres_server",)),
@@ -410,13 +410,13 @@ CASES: dict[str, Case] = {
     # platform
     "platform-refused-port": Case(4, platform_case(lambda lb, e: (kw(
         lb, "Connect To Platform", f"http://127.0.0.1:{free_port()}", timeout="2s"), kw(
-        lb, "Log In", "admin", "whatever"))), ("refused",)),
+        lb, "Log In As", "admin", "whatever"))), ("refused",)),
     "platform-wrong-password": Case(4, platform_case(lambda lb, e: (kw(
-        lb, "Connect To Platform", api_url(e), timeout="5s"), kw(lb, "Log In", "admin", "wrong-pw"))),
+        lb, "Connect To Platform", api_url(e), timeout="5s"), kw(lb, "Log In As", "admin", "wrong-pw"))),
         ("401",), needs=("stack",)),
     "platform-expired-token": Case(5, platform_case(expired_token), ("expired",), needs=("stack",)),
     "platform-unknown-template": Case(5, platform_case(lambda lb, e: (logged_in(lb, e), kw(
-        lb, "Create Session", "kit-no-such-template"))), ("404",), needs=("stack",)),
+        lb, "Create Session From Template", "kit-no-such-template"))), ("404",), needs=("stack",)),
     "platform-unknown-session": Case(5, platform_case(lambda lb, e: (logged_in(lb, e), kw(
         lb, "Get Session", "kit-no-such-session"))), ("404",), needs=("stack",)),
     "platform-quota-exceeded": Case(6, platform_case(quota_exceeded), ("Quota exceeded",), needs=("stack",)),

@@ -138,8 +138,8 @@ A Session Runs Until The Run Is Stopped
     ${admin} =    Get Credentials    admin
     ${url} =    Get API URL
     Connect To Platform    ${url}
-    Log In    ${admin}[username]    ${admin}[password]
-    ${name} =    Create Session    desktop-docker
+    Log In As    ${admin}[username]    ${admin}[password]
+    ${name} =    Create Session From Template    desktop-docker
     Wait Until Session Is    ${name}    running    timeout=90s
     Log To Console    SESSION-RUNNING ${name}
     Wait Until Session Is    ${name}    hibernated    timeout=5 min

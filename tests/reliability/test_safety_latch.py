@@ -229,7 +229,7 @@ def test_rediskit_refuses_a_server_not_allowed(keyword: str, redis_server: Any) 
     bystander.set("kit:latch:kept", "1")
     bystander.sadd("kit:latch:set", "kept")
     library = new("RedisKit", NOT_ALLOWED)
-    kw(library, "Connect To Redis", host=redis_server.host, port=redis_server.port, timeout="2s")
+    kw(library, "Connect To Redis Server", host=redis_server.host, port=redis_server.port, timeout="2s")
     try:
         refused(lambda: REDIS_ACTIONS[keyword](library), f"{redis_server.host}:{redis_server.port}",
                 "REDISKIT_TEST_TARGETS")
@@ -254,14 +254,14 @@ DB_ACTIONS: dict[str, Callable[[Any], Any]] = {
 @pytest.mark.parametrize("keyword", list(DB_ACTIONS))
 def test_databasekit_refuses_a_database_not_allowed(keyword: str, postgres_server: Any) -> None:
     setup = new("DatabaseKit")
-    kw(setup, "Connect To Database", host=postgres_server.host, port=postgres_server.port, user="postgres",
+    kw(setup, "Connect To PostgreSQL", host=postgres_server.host, port=postgres_server.port, user="postgres",
        dbname="postgres")
     database = kw(setup, "Create Test Database")
     try:
         kw(setup, "Migrate Up", str(MIGRATIONS))
         before = kw(setup, "Get Schema Version")
         library = new("DatabaseKit", NOT_ALLOWED)
-        kw(library, "Connect To Database", host=postgres_server.host, port=postgres_server.port, user="postgres",
+        kw(library, "Connect To PostgreSQL", host=postgres_server.host, port=postgres_server.port, user="postgres",
            dbname=database)
         try:
             refused(lambda: DB_ACTIONS[keyword](library), "DATABASEKIT_TEST_TARGETS")

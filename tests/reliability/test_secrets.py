@@ -50,7 +50,7 @@ Admin Logs In With The Password From The Environment
     Log    ${admin}
     ${url} =    Get API URL
     Connect To Platform    ${url}
-    Log In    ${admin}[username]    ${admin}[password]
+    Log In As    ${admin}[username]    ${admin}[password]
     ${token} =    Get Access Token
     Log    ${token}
     ${users} =    Get Users
@@ -59,7 +59,7 @@ Admin Logs In With The Password From The Environment
 A Wrong Password Fails Without Showing It
     ${url} =    Get API URL
     Connect To Platform    ${url}    alias=wrong
-    Run Keyword And Expect Error    *401*    Log In    admin    ${WRONG_PASSWORD}
+    Run Keyword And Expect Error    *401*    Log In As    admin    ${WRONG_PASSWORD}
 
 The Agent Key And The JWT Secret Stay Hidden
     ${key} =    Get Credentials    agentKey
@@ -77,19 +77,19 @@ VNC Password Opens The Protected Server
     ...    timeout=5s
 
 Redis Password Opens Redis
-    Connect To Redis    %{KIT_REDIS_HOST}    %{KIT_REDIS_PORT}    password=${REDIS_PASSWORD}
+    Connect To Redis Server    %{KIT_REDIS_HOST}    %{KIT_REDIS_PORT}    password=${REDIS_PASSWORD}
     Set Value    kit:secret-test    visible
-    Get Value    kit:secret-test    ==    visible
+    Get Value Of Key    kit:secret-test    ==    visible
     Delete Keys    kit:secret-test
-    Run Keyword And Expect Error    *    Connect To Redis    %{KIT_REDIS_HOST}    %{KIT_REDIS_PORT}
+    Run Keyword And Expect Error    *    Connect To Redis Server    %{KIT_REDIS_HOST}    %{KIT_REDIS_PORT}
     ...    password=${WRONG_PASSWORD}    alias=wrong
     [Teardown]    Close All Redis Connections
 
 Database Password Opens PostgreSQL
-    Connect To Database    host=%{KIT_DB_HOST}    port=%{KIT_DB_PORT}    user=%{KIT_DB_USER}
+    Connect To PostgreSQL    host=%{KIT_DB_HOST}    port=%{KIT_DB_PORT}    user=%{KIT_DB_USER}
     ...    password=${DB_PASSWORD}    dbname=postgres
-    Query    SELECT current_user
-    Run Keyword And Expect Error    *    Connect To Database    host=%{KIT_DB_HOST}    port=%{KIT_DB_PORT}
+    Get Query Rows    SELECT current_user
+    Run Keyword And Expect Error    *    Connect To PostgreSQL    host=%{KIT_DB_HOST}    port=%{KIT_DB_PORT}
     ...    user=%{KIT_DB_USER}    password=${WRONG_PASSWORD}    dbname=postgres    alias=wrong
     [Teardown]    Close All Database Connections
 """

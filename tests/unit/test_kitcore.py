@@ -90,7 +90,7 @@ def test_numeric_expected_given_as_text_is_compared_as_number() -> None:
 
 def test_connections_switch_and_close_all() -> None:
     closed: list[str] = []
-    cache: Connections[str] = Connections("Redis", "Connect To Redis", closed.append)
+    cache: Connections[str] = Connections("Redis", "Connect To Redis Server", closed.append)
     cache.add("first", "a")
     cache.add("second", "b")
     assert cache.current == "second"
@@ -99,7 +99,7 @@ def test_connections_switch_and_close_all() -> None:
         cache.get("zzz")
     cache.close_all()
     assert closed == ["first", "second"]
-    with pytest.raises(KitError, match="call 'Connect To Redis' first"):
+    with pytest.raises(KitError, match="call 'Connect To Redis Server' first"):
         _ = cache.current
 
 

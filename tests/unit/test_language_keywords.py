@@ -272,7 +272,7 @@ def test_a_command_status_can_be_asserted() -> None:
     assert keywords.get_command_status("cmd-1") == "pending"
     from kitcore import AssertionOperator
 
-    assert keywords.get_command_status("cmd-1", AssertionOperator["!="], "pending", retry_timeout="2s",
+    assert keywords.get_command_status("cmd-1", AssertionOperator["!="], "pending", timeout="2s",
                                        poll="0.01s") == "sent"
 
 

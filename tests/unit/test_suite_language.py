@@ -150,13 +150,13 @@ PLANTED = {
         "    ${ok} =    Run Keyword And Return Status    Evaluate    $a < $b",
     ],
     "a Python assertion operator": [
-        "    Get Value    agent:${agent}:pod    validate    value not in ('', $first)",
+        "    Get Value Of Key    agent:${agent}:pod    validate    value not in ('', $first)",
         "    Get Lease Holder    ${lease}    ${ns}    then    value.split('_')[0]",
     ],
     "SQL": [
         "${COMMAND_STATUS: str}      SELECT status FROM agent_commands WHERE command_id = %s",
         "...                         WHERE session_id = ANY(%s) AND status = 'completed'",
-        "    Check Query Result    SELECT 1    ==    1",
+        "    Query Value Should Be    SELECT 1    ==    1",
         "    Execute SQL    DELETE FROM sessions",
         "    Execute SQL    INSERT INTO users (name) VALUES ('x')",
         "    Execute SQL    UPDATE sessions SET state = 'failed'",
@@ -203,7 +203,8 @@ READABLE = [
     "    VAR    &{watch: object} =    since=${since}    streams=${streams}",
     "    ${names: list[str]} =    Get API Replica Names",
     "    Wait Until Key Exists    agent:${agent}:pod    timeout=${budget}    poll=${FIGURE_POLL}",
-    "    Connect To Redis    url=${hub_url}    alias=${HUB_ALIAS}    # a comment may say ${{x}} or SELECT a FROM b",
+    "    Connect To Redis Server    url=${hub_url}    alias=${HUB_ALIAS}"
+    "    # a comment may say ${{x}} or SELECT a FROM b",
     "    Get VNC Access Status    ${session}    ==    401    with_token=${False}",
     "    ${at: float} =    Get Epoch Seconds",
     "    Log    ${-1} ${0.2} ${SPACE} ${CURDIR}/..",

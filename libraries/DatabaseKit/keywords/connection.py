@@ -1,4 +1,4 @@
-"""Connect To Database, Switch Database Connection, Close All Database Connections."""
+"""Connect To PostgreSQL, Switch Database Connection, Close All Database Connections."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ class ConnectionKeywords:
     def __init__(self, ctx: DbContext) -> None:
         self.ctx = ctx
 
-    @keyword("Connect To Database", tags=["connection"])
-    def connect_to_database(
+    @keyword("Connect To PostgreSQL", tags=["connection"])
+    def connect_to_postgresql(
         self,
         host: str | None = None,
         port: int | None = None,
@@ -39,8 +39,8 @@ class ConnectionKeywords:
         Statements commit at once (autocommit).
 
         Example:
-        | Connect To Database | 127.0.0.1 | 5432 | streamspace | ${DB_PASSWORD} | streamspace |
-        | Connect To Database | conninfo=${DSN} | alias=admin | statement_timeout=5s |
+        | Connect To PostgreSQL | 127.0.0.1 | 5432 | streamspace | ${DB_PASSWORD} | streamspace |
+        | Connect To PostgreSQL | conninfo=${DSN} | alias=admin | statement_timeout=5s |
         """
         params = params_from(conninfo, host=host, port=port, user=user, dbname=dbname,
                              connect_timeout=max(round(to_seconds(connect_timeout, 5.0)), 1),
@@ -50,7 +50,7 @@ class ConnectionKeywords:
         if secret is None and conninfo:
             secret = conninfo_to_dict(conninfo).get("password")
         handle = DbHandle(None, params, secret, statement_ms, alias)  # type: ignore[arg-type]
-        with self.ctx.call(handle, "Connect To Database"):
+        with self.ctx.call(handle, "Connect To PostgreSQL"):
             handle.conn = open_connection(params, secret, statement_ms)
         self.ctx.connections.add(handle, alias)
         logger.info(f"Connected to PostgreSQL at {handle.where}" + (f" as '{alias}'" if alias else "")

@@ -12,7 +12,7 @@ from robot.api.deco import keyword
 
 from DatabaseKit.context import DbContext, DbHandle
 from DatabaseKit.migrations import Migration, StepResult, VersionTable, read_migrations, run_step
-from kitcore import AssertionOperator, KitError, assert_value
+from kitcore import Check, KitError, getter
 from kitcore.logging import log_table
 
 
@@ -221,19 +221,26 @@ class MigrationKeywords:
         return log_steps("Migrate Down", results)
 
     @keyword("Get Schema Version", tags=["migrations", "getter"])
-    def get_schema_version(self, assertion_operator: AssertionOperator | None = None,
-                           assertion_expected: Any = None, dirty: bool | None = None,
-                           alias: str | None = None, table: str = "schema_migrations") -> dict[str, Any]:
+    @getter
+    def get_schema_version(self, *, check: Check, dirty: bool | None = None, alias: str | None = None,
+                           table: str = "schema_migrations") -> dict[str, Any]:
         """The version table's state as ``{"version": n, "dirty": bool}`` (version 0: none applied).
-        An operator asserts the version; ``dirty=`` asserts the dirty flag.
+        An operator asserts the version (see `Assertions`); ``dirty=`` asserts the dirty flag.
 
         Example:
         | Get Schema Version | == | 4 | dirty=False |
         | ${state} = | Get Schema Version |
         """
         handle = self.ctx.handle(alias)
-        version, is_dirty = VersionTable(self.ctx, handle, table).read()
-        assert_value(version, assertion_operator, assertion_expected, f"Schema version at {handle.where}")
+        versions = VersionTable(self.ctx, handle, table)
+        state: dict[str, Any] = {}
+
+        def read() -> int:
+            state["version"], state["dirty"] = versions.read()
+            return state["version"]
+
+        check(read, f"Schema version at {handle.where}")
+        version, is_dirty = state["version"], state["dirty"]
         if dirty is not None and is_dirty != dirty:
             raise AssertionError(f"Schema version {version} at {handle.where} is "
                                  f"{'dirty' if is_dirty else 'clean'}, expected {'dirty' if dirty else 'clean'}")

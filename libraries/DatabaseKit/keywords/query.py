@@ -1,4 +1,4 @@
-"""Queries and statements: Query, Execute SQL, Execute SQL Script, row counts and result checks."""
+"""Queries and statements: Get Query Rows, Execute SQL, Execute SQL File, row counts and result checks."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from robot.api.deco import keyword
 
 from DatabaseKit.context import DbContext, DbHandle, short
 from DatabaseKit.sqlsplit import position_in_source, split_sql
-from kitcore import AssertionOperator, KitError, get_and_assert, to_seconds
+from kitcore import Check, KitError, getter, to_seconds
 from kitcore.logging import log_table
 
 _SELECT = re.compile(r"^\s*(SELECT|WITH|VALUES|TABLE)\b", re.IGNORECASE)
@@ -33,8 +33,8 @@ class QueryKeywords:
             log_table(short(statement, 200), result.columns, result.rows)
         return result.columns, result.rows
 
-    @keyword("Query", tags=["query"])
-    def query(self, statement: str, parameters: list[Any] | dict[str, Any] | None = None, rows: str = "dicts",
+    @keyword("Get Query Rows", tags=["query"])
+    def get_query_rows(self, statement: str, parameters: list[Any] | dict[str, Any] | None = None, rows: str = "dicts",
               timeout: str | float | None = None, log: bool = True, alias: str | None = None) -> list[Any]:
         """Run a SELECT and return its rows: a list of dictionaries (``rows=dicts``, the default) or
         of tuples (``rows=tuples``). The rows are logged as a compact table.
@@ -43,7 +43,7 @@ class QueryKeywords:
         values into the SQL text. ``timeout`` overrides the statement timeout for this query.
 
         Example:
-        | ${sessions} = | Query | SELECT name, state FROM sessions WHERE user_id = %s | parameters=${{[7]}} |
+        | ${sessions} = | Get Query Rows | SELECT name, state FROM sessions WHERE user_id = %s | parameters=${{[7]}} |
         | Should Be Equal | ${sessions}[0][state] | running |
         """
         if rows not in ("dicts", "tuples"):
@@ -67,8 +67,8 @@ class QueryKeywords:
         logger.info(f"{short(statement)}: {result.rowcount} rows")
         return result.rowcount
 
-    @keyword("Execute SQL Script", tags=["query"])
-    def execute_sql_script(self, path: str, in_transaction: bool = True, timeout: str | float | None = None,
+    @keyword("Execute SQL File", tags=["query"])
+    def execute_sql_file(self, path: str, in_transaction: bool = True, timeout: str | float | None = None,
                            alias: str | None = None) -> int:
         """Run every statement of the SQL file ``path``; returns how many ran.
 
@@ -76,7 +76,7 @@ class QueryKeywords:
         statement rolls it all back. The error names the statement, its number and its line.
 
         Example:
-        | Execute SQL Script | ${CURDIR}/data/seed.sql |
+        | Execute SQL File | ${CURDIR}/data/seed.sql |
         """
         handle = self.ctx.handle(alias)
         file = Path(path)
@@ -102,16 +102,14 @@ class QueryKeywords:
         return len(statements)
 
     @keyword("Get Row Count", tags=["query", "getter"])
-    def get_row_count(self, table_or_select: str, assertion_operator: AssertionOperator | None = None,
-                      assertion_expected: Any = None, retry_timeout: str | float | None = None,
-                      poll: str | float | None = None, parameters: list[Any] | None = None,
+    @getter
+    def get_row_count(self, table_or_select: str, *, check: Check, parameters: list[Any] | None = None,
                       alias: str | None = None) -> int:
-        """The number of rows of a table (name, ``schema.table`` allowed) or of a SELECT; with an
-        operator, asserts it, retrying until ``retry_timeout``.
+        """The number of rows of a table (name, ``schema.table`` allowed) or of a SELECT; can assert.
 
         Example:
         | Get Row Count | agent_commands | == | 0 |
-        | Get Row Count | SELECT 1 FROM sessions WHERE state = 'running' | >= | 3 | retry_timeout=10s |
+        | Get Row Count | SELECT 1 FROM sessions WHERE state = 'running' | >= | 3 | timeout=10s |
         """
         handle = self.ctx.handle(alias)
         if _SELECT.match(table_or_select):
@@ -125,20 +123,19 @@ class QueryKeywords:
         def count() -> int:
             return int(self.ctx.run(handle, statement, parameters, what=f"Row count of {label}").rows[0][0])
 
-        return get_and_assert(count, assertion_operator, assertion_expected, f"Row count of {label}",
-                              retry_timeout, poll)
+        return check(count, f"Row count of {label}")
 
-    @keyword("Check Query Result", tags=["query", "assertion"])
-    def check_query_result(self, statement: str, assertion_operator: AssertionOperator, assertion_expected: Any,
-                           row: int = 0, column: int | str = 0, retry_timeout: str | float | None = None,
-                           poll: str | float | None = None, parameters: list[Any] | None = None,
-                           alias: str | None = None) -> Any:
+    @keyword("Query Value Should Be", tags=["query", "assertion"])
+    @getter(operator_required=True)
+    def query_value_should_be(self, statement: str, *, check: Check, row: int = 0, column: int | str = 0,
+                              parameters: list[Any] | None = None, alias: str | None = None) -> Any:
         """Assert one value of a query's result (``row``, ``column`` by number or name), retrying
-        until ``retry_timeout``; returns the value.
+        until ``timeout``; returns the value.
 
         Example:
-        | Check Query Result | SELECT state FROM sessions WHERE name = %s | == | running |
-        | ... | parameters=${{['alice-1']}} | retry_timeout=10s |
+        | Query Value Should Be | SELECT state FROM sessions WHERE name = %s | == | running |
+        | ... | timeout=10s | parameters=${{['alice-1']}} |
+        | Query Value Should Be | SELECT name, state FROM sessions | == | running | row=1 | column=state |
         """
         handle = self.ctx.handle(alias)
 
@@ -146,7 +143,7 @@ class QueryKeywords:
             columns, rows = self._rows(handle, statement, parameters, None, log=False)
             if row >= len(rows):
                 raise KitError(f"The query returned {len(rows)} rows, so there is no row {row}",
-                               fix="check the query or wait for the data with retry_timeout=")
+                               fix="check the query or wait for the data with timeout=")
             index = column
             if isinstance(column, str) and not column.isdigit():
                 if column not in columns:
@@ -154,16 +151,14 @@ class QueryKeywords:
                 index = columns.index(column)
             return rows[row][int(index)]
 
-        return get_and_assert(value, assertion_operator, assertion_expected, f"Result of '{short(statement)}'",
-                              retry_timeout, poll)
+        return check(value, f"Result of '{short(statement)}'")
 
     @keyword("Query Result Should Be", tags=["query", "assertion"])
-    def query_result_should_be(self, statement: str, assertion_operator: AssertionOperator,
-                               assertion_expected: Any, retry_timeout: str | float | None = None,
-                               poll: str | float | None = None, parameters: list[Any] | None = None,
+    @getter(operator_required=True)
+    def query_result_should_be(self, statement: str, *, check: Check, parameters: list[Any] | None = None,
                                alias: str | None = None) -> Any:
         """Assert a query's whole result: a single value when it is one row of one column, else
-        the list of rows as lists; retries until ``retry_timeout``.
+        the list of rows as lists; retries until ``timeout``.
 
         Example:
         | Query Result Should Be | SELECT count(*) FROM agents WHERE status = 'online' | == | 2 |
@@ -177,15 +172,14 @@ class QueryKeywords:
                 return rows[0][0]
             return [list(r) for r in rows]
 
-        return get_and_assert(result, assertion_operator, assertion_expected, f"Result of '{short(statement)}'",
-                              retry_timeout, poll)
+        return check(result, f"Result of '{short(statement)}'")
 
     @keyword("Database Should Answer", tags=["query", "assertion"])
     def database_should_answer(self, alias: str | None = None) -> None:
         """The database answers a query (``SELECT 1`` gives 1).
 
         Example:
-        | Connect To Database | conninfo=${dsn} | alias=smoke |
+        | Connect To PostgreSQL | conninfo=${dsn} | alias=smoke |
         | Database Should Answer |
         """
         handle = self.ctx.handle(alias)

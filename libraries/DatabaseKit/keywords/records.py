@@ -10,7 +10,7 @@ from robot.api import logger
 from robot.api.deco import keyword
 
 from DatabaseKit.context import DbContext
-from kitcore import AssertionOperator, KitError, Wait, get_and_assert, to_seconds
+from kitcore import Check, KitError, Wait, getter, to_seconds
 from kitcore.logging import log_table
 
 COMMAND_RECORDS = (
@@ -37,7 +37,7 @@ def as_seconds(value: Any, missing: str) -> float:
     """A number PostgreSQL gave (``numeric`` arrives as ``Decimal``) as float seconds; None fails, saying
     ``missing``."""
     if value is None:
-        raise KitError(missing, fix="wait for it (retry_timeout=) or check why it was never written")
+        raise KitError(missing, fix="wait for it (timeout=) or check why it was never written")
     return float(value)
 
 
@@ -96,22 +96,20 @@ class PlatformRecordKeywords:
         return rows[0]
 
     @keyword("Get Command Status", tags=["platform records", "getter", "assertion"])
-    def get_command_status(self, command_id: str, assertion_operator: AssertionOperator | None = None,
-                           assertion_expected: Any = None, retry_timeout: str | float | None = None,
-                           poll: str | float | None = None, alias: str | None = None) -> str:
+    @getter
+    def get_command_status(self, command_id: str, *, check: Check, alias: str | None = None) -> str:
         """The status of a command the platform sent to an agent (``pending``, ``sent``, ``acknowledged``,
-        ``completed``, ``failed``); with an operator, asserts it, retrying until ``retry_timeout``.
+        ``completed``, ``failed``); can assert.
 
         Example:
-        | Get Command Status | ${id} | != | pending | retry_timeout=10s | poll=0.05s | alias=platform-db |
+        | Get Command Status | ${id} | != | pending | timeout=10s | poll=0.05s | alias=platform-db |
         """
 
         def status() -> str:
             return str(self._one(COMMAND_STATUS, [command_id], f"Status of command {command_id}",
                                  self._no_command(command_id), alias))
 
-        return get_and_assert(status, assertion_operator, assertion_expected, f"Status of command {command_id}",
-                              retry_timeout, poll)
+        return check(status, f"Status of command {command_id}")
 
     @keyword("Wait Until Command Has Ended", tags=["platform records", "wait"])
     def wait_until_command_has_ended(self, command_id: str, timeout: str | float = "10s",
@@ -145,32 +143,29 @@ class PlatformRecordKeywords:
         return self._select(COMMANDS_CARRIED_OUT_TWICE, [names], "Commands completed more than once", alias)
 
     @keyword("Get Agent Of Session", tags=["platform records", "getter", "assertion"])
-    def get_agent_of_session(self, session: str, assertion_operator: AssertionOperator | None = None,
-                             assertion_expected: Any = None, retry_timeout: str | float | None = None,
-                             poll: str | float | None = None, alias: str | None = None) -> Any:
-        """The agent the platform gave ``session`` (``sessions.agent_id``); with an operator, asserts it,
-        retrying until ``retry_timeout``. Fails when the platform has no record of the session.
+    @getter
+    def get_agent_of_session(self, session: str, *, check: Check, alias: str | None = None) -> Any:
+        """The agent the platform gave ``session`` (``sessions.agent_id``); can assert. Fails when the
+        platform has no record of the session.
 
         Example:
         | Get Agent Of Session | ${name} | == | docker-local | alias=platform-db |
         """
         missing = KitError(f"The Control Plane has no record of session {session}",
                            cause=f"sessions has no row with id '{session}'",
-                           fix="check the session's name (the one Create Session returned)")
-        return get_and_assert(
-            lambda: self._one(AGENT_OF_SESSION, [session], f"Agent of session {session}", missing, alias),
-            assertion_operator, assertion_expected, f"Agent of session {session}", retry_timeout, poll)
+                           fix="check the session's name (the one Create Session From Template returned)")
+        return check(lambda: self._one(AGENT_OF_SESSION, [session], f"Agent of session {session}", missing, alias),
+                     f"Agent of session {session}")
 
     @keyword("Get Agent Heartbeat Age In Seconds", tags=["platform records", "getter", "assertion"])
-    def get_agent_heartbeat_age_in_seconds(self, agent: str, assertion_operator: AssertionOperator | None = None,
-                                           assertion_expected: Any = None, retry_timeout: str | float | None = None,
-                                           poll: str | float | None = None, alias: str | None = None) -> float:
+    @getter
+    def get_agent_heartbeat_age_in_seconds(self, agent: str, *, check: Check, alias: str | None = None) -> float:
         """How many seconds ago the platform recorded the agent's last heartbeat (``agents.last_heartbeat``,
-        on the database's clock); with an operator, asserts it, retrying until ``retry_timeout``. Fails when
-        the platform has no record of the agent or of any heartbeat of it.
+        on the database's clock); can assert. Fails when the platform has no record of the agent or of any
+        heartbeat of it.
 
         Example:
-        | Get Agent Heartbeat Age In Seconds | k8s-local | <= | ${window} | retry_timeout=20s | alias=platform-db |
+        | Get Agent Heartbeat Age In Seconds | k8s-local | <= | ${window} | timeout=20s | alias=platform-db |
         """
         missing = KitError(f"The Control Plane has no record of agent {agent}",
                            cause=f"agents has no row with agent_id '{agent}'",
@@ -180,6 +175,4 @@ class PlatformRecordKeywords:
             seconds = self._one(HEARTBEAT_AGE, [agent], f"Heartbeat age of agent {agent}", missing, alias)
             return as_seconds(seconds, f"The Control Plane recorded no heartbeat of agent {agent}")
 
-        return get_and_assert(
-            age, assertion_operator, assertion_expected, f"Seconds since the last heartbeat of agent {agent}",
-            retry_timeout, poll)
+        return check(age, f"Seconds since the last heartbeat of agent {agent}")

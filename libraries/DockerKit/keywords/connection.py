@@ -10,7 +10,7 @@ from robot.api import logger
 from robot.api.deco import keyword
 
 from DockerKit.context import DockerContext, EngineHandle, open_client, unreachable
-from kitcore import AssertionOperator, KitError, get_and_assert, to_seconds
+from kitcore import AssertionOperator, Check, KitError, get_and_assert, getter, to_seconds
 
 DEFAULT_SOCKETS = ("/var/run/docker.sock", "/run/podman/podman.sock")
 
@@ -80,8 +80,8 @@ class ConnectionKeywords:
         self.ctx.connections.close_all()
 
     @keyword("Get Engine Version", tags=["connection", "getter"])
-    def get_engine_version(self, operator: AssertionOperator | None = None, expected: str | None = None,
-                           field: str = "Version", alias: str | None = None) -> str:
+    @getter
+    def get_engine_version(self, *, check: Check, field: str = "Version", alias: str | None = None) -> str:
         """The engine's version (``field=ApiVersion`` for the API version); can assert it.
 
         Example:
@@ -94,7 +94,7 @@ class ConnectionKeywords:
             with self.ctx.call(handle, "Reading the engine version"):
                 return str(handle.client.version().get(field, ""))
 
-        return get_and_assert(read, operator, expected, f"Engine {field}")
+        return check(read, f"Engine {field}")
 
     @keyword("Engine Should Answer", tags=["connection", "assertion"])
     def engine_should_answer(self, timeout: str | float = "5s", alias: str | None = None) -> None:

@@ -16,7 +16,7 @@ from DockerKit.context import (
     parse_ports,
     parse_volumes,
 )
-from kitcore import AssertionOperator, KitError, Wait, get_and_assert, to_seconds
+from kitcore import Check, KitError, Wait, getter, to_seconds
 from kitcore.logging import log_table
 from kitcore.units import parse_bytes, parse_cpu
 
@@ -116,9 +116,8 @@ class ContainerKeywords:
 
     # -- state --------------------------------------------------------------------------------------
     @keyword("Get Container State", tags=["containers", "getter"])
-    def get_container_state(self, container: str, operator: AssertionOperator | None = None,
-                            expected: str | None = None, timeout: str | float | None = None,
-                            alias: str | None = None) -> str:
+    @getter
+    def get_container_state(self, container: str, *, check: Check, alias: str | None = None) -> str:
         """The container's state: ``created``, ``running``, ``paused``, ``exited`` ...; can assert it.
 
         Example:
@@ -126,13 +125,11 @@ class ContainerKeywords:
         | Get Container State | ${name} | == | exited | timeout=10s |
         """
         handle = self.ctx.handle(alias)
-        return get_and_assert(lambda: self._state(handle, container), operator, expected,
-                              f"State of container '{container}'", timeout)
+        return check(lambda: self._state(handle, container), f"State of container '{container}'")
 
     @keyword("Get Container Exit Code", tags=["containers", "getter"])
-    def get_container_exit_code(self, container: str, operator: AssertionOperator | None = None,
-                                expected: int | None = None, timeout: str | float | None = None,
-                                alias: str | None = None) -> int:
+    @getter
+    def get_container_exit_code(self, container: str, *, check: Check, alias: str | None = None) -> int:
         """The exit code of an exited container (137 = killed, e.g. by the memory limit); can assert it.
 
         Example:
@@ -143,7 +140,7 @@ class ContainerKeywords:
         def read() -> int:
             return int(self.ctx.container(handle, container).attrs.get("State", {}).get("ExitCode", -1))
 
-        return get_and_assert(read, operator, expected, f"Exit code of container '{container}'", timeout)
+        return check(read, f"Exit code of container '{container}'")
 
     @keyword("Wait Until Container Is", tags=["containers", "wait"])
     def wait_until_container_is(self, container: str, state: str, timeout: str | float = "30s",
@@ -266,8 +263,8 @@ class ContainerKeywords:
 
     # -- reading ------------------------------------------------------------------------------------
     @keyword("Get Containers", tags=["containers", "getter"])
-    def get_containers(self, label: str | None = None, operator: AssertionOperator | None = None,
-                       expected: Any = None, include_stopped: bool = True, timeout: str | float | None = None,
+    @getter
+    def get_containers(self, label: str | None = None, *, check: Check, include_stopped: bool = True,
                        alias: str | None = None) -> list[str]:
         """Names of the containers carrying ``label`` (``key`` or ``key=value``), sorted; can assert them.
 
@@ -275,7 +272,7 @@ class ContainerKeywords:
 
         Example:
         | ${names} = | Get Containers | label=app=streamspace |
-        | Get Containers | label=role=agent | contains | ${name} |
+        | Get Containers | role=agent | contains | ${name} |
         """
         handle = self.ctx.handle(alias)
         key, _, value = (label or "").partition("=")
@@ -286,8 +283,8 @@ class ContainerKeywords:
             found = [c for c in found if not key or key in c.labels]
             return sorted(c.name for c in found)
 
-        names = get_and_assert(read, operator, expected, f"Containers labelled {label or '(any)'}", timeout)
-        if operator is None:
+        names = check(read, f"Containers labelled {label or '(any)'}")
+        if check.operator is None:
             log_table(f"Containers labelled {label or '(any)'}", ["name"], [[n] for n in names])
         return names
 
@@ -311,10 +308,10 @@ class ContainerKeywords:
                        f"run it with ports={str(port).split('/')[0]}")
 
     @keyword("Get Container Logs", tags=["containers", "getter"])
-    def get_container_logs(self, container: str, operator: AssertionOperator | None = None,
-                           expected: str | None = None, tail: int | None = None,
-                           timeout: str | float | None = None, alias: str | None = None) -> str:
-        """The container's output (stdout and stderr) as text; can assert it, retrying until ``timeout``.
+    @getter
+    def get_container_logs(self, container: str, *, check: Check, tail: int | None = None,
+                           alias: str | None = None) -> str:
+        """The container's output (stdout and stderr) as text; can assert it.
 
         Example:
         | Get Container Logs | ${name} | contains | keyboard display ready | timeout=10s |
@@ -327,7 +324,7 @@ class ContainerKeywords:
                 raw = self.ctx.container(handle, container).logs(tail=tail if tail else "all")
             return raw.decode("utf-8", errors="replace")
 
-        return get_and_assert(read, operator, expected, f"Logs of container '{container}'", timeout)
+        return check(read, f"Logs of container '{container}'")
 
     @keyword("Execute In Container", tags=["containers"])
     def execute_in_container(self, container: str, command: str | list[str], expected_rc: int | None = None,

@@ -10,7 +10,7 @@ from robot.api import logger
 from robot.api.deco import keyword
 
 from DockerKit.context import DockerContext, EngineHandle
-from kitcore import AssertionOperator, KitError, get_and_assert, to_seconds
+from kitcore import Check, KitError, getter, to_seconds
 from kitcore.units import format_bytes, format_cpu, parse_bytes, parse_cpu
 
 BURN_PREFIX = "/tmp/.kit-burn-"
@@ -93,8 +93,8 @@ class LimitKeywords:
             raise KitError(f"Cannot convert '{cpu}' to cores", str(error)) from None
 
     @keyword("Get Container Limits", tags=["containers", "limits", "getter"])
-    def get_container_limits(self, container: str, operator: AssertionOperator | None = None,
-                             expected: Any = None, alias: str | None = None) -> dict[str, Any]:
+    @getter
+    def get_container_limits(self, container: str, *, check: Check, alias: str | None = None) -> dict[str, Any]:
         """The declared limits in human units: ``cpu`` (cores, ``0.5``) and ``memory`` (``64Mi``); ``none`` if unset.
 
         The dictionary also holds ``cpu_cores`` (float) and ``memory_bytes`` (int).
@@ -105,8 +105,7 @@ class LimitKeywords:
         | Get Container Limits | ${name} | validate | value['cpu'] == '0.5' |
         """
         handle = self.ctx.handle(alias)
-        return get_and_assert(lambda: self._limits(handle, container), operator, expected,
-                              f"Limits of container '{container}'")
+        return check(lambda: self._limits(handle, container), f"Limits of container '{container}'")
 
     @keyword("Get Container Stats", tags=["containers", "limits", "getter"])
     def get_container_stats(self, container: str, interval: str | float = "1s",

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import posixpath
-from typing import Any
 
 import docker.errors
 from robot.api import logger
 from robot.api.deco import keyword
 
 from DockerKit.context import DockerContext, EngineHandle, parse_pairs
-from kitcore import AssertionOperator, KitError, Wait, get_and_assert, to_seconds
+from kitcore import AssertionOperator, Check, KitError, Wait, get_and_assert, getter, to_seconds
 
 MOUNT = "/kit-volume"
 
@@ -130,15 +129,14 @@ class VolumeKeywords:
                        f"Volume '{name}' exists", timeout)
 
     @keyword("Get Volumes", tags=["volumes", "getter"])
-    def get_volumes(self, label: str | None = None, operator: AssertionOperator | None = None,
-                    expected: Any = None, timeout: str | float | None = None,
-                    starting_with: list[str] | str | None = None, alias: str | None = None) -> list[str]:
+    @getter
+    def get_volumes(self, label: str | None = None, *, check: Check, starting_with: list[str] | str | None = None,
+                    alias: str | None = None) -> list[str]:
         """Names of the volumes carrying ``label`` (``key`` or ``key=value``) and, with ``starting_with``,
-        whose name starts with one of those texts (none when the list is empty), sorted; can assert them
-        (retrying until ``timeout``).
+        whose name starts with one of those texts (none when the list is empty), sorted; can assert them.
 
         Example:
-        | Get Volumes | label=app=streamspace | contains | ${volume} |
+        | Get Volumes | app=streamspace | contains | ${volume} |
         | Get Volumes | ${None} | == | ${NOTHING} | starting_with=${prefixes} | timeout=10s |
         """
         handle = self.ctx.handle(alias)
@@ -152,7 +150,7 @@ class VolumeKeywords:
             return [n for n in names if prefixes is None or n.startswith(prefixes)]
 
         where = "" if prefixes is None else f" starting with {' or '.join(prefixes) or '(nothing given)'}"
-        return get_and_assert(read, operator, expected, f"Volumes labelled {label or '(any)'}{where}", timeout)
+        return check(read, f"Volumes labelled {label or '(any)'}{where}")
 
     @keyword("Write File To Volume", tags=["volumes"])
     def write_file_to_volume(self, volume: str, path: str, content: str, timeout: str | float = "30s",
@@ -172,11 +170,12 @@ class VolumeKeywords:
                            "check the path and that the volume is writable")
 
     @keyword("Read File From Volume", tags=["volumes", "getter"])
-    def read_file_from_volume(self, volume: str, path: str, operator: AssertionOperator | None = None,
-                              expected: str | None = None, timeout: str | float = "30s",
-                              strip: bool = False, alias: str | None = None) -> str:
-        """The text of ``path`` inside the volume (read by a helper container); can assert it.
-        ``strip=True`` leaves out the white space around the text (e.g. the newline ``echo`` writes).
+    @getter
+    def read_file_from_volume(self, volume: str, path: str, *, check: Check, strip: bool = False,
+                              helper_timeout: str | float = "30s", alias: str | None = None) -> str:
+        """The text of ``path`` inside the volume (read by a helper container); can assert it (with
+        ``timeout=``, reading again until it holds). ``strip=True`` leaves out the white space around the
+        text (e.g. the newline ``echo`` writes). ``helper_timeout`` bounds each read by the helper container.
 
         Example:
         | Read File From Volume | ${volume} | proof/marker.txt | == | written before the restart |
@@ -184,10 +183,13 @@ class VolumeKeywords:
         """
         handle = self.ctx.handle(alias)
         target = self._in_volume(volume, path)
-        rc, output = self._helper(handle, volume, 'cat "$KIT_PATH"', {"KIT_PATH": target},
-                                  to_seconds(timeout, 30.0), read_only=True)
-        if rc != 0:
-            raise KitError(f"Reading '{path}' from volume '{volume}' failed", output.strip() or f"exit code {rc}",
-                           "check the path: write it first with 'Write File To Volume'")
-        text = output.strip() if strip else output
-        return get_and_assert(lambda: text, operator, expected, f"File '{path}' in volume '{volume}'")
+
+        def read() -> str:
+            rc, output = self._helper(handle, volume, 'cat "$KIT_PATH"', {"KIT_PATH": target},
+                                      to_seconds(helper_timeout, 30.0), read_only=True)
+            if rc != 0:
+                raise KitError(f"Reading '{path}' from volume '{volume}' failed", output.strip() or f"exit code {rc}",
+                               "check the path: write it first with 'Write File To Volume'")
+            return output.strip() if strip else output
+
+        return check(read, f"File '{path}' in volume '{volume}'")

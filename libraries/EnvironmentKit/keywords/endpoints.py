@@ -12,7 +12,7 @@ from robot.api.types import Secret
 from EnvironmentKit.defects import KnownDefectsListener
 from EnvironmentKit.keywords.lifecycle import current_topology
 from EnvironmentKit.topology import differing_timings, in_turn, with_database
-from kitcore import AssertionOperator, KitError, Wait, get_and_assert, to_seconds
+from kitcore import AssertionOperator, Check, KitError, Wait, get_and_assert, getter, to_seconds
 
 
 class EndpointKeywords:
@@ -146,24 +146,17 @@ class EndpointKeywords:
         raise KitError(f"No credentials for '{who}'", cause=f"known: {known}", fix="give one of those names")
 
     @keyword("Get Agent Leader")
-    def get_agent_leader(
-        self,
-        platform: str = "kubernetes",
-        assertion_operator: AssertionOperator | None = None,
-        expected: str | None = None,
-        timeout: str | None = None,
-        poll: str = "0.2s",
-    ) -> str | None:
+    @getter(poll="0.2s")
+    def get_agent_leader(self, platform: str = "kubernetes", *, check: Check) -> str | None:
         """The name of the replica leading the ``kubernetes`` or ``docker`` agent (``None`` if none).
 
-        With an operator it asserts, retrying until ``timeout`` -- a failover wait in one line.
+        It can assert, retrying until ``timeout`` -- a failover wait in one line.
 
         Example:
         | ${old} = | Get Agent Leader | kubernetes |
         | Get Agent Leader | kubernetes | != | ${old} | timeout=30s |
         """
-        return get_and_assert(lambda: current_topology().agent_leader(platform), assertion_operator, expected,
-                              f"{platform} agent leader", timeout, poll)
+        return check(lambda: current_topology().agent_leader(platform), f"{platform} agent leader")
 
     @keyword("Wait Until Agent Leader Changes")
     def wait_until_agent_leader_changes(self, platform: str = "kubernetes", previous: str | None = None,
@@ -302,7 +295,7 @@ class EndpointKeywords:
         Fails, naming every replica and its pod, when no replica has that pod name.
 
         Example:
-        | ${pod} = | Get Value | agent:k8s-local:pod | alias=hub |
+        | ${pod} = | Get Value Of Key | agent:k8s-local:pod | alias=hub |
         | ${holder} = | Get Replica Of Pod | ${pod} |
         """
         return current_topology().replica_of_pod(pod)

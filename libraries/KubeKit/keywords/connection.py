@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from kubernetes import client
 from robot.api import logger
 from robotlibcore import keyword
 
-from kitcore import AssertionOperator, KitError, SecretLike, to_seconds
+from kitcore import Check, KitError, SecretLike, getter, to_seconds
 from KubeKit.connection import open_in_cluster, open_kubeconfig, open_url
-from KubeKit.context import KubeContext, get_and_check
+from KubeKit.context import KubeContext
 
 
 class ConnectionKeywords:
@@ -76,12 +74,8 @@ class ConnectionKeywords:
         self.ctx.connections.close_all()
 
     @keyword("Get Kubernetes Version", tags=["connection", "assertion"])
-    def get_kubernetes_version(
-        self,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
-        alias: str | None = None,
-    ) -> str:
+    @getter
+    def get_kubernetes_version(self, *, check: Check, alias: str | None = None) -> str:
         """The API server's ``gitVersion`` (``v1.31.0``...; the stand-in says ``...-kit-stand-in``).
 
         Example:
@@ -93,4 +87,4 @@ class ConnectionKeywords:
         def probe() -> str:
             return str(conn.call("Read the Kubernetes version", client.VersionApi(conn.api).get_code).git_version)
 
-        return get_and_check(probe, assertion_operator, expected, "Kubernetes version")
+        return check(probe, "Kubernetes version")

@@ -7,8 +7,8 @@ from typing import Any
 from robot.api import logger
 from robotlibcore import keyword
 
-from kitcore import AssertionOperator, to_seconds
-from KubeKit.context import KubeContext, get_and_check, watch_named
+from kitcore import Check, getter, to_seconds
+from KubeKit.context import KubeContext, watch_named
 from KubeKit.watching import State
 
 
@@ -41,15 +41,8 @@ class DeploymentKeywords:
         return int(before.spec.replicas or 0)
 
     @keyword("Get Ready Replicas", tags=["deployments", "assertion"])
-    def get_ready_replicas(
-        self,
-        name: str,
-        namespace: str,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
-        timeout: str | None = None,
-        alias: str | None = None,
-    ) -> int:
+    @getter
+    def get_ready_replicas(self, name: str, namespace: str, *, check: Check, alias: str | None = None) -> int:
         """The deployment's ready replicas (``status.readyReplicas``, 0 when absent); can assert.
 
         Example:
@@ -62,7 +55,7 @@ class DeploymentKeywords:
                               name, namespace)
             return int((found.status.ready_replicas if found.status else 0) or 0)
 
-        return get_and_check(probe, assertion_operator, expected, f"Ready replicas of {name}", timeout)
+        return check(probe, f"Ready replicas of {name}")
 
     @keyword("Wait Until Deployment Has Ready Replicas", tags=["deployments", "wait"])
     def wait_until_deployment_has_ready_replicas(

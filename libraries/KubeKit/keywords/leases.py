@@ -10,9 +10,9 @@ from robot.api import logger
 from robot.libraries.DateTime import convert_date
 from robotlibcore import keyword
 
-from kitcore import AssertionOperator, KitError, WaitTimeout, to_seconds
+from kitcore import Check, KitError, WaitTimeout, getter, to_seconds
 from KubeKit.connection import KubeConnection, KubeError
-from KubeKit.context import KubeContext, dig, read_and_check, watch_named
+from KubeKit.context import KubeContext, dig, read_field, watch_named
 from KubeKit.keywords.objects import resource_for
 from KubeKit.watching import ListWatch, State, holder_of
 
@@ -51,15 +51,8 @@ class LeaseKeywords:
         return conn.api.sanitize_for_serialization(lease)
 
     @keyword("Get Lease Holder", tags=["leases", "assertion"])
-    def get_lease_holder(
-        self,
-        name: str,
-        namespace: str,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
-        timeout: str | None = None,
-        alias: str | None = None,
-    ) -> str:
+    @getter
+    def get_lease_holder(self, name: str, namespace: str, *, check: Check, alias: str | None = None) -> str:
         """The lease's ``holderIdentity`` (empty when nobody holds it); can assert.
 
         Example:
@@ -67,19 +60,12 @@ class LeaseKeywords:
         | Get Lease Holder | ${lease} | ${ns} | != | ${old_leader} | timeout=30s |
         """
         conn = self.ctx.conn(alias)
-        return read_and_check(lambda: self._read(conn, name, namespace), "spec.holderIdentity", str, "",
-                              assertion_operator, expected, f"Holder of lease {name}", timeout)
+        return check(read_field(lambda: self._read(conn, name, namespace), "spec.holderIdentity", str, ""),
+                     f"Holder of lease {name}")
 
     @keyword("Get Lease Holder Pod", tags=["leases", "assertion"])
-    def get_lease_holder_pod(
-        self,
-        name: str,
-        namespace: str,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
-        timeout: str | None = None,
-        alias: str | None = None,
-    ) -> str:
+    @getter
+    def get_lease_holder_pod(self, name: str, namespace: str, *, check: Check, alias: str | None = None) -> str:
         """The pod that holds the lease: its ``holderIdentity`` without the ``_<suffix>`` client-go adds
         (empty when nobody holds it); can assert, retrying until ``timeout``.
 
@@ -88,8 +74,8 @@ class LeaseKeywords:
         | Get Lease Holder Pod | streamspace-agent-k8s-local | streamspace | == | ${pod} | timeout=30s |
         """
         conn = self.ctx.conn(alias)
-        return read_and_check(lambda: self._read(conn, name, namespace), "spec.holderIdentity", pod_of_holder, "",
-                              assertion_operator, expected, f"Pod holding lease {name}", timeout)
+        return check(read_field(lambda: self._read(conn, name, namespace), "spec.holderIdentity", pod_of_holder, ""),
+                     f"Pod holding lease {name}")
 
     @keyword("Get Pod Of Lease Holder", tags=["leases"])
     def get_pod_of_lease_holder(self, holder: str) -> str:
@@ -128,23 +114,16 @@ class LeaseKeywords:
         return str(dig(found.to_dict(), "spec.acquireTime") or "")
 
     @keyword("Get Lease Transitions", tags=["leases", "assertion"])
-    def get_lease_transitions(
-        self,
-        name: str,
-        namespace: str,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
-        timeout: str | None = None,
-        alias: str | None = None,
-    ) -> int:
+    @getter
+    def get_lease_transitions(self, name: str, namespace: str, *, check: Check, alias: str | None = None) -> int:
         """How many times the lease changed hands (``spec.leaseTransitions``, 0 when absent); can assert.
 
         Example:
         | Get Lease Transitions | ${lease} | ${ns} | == | ${before + 1} |
         """
         conn = self.ctx.conn(alias)
-        return read_and_check(lambda: self._read(conn, name, namespace), "spec.leaseTransitions", int, 0,
-                              assertion_operator, expected, f"Transitions of lease {name}", timeout)
+        return check(read_field(lambda: self._read(conn, name, namespace), "spec.leaseTransitions", int, 0),
+                     f"Transitions of lease {name}")
 
     @keyword("Get Lease Claims", tags=["leases", "failover"])
     def get_lease_claims(self, name: str, namespace: str, during: str = "5s", poll: str = "0.2s",

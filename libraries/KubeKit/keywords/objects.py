@@ -9,9 +9,9 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniq
 from robot.api import logger
 from robotlibcore import keyword
 
-from kitcore import AssertionOperator, KitError
+from kitcore import Check, KitError, getter
 from KubeKit.connection import KubeConnection, KubeError
-from KubeKit.context import KubeContext, get_and_check, object_key
+from KubeKit.context import KubeContext, object_key
 from KubeKit.manifests import describe, load_manifest
 
 GROUP = "stream.space"
@@ -138,17 +138,9 @@ class ObjectKeywords:
         return found.to_dict()
 
     @keyword("Get Object Names", tags=["objects", "assertion"])
-    def get_object_names(
-        self,
-        kind: str,
-        namespace: str | None = None,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
-        selector: str | None = None,
-        starting_with: list[str] | None = None,
-        timeout: str | None = None,
-        alias: str | None = None,
-    ) -> list[str]:
+    @getter
+    def get_object_names(self, kind: str, namespace: str | None = None, *, check: Check, selector: str | None = None,
+                         starting_with: list[str] | None = None, alias: str | None = None) -> list[str]:
         """The sorted names of the objects of ``kind`` (``Deployment``, ``pvc``...) in ``namespace`` that match
         the label ``selector`` and, with ``starting_with``, whose name starts with one of those texts; can assert.
 
@@ -168,7 +160,7 @@ class ObjectKeywords:
             return [n for n in names if not prefixes or n.startswith(prefixes)]
 
         where = f" in {space}" if space else ""
-        return get_and_check(probe, assertion_operator, expected, f"{resource.kind} objects{where}", timeout)
+        return check(probe, f"{resource.kind} objects{where}")
 
     def _namespace(self, resource: Any, meta: dict[str, Any], namespace: str | None) -> str | None:
         if not resource.namespaced:

@@ -9,8 +9,8 @@ from kubernetes.stream import stream
 from robot.api import logger
 from robotlibcore import keyword
 
-from kitcore import AssertionOperator, KitError, Wait, WaitTimeout, to_seconds
-from KubeKit.context import KubeContext, get_and_check, object_key, read_and_check
+from kitcore import Check, KitError, Wait, WaitTimeout, getter, to_seconds
+from KubeKit.context import KubeContext, object_key, read_field
 from KubeKit.watching import ListWatch, State
 
 
@@ -39,15 +39,9 @@ class PodKeywords:
         return conn.api.sanitize_for_serialization(pod)
 
     @keyword("Get Pods", tags=["pods", "assertion"])
-    def get_pods(
-        self,
-        namespace: str,
-        selector: str | None = None,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
-        timeout: str | None = None,
-        alias: str | None = None,
-    ) -> list[str]:
+    @getter
+    def get_pods(self, namespace: str, selector: str | None = None, *, check: Check,
+                 alias: str | None = None) -> list[str]:
         """The sorted names of the pods in ``namespace`` matching the label ``selector``; can assert.
 
         Example:
@@ -61,43 +55,29 @@ class PodKeywords:
                               label_selector=selector or None)
             return sorted(p.metadata.name for p in found.items)
 
-        return get_and_check(probe, assertion_operator, expected, f"Pods in {namespace}", timeout)
+        return check(probe, f"Pods in {namespace}")
 
     @keyword("Get Pod Phase", tags=["pods", "assertion"])
-    def get_pod_phase(
-        self,
-        name: str,
-        namespace: str,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
-        timeout: str | None = None,
-        alias: str | None = None,
-    ) -> str:
+    @getter
+    def get_pod_phase(self, name: str, namespace: str, *, check: Check, alias: str | None = None) -> str:
         """The pod's phase (``Pending``, ``Running``, ``Succeeded``, ``Failed``, ``Unknown``); can assert.
 
         Example:
         | Get Pod Phase | ${pod} | ${ns} | == | Running | timeout=60s |
         """
-        return read_and_check(lambda: self._raw_pod(name, namespace, alias), "status.phase", str, "",
-                              assertion_operator, expected, f"Phase of pod {name}", timeout)
+        return check(read_field(lambda: self._raw_pod(name, namespace, alias), "status.phase", str, ""),
+                     f"Phase of pod {name}")
 
     @keyword("Get Pod IP", tags=["pods", "assertion"])
-    def get_pod_ip(
-        self,
-        name: str,
-        namespace: str,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
-        timeout: str | None = None,
-        alias: str | None = None,
-    ) -> str:
+    @getter
+    def get_pod_ip(self, name: str, namespace: str, *, check: Check, alias: str | None = None) -> str:
         """The pod's IP address (empty until it has one); can assert.
 
         Example:
         | ${ip} = | Get Pod IP | ${pod} | ${ns} | != | ${EMPTY} | timeout=30s |
         """
-        return read_and_check(lambda: self._raw_pod(name, namespace, alias), "status.podIP", str, "",
-                              assertion_operator, expected, f"IP of pod {name}", timeout)
+        return check(read_field(lambda: self._raw_pod(name, namespace, alias), "status.podIP", str, ""),
+                     f"IP of pod {name}")
 
     @keyword("Pod Should Be Ready", tags=["pods", "assertion"])
     def pod_should_be_ready(self, name: str, namespace: str, timeout: str = "0s", alias: str | None = None) -> None:
@@ -113,7 +93,7 @@ class PodKeywords:
                 f"{[(c.get('type'), c.get('status')) for c in (pod.get('status') or {}).get('conditions') or []]}")
         except WaitTimeout as error:
             raise KitError(f"Pod '{name}' in {namespace} is not ready", cause=error.cause,
-                           fix="look at the pod's events and logs (Wait Until Event, Get Pod Logs)") from None
+                           fix="look at the pod's events and logs (Wait Until Event, Get Logs Of Pod)") from None
 
     @keyword("Wait Until Pods Are Ready", tags=["pods", "wait"])
     def wait_until_pods_are_ready(
@@ -163,15 +143,15 @@ class PodKeywords:
         self.ctx.forget(object_key(conn, "v1/Pod", namespace, name))
         logger.info(f"{'Killed' if force else 'Deleted'} pod {name} in {namespace}")
 
-    @keyword("Get Pod Logs", tags=["pods"])
-    def get_pod_logs(self, name: str, namespace: str, container: str | None = None, since: str | None = None,
+    @keyword("Get Logs Of Pod", tags=["pods"])
+    def get_logs_of_pod(self, name: str, namespace: str, container: str | None = None, since: str | None = None,
                      tail: int | None = None, alias: str | None = None) -> str:
         """The pod's log text; ``since`` (``5 min``) and ``tail`` (lines) narrow it.
 
         Needs a real cluster: the Kubernetes API stand-in runs no kubelet and the keyword says so.
 
         Example:
-        | ${log} = | Get Pod Logs | ${pod} | ${ns} | since=2 min |
+        | ${log} = | Get Logs Of Pod | ${pod} | ${ns} | since=2 min |
         """
         conn = self.ctx.conn(alias)
         conn.require_kubelet(f"Reading the logs of pod '{name}'")

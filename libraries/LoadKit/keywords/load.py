@@ -8,7 +8,7 @@ from robot.api import logger
 from robot.api.deco import keyword
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
-from kitcore import AssertionOperator, KitError, SecretLike, get_and_assert, reveal, to_seconds
+from kitcore import Check, KitError, SecretLike, getter, reveal, to_seconds
 from kitcore.logging import log_table
 from LoadKit import operations
 from LoadKit.plots import plot_latency, plot_steps
@@ -173,8 +173,8 @@ class LoadKeywords:
         return self.summaries[key]
 
     @keyword("Get Load Figure")
-    def get_load_figure(self, figure: str, assertion_operator: AssertionOperator | None = None,
-                        expected: Any = None, name: str | None = None) -> Any:
+    @getter
+    def get_load_figure(self, figure: str, *, check: Check, name: str | None = None) -> Any:
         """One figure of a load summary (``p95_ms``, ``success_rate``, ``throughput_per_s``...),
         optionally asserted.
 
@@ -186,7 +186,7 @@ class LoadKeywords:
         if figure not in summary:
             raise KitError(f"No load figure '{figure}'", cause=f"figures: {', '.join(summary)}",
                            fix="use one of those names")
-        return get_and_assert(lambda: summary[figure], assertion_operator, expected, f"load {figure}")
+        return check(lambda: summary[figure], f"load {figure}")
 
 
 def log_summary(summaries: list[dict[str, Any]], title: str) -> None:

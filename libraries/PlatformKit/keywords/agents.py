@@ -7,7 +7,7 @@ from typing import Any
 
 from robotlibcore import keyword
 
-from kitcore import AssertionOperator, get_and_assert
+from kitcore import Check, getter
 from PlatformKit.context import PlatformContext, sorted_values
 
 
@@ -33,13 +33,13 @@ class AgentKeywords:
                                   params={"platform": platform, "status": status})
 
     @keyword("Get Agent Ids", tags=["agents", "assertion"])
+    @getter
     def get_agent_ids(
         self,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
+        *,
+        check: Check,
         platform: str | None = None,
         status: str | None = None,
-        timeout: str | None = None,
         replica: Any = None,
         as_user: str | None = None,
         alias: str | None = None,
@@ -53,7 +53,7 @@ class AgentKeywords:
         def probe() -> list[str]:
             return sorted_values(self.get_agents(platform, status, replica, as_user, alias), "agentId")
 
-        return get_and_assert(probe, assertion_operator, expected, "Agent ids", timeout, None)
+        return check(probe, "Agent ids")
 
     @keyword("Get Agent", tags=["agents"])
     def get_agent(
@@ -70,34 +70,32 @@ class AgentKeywords:
         return self.ctx.read(f"/api/v1/admin/agents/{agent_id}", f"Get agent '{agent_id}'", replica, as_user, alias)
 
     @keyword("Get Agent Status", tags=["agents", "assertion"])
+    @getter
     def get_agent_status(
         self,
         agent_id: str,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
-        timeout: str | None = None,
-        poll: str | None = None,
+        *,
+        check: Check,
         replica: Any = None,
         as_user: str | None = None,
         alias: str | None = None,
     ) -> str:
-        """The agent's ``status`` (``online``/``offline``/``draining``); with an operator, asserts it.
+        """The agent's ``status`` (``online``/``offline``/``draining``); can assert.
 
         Example:
         | Get Agent Status | k8s-local | == | online | timeout=30s | replica=api-2 |
         """
 
         return self._agent_field(agent_id, lambda agent: str(agent.get("status")), f"Status of agent {agent_id}",
-                                 assertion_operator, expected, timeout, poll, replica, as_user, alias)
+                                 check, replica, as_user, alias)
 
     def _agent_field(
-        self, agent_id: str, pick: Callable[[dict[str, Any]], str], label: str,
-        assertion_operator: AssertionOperator | None, expected: Any,
-        timeout: str | None, poll: str | None, replica: Any, as_user: str | None, alias: str | None,
+        self, agent_id: str, pick: Callable[[dict[str, Any]], str], label: str, check: Check,
+        replica: Any, as_user: str | None, alias: str | None,
     ) -> str:
-        """What ``pick`` reads from the agent; with an operator, asserted (retrying until ``timeout``)."""
+        """What ``pick`` reads from the agent; can assert."""
 
         def probe() -> str:
             return pick(self.get_agent(agent_id, replica=replica, as_user=as_user, alias=alias))
 
-        return get_and_assert(probe, assertion_operator, expected, label, timeout, poll)
+        return check(probe, label)

@@ -16,8 +16,8 @@ class AuthKeywords:
     def __init__(self, ctx: PlatformContext) -> None:
         self.ctx = ctx
 
-    @keyword("Log In", tags=["auth"])
-    def log_in(
+    @keyword("Log In As", tags=["auth"])
+    def log_in_as(
         self,
         username: str,
         password: SecretLike,
@@ -33,13 +33,13 @@ class AuthKeywords:
         returned.
 
         Example:
-        | Log In | admin | ${ADMIN_PASSWORD} |
-        | Log In | alice | wrong | expect_status=401 |
+        | Log In As | admin | ${ADMIN_PASSWORD} |
+        | Log In As | alice | wrong | expect_status=401 |
         """
         platform = self.ctx.platform(alias)
         plain = reveal(password)
         if not plain:
-            raise KitError(f"No password given for '{username}'", fix="pass the password (a Secret) to 'Log In'")
+            raise KitError(f"No password given for '{username}'", fix="pass the password (a Secret) to 'Log In As'")
         response = platform.call(
             "POST", "/api/v1/auth/login", replica=replica, anonymous=True,
             json_body={"username": username, "password": plain},

@@ -7,7 +7,7 @@ from typing import Any
 from robot.api import logger
 from robotlibcore import keyword
 
-from kitcore import AssertionOperator, KitError, get_and_assert, to_seconds
+from kitcore import AssertionOperator, Check, KitError, getter, to_seconds
 from PlatformKit.client import Platform, parse_replicas
 from PlatformKit.context import PlatformContext
 
@@ -98,19 +98,18 @@ class ConnectionKeywords:
         return self.ctx.platform(alias).replica(replica).url
 
     @keyword("Get API Health", tags=["connection", "assertion"])
+    @getter
     def get_api_health(
         self,
         replica: Any = None,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
-        timeout: str | None = None,
-        poll: str | None = None,
+        *,
+        check: Check,
         alias: str | None = None,
     ) -> str:
         """The ``status`` that ``GET /health`` of a replica reports (``healthy`` when all is well).
 
         A replica that does not answer gives ``unreachable``; another HTTP status gives
-        ``http <code>``. With an operator it asserts, retrying until ``timeout``.
+        ``http <code>``. Can assert.
 
         Example:
         | Get API Health | api-2 | == | healthy | timeout=20s |
@@ -129,7 +128,7 @@ class ConnectionKeywords:
             body = response.body if isinstance(response.body, dict) else {}
             return str(body.get("status", "unknown"))
 
-        return get_and_assert(probe, assertion_operator, expected, f"Health of {target.name}", timeout, poll)
+        return check(probe, f"Health of {target.name}")
 
     @keyword("Every API Replica Should Be Healthy", tags=["connection", "assertion"])
     def every_api_replica_should_be_healthy(self, timeout: str = "10s", alias: str | None = None) -> None:
@@ -144,7 +143,7 @@ class ConnectionKeywords:
         sick: list[str] = []
         for replica in platform.replicas:
             try:
-                self.get_api_health(replica, AssertionOperator["=="], "healthy", timeout, None, alias)
+                self.get_api_health(replica, AssertionOperator["=="], "healthy", timeout=timeout, alias=alias)
             except AssertionError as error:
                 sick.append(f"{replica.name} ({replica.url}): {error}")
         if sick:

@@ -8,7 +8,7 @@ from typing import Any
 from robot.api import logger
 from robotlibcore import keyword
 
-from kitcore import AssertionOperator, KitError, Wait, assert_value, get_and_assert, to_seconds
+from kitcore import Check, KitError, Wait, getter, to_seconds
 from PlatformKit.client import Platform, Replica
 from PlatformKit.context import PlatformContext, expect, sorted_values
 
@@ -63,8 +63,8 @@ class SessionKeywords:
         self.ctx.listener.forget(f"session:{id(platform)}:{name}")
 
     # -- create ----------------------------------------------------------------------------
-    @keyword("Create Session", tags=["sessions"])
-    def create_session(
+    @keyword("Create Session From Template", tags=["sessions"])
+    def create_session_from_template(
         self,
         template: str,
         user: str | None = None,
@@ -92,9 +92,9 @@ class SessionKeywords:
         a suite setup) unless a test terminated them already.
 
         Example:
-        | ${name} = | Create Session | firefox | memory=1Gi | cpu=500m | platform=docker |
-        | Create Session | firefox | expect_status=403 |
-        | ${answer} = | Create Session | firefox | replica=api-2 | expect_status=202, 503 |
+        | ${name} = | Create Session From Template | firefox | memory=1Gi | cpu=500m | platform=docker |
+        | Create Session From Template | firefox | expect_status=403 |
+        | ${answer} = | Create Session From Template | firefox | replica=api-2 | expect_status=202, 503 |
         """
         conn = self.ctx.platform(alias)
         owner = user or as_user or conn.acting
@@ -129,7 +129,7 @@ class SessionKeywords:
 
     @keyword("Track Sessions For Cleanup", tags=["sessions", "cleanup"])
     def track_sessions_for_cleanup(self, names: Any, as_user: str | None = None, alias: str | None = None) -> None:
-        """Terminate these sessions at the end of the test (or suite) like those from `Create Session`.
+        """Terminate these sessions at the end of the test (or suite) like those from `Create Session From Template`.
 
         For sessions another library created (a load generator, a probe): they are then cleaned
         up the same way, unless a test terminates them first.
@@ -171,18 +171,17 @@ class SessionKeywords:
                              expect_status=expect_status)
 
     @keyword("Get Session State", tags=["sessions", "assertion"])
+    @getter
     def get_session_state(
         self,
         name: str,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
-        timeout: str | None = None,
-        poll: str | None = None,
+        *,
+        check: Check,
         replica: Any = None,
         as_user: str | None = None,
         alias: str | None = None,
     ) -> str:
-        """The session's ``state``; with an operator, asserts it (retrying until ``timeout``).
+        """The session's ``state``; can assert.
 
         Example:
         | Get Session State | ${name} | == | running | timeout=30s |
@@ -191,7 +190,7 @@ class SessionKeywords:
         def probe() -> str:
             return str(self.get_session(name, replica=replica, as_user=as_user, alias=alias).get("state"))
 
-        return get_and_assert(probe, assertion_operator, expected, f"State of session {name}", timeout, poll)
+        return check(probe, f"State of session {name}")
 
     @keyword("List Sessions", tags=["sessions"])
     def list_sessions(
@@ -217,14 +216,14 @@ class SessionKeywords:
                                   params={"user": user, "platform": platform, "state": state})
 
     @keyword("List Session Names", tags=["sessions", "assertion"])
+    @getter
     def list_session_names(
         self,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
+        *,
+        check: Check,
         user: str | None = None,
         platform: str | None = None,
         state: str | None = None,
-        timeout: str | None = None,
         replica: Any = None,
         as_user: str | None = None,
         alias: str | None = None,
@@ -245,17 +244,17 @@ class SessionKeywords:
                 listed = [s for s in listed if s.get("state") != excluding_state]
             return sorted_values(listed, "name")
 
-        return get_and_assert(probe, assertion_operator, expected, "Session names", timeout, None)
+        return check(probe, "Session names")
 
     @keyword("List Session Platforms", tags=["sessions", "assertion"])
+    @getter
     def list_session_platforms(
         self,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
+        *,
+        check: Check,
         user: str | None = None,
         platform: str | None = None,
         state: str | None = None,
-        timeout: str | None = None,
         replica: Any = None,
         as_user: str | None = None,
         alias: str | None = None,
@@ -272,7 +271,7 @@ class SessionKeywords:
             listed = self.list_sessions(user, platform, state, replica, as_user, alias)
             return sorted({str(s.get("platform")) for s in listed})
 
-        return get_and_assert(probe, assertion_operator, expected, "Platforms of the listed sessions", timeout, None)
+        return check(probe, "Platforms of the listed sessions")
 
     @keyword("Get Session States", tags=["sessions"])
     def get_session_states(
@@ -321,7 +320,7 @@ class SessionKeywords:
         contract's JSON error), each empty when the answer has none.
 
         Example:
-        | ${answer} = | Create Session | ${template} | expect_status=503 |
+        | ${answer} = | Create Session From Template | ${template} | expect_status=503 |
         | ${refusal} = | Get Error And Message Of Answer | ${answer} |
         | Should Not Be Empty | ${refusal}[error] |
         """
@@ -329,14 +328,14 @@ class SessionKeywords:
         return {"error": str(body.get("error") or ""), "message": str(body.get("message") or "")}
 
     @keyword("Get Session Count", tags=["sessions", "assertion"])
+    @getter
     def get_session_count(
         self,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
+        *,
+        check: Check,
         user: str | None = None,
         platform: str | None = None,
         state: str | None = None,
-        timeout: str | None = None,
         replica: Any = None,
         as_user: str | None = None,
         alias: str | None = None,
@@ -350,7 +349,7 @@ class SessionKeywords:
         def probe() -> int:
             return len(self.list_sessions(user, platform, state, replica=replica, as_user=as_user, alias=alias))
 
-        return get_and_assert(probe, assertion_operator, expected, "Session count", timeout, None)
+        return check(probe, "Session count")
 
     # -- commands --------------------------------------------------------------------------
     def _command(
@@ -561,12 +560,13 @@ class SessionKeywords:
         return round(outcome.elapsed, 3)
 
     @keyword("Session Field Should Be", tags=["sessions", "assertion"])
+    @getter(operator_required=True)
     def session_field_should_be(
         self,
         name: str,
         field: str,
-        assertion_operator: AssertionOperator = AssertionOperator["=="],
-        expected: Any = None,
+        *,
+        check: Check,
         replica: Any = None,
         as_user: str | None = None,
         alias: str | None = None,
@@ -577,7 +577,10 @@ class SessionKeywords:
         | Session Field Should Be | ${name} | platform | == | docker |
         | Session Field Should Be | ${name} | status.phase | == | Running |
         """
-        value: Any = self.get_session(name, replica=replica, as_user=as_user, alias=alias)
-        for part in field.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        return assert_value(value, assertion_operator, expected, f"Session {name} {field}")
+        def read() -> Any:
+            value: Any = self.get_session(name, replica=replica, as_user=as_user, alias=alias)
+            for part in field.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            return value
+
+        return check(read, f"Session {name} {field}")

@@ -6,7 +6,7 @@ from typing import Any
 
 from robotlibcore import keyword
 
-from kitcore import AssertionOperator, KitError, assert_value
+from kitcore import Check, KitError, getter
 from PlatformKit.conformance import session_problems, template_problems
 from PlatformKit.context import PlatformContext, sorted_values
 
@@ -30,10 +30,11 @@ class TemplateKeywords:
         return templates
 
     @keyword("Get Template Names", tags=["templates", "assertion"])
+    @getter
     def get_template_names(
         self,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
+        *,
+        check: Check,
         platform: str | None = None,
         replica: Any = None,
         as_user: str | None = None,
@@ -44,8 +45,8 @@ class TemplateKeywords:
         Example:
         | Get Template Names | contains | firefox |
         """
-        names = sorted_values(self.get_templates(platform, replica, as_user, alias), "name")
-        return assert_value(names, assertion_operator, expected, "Template names")
+        return check(lambda: sorted_values(self.get_templates(platform, replica, as_user, alias), "name"),
+                     "Template names")
 
     @keyword("Get Template", tags=["templates"])
     def get_template(

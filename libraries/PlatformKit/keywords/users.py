@@ -7,7 +7,7 @@ from typing import Any
 from robot.api.types import Secret
 from robotlibcore import keyword
 
-from kitcore import AssertionOperator, KitError, SecretLike, assert_value, new_password, reveal
+from kitcore import Check, KitError, SecretLike, getter, new_password, reveal
 from PlatformKit.context import PlatformContext, expect
 
 
@@ -124,23 +124,28 @@ class UserKeywords:
         return expect(response, (200,), f"Set the quota of '{user}'")
 
     @keyword("Get User Quota", tags=["users", "quota", "assertion"])
+    @getter
     def get_user_quota(
         self,
         user: str,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
+        *,
+        check: Check,
         field: str | None = None,
         replica: Any = None,
         as_user: str | None = None,
         alias: str | None = None,
     ) -> Any:
-        """The quota of ``user`` (a dict), or one of its fields (``maxSessions``...) when ``field`` is given.
+        """The quota of ``user`` (a dict), or one of its fields (``maxSessions``...) when ``field`` is given;
+        can assert.
 
         Example:
         | Get User Quota | bob | == | ${2} | field=maxSessions |
         """
         user_id = self._user_id(user, replica, as_user, alias)
-        quota = self.ctx.read(f"/api/v1/users/{user_id}/quota", f"Get the quota of '{user}'", replica, as_user, alias)
-        value = quota.get(field) if field and isinstance(quota, dict) else quota
-        label = f"Quota {field} of {user}" if field else f"Quota of {user}"
-        return assert_value(value, assertion_operator, expected, label)
+
+        def read() -> Any:
+            quota = self.ctx.read(f"/api/v1/users/{user_id}/quota", f"Get the quota of '{user}'", replica, as_user,
+                                  alias)
+            return quota.get(field) if field and isinstance(quota, dict) else quota
+
+        return check(read, f"Quota {field} of {user}" if field else f"Quota of {user}")

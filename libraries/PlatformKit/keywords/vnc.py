@@ -11,7 +11,7 @@ from robot.api import logger
 from robot.api.types import Secret
 from robotlibcore import keyword
 
-from kitcore import AssertionOperator, KitError, Wait, WaitTimeout, get_and_assert, to_seconds
+from kitcore import Check, KitError, Wait, WaitTimeout, getter, to_seconds
 from PlatformKit.context import PlatformContext
 
 ACCEPTED = 101
@@ -69,15 +69,15 @@ class VncKeywords:
         return Secret(tokenised)
 
     @keyword("Get VNC Access Status", tags=["vnc", "assertion"])
+    @getter
     def get_vnc_access_status(
         self,
         name: str,
-        assertion_operator: AssertionOperator | None = None,
-        expected: Any = None,
+        *,
+        check: Check,
         replica: Any = None,
         as_user: str | None = None,
         connect_timeout: str = "10s",
-        timeout: str | None = None,
         with_token: bool = True,
         alias: str | None = None,
     ) -> int:
@@ -85,15 +85,14 @@ class VncKeywords:
 
         ``101`` means the platform accepted the connection (subprotocol ``binary``); a refusal
         gives its status: ``403`` not the owner, ``404`` no such session, ``409`` not running,
-        ``503`` agent not connected; ``401`` with ``with_token=False`` (no token at all). With an
-        operator it asserts (retrying until ``timeout``).
+        ``503`` agent not connected; ``401`` with ``with_token=False`` (no token at all). Can assert.
 
         Example:
         | Get VNC Access Status | ${alice_session} | == | 403 | as_user=bob |
         | Get VNC Access Status | ${name} | == | 101 | timeout=20s |
         """
         probe = self._status_probe(name, replica, as_user, connect_timeout, with_token, alias)
-        status = get_and_assert(probe, assertion_operator, expected, f"VNC access to {name}", timeout, None)
+        status = check(probe, f"VNC access to {name}")
         logger.info(f"VNC WebSocket of {name}: status {status}")
         return status
 

@@ -9,7 +9,7 @@ from robot.api import logger
 from robot.api.deco import keyword
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
-from kitcore import AssertionOperator, KitError, SecretLike, get_and_assert, reveal, to_seconds
+from kitcore import Check, KitError, SecretLike, getter, reveal, to_seconds
 from kitcore.logging import log_table
 from ProbesKit.probes.availability import AvailabilityProbe
 from ProbesKit.probes.commands import CommandDeliveryProbe
@@ -252,8 +252,8 @@ class ProbeKeywords:
         return self.registry.report(name)
 
     @keyword("Get Probe Figure")
-    def get_probe_figure(self, name: str, figure: str, assertion_operator: AssertionOperator | None = None,
-                         expected: Any = None, timeout: str | None = None, poll: str = "0.2s") -> Any:
+    @getter(poll="0.2s")
+    def get_probe_figure(self, name: str, figure: str, *, check: Check) -> Any:
         """One figure of a probe's report (``rto``, ``downtime``, ``lost``, ``duplicates``,
         ``max_gap``, ``left_count`` ...), optionally asserted and retried until ``timeout``.
 
@@ -269,7 +269,7 @@ class ProbeKeywords:
                                fix="use one of those names")
             return report[figure]
 
-        return get_and_assert(value, assertion_operator, expected, f"probe {name} {figure}", timeout, poll)
+        return check(value, f"probe {name} {figure}")
 
 
 def log_report(report: dict[str, Any]) -> None:

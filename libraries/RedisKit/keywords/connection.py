@@ -1,4 +1,4 @@
-"""Connect To Redis, Switch Redis Connection, Close All Redis Connections."""
+"""Connect To Redis Server, Switch Redis Connection, Close All Redis Connections."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ class ConnectionKeywords:
     def __init__(self, ctx: RedisContext) -> None:
         self.ctx = ctx
 
-    @keyword("Connect To Redis", tags=["connection"])
-    def connect_to_redis(
+    @keyword("Connect To Redis Server", tags=["connection"])
+    def connect_to_redis_server(
         self,
         host: str = "127.0.0.1",
         port: int = 6379,
@@ -57,8 +57,8 @@ class ConnectionKeywords:
         Returns a description of the server (``host:port/db``).
 
         Example:
-        | Connect To Redis | 127.0.0.1 | 6379 | db=1 | alias=hub |
-        | Connect To Redis | url=${REDIS_URL} | password=${REDIS_PASSWORD} | timeout=2s |
+        | Connect To Redis Server | 127.0.0.1 | 6379 | db=1 | alias=hub |
+        | Connect To Redis Server | url=${REDIS_URL} | password=${REDIS_PASSWORD} | timeout=2s |
         """
         socket_timeout = to_seconds(timeout, 5.0)
         options: dict[str, object] = {
@@ -96,7 +96,7 @@ class ConnectionKeywords:
             client = redis.Redis(host=host, port=int(port), db=int(db), **options)
             where = f"{host}:{port}/{db}"
         handle = RedisHandle(client, where, int(db), socket_timeout, tuple(secrets), alias)
-        with self.ctx.call(handle, "Connect To Redis"):
+        with self.ctx.call(handle, "Connect To Redis Server"):
             try:
                 client.ping()
             except Exception:

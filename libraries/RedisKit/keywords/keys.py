@@ -7,7 +7,7 @@ from typing import Any
 from robot.api import logger
 from robot.api.deco import keyword
 
-from kitcore import AssertionOperator, KitError, Wait, get_and_assert, to_seconds
+from kitcore import Check, KitError, Wait, getter, to_seconds
 from RedisKit.context import RedisContext, RedisHandle
 
 
@@ -52,21 +52,19 @@ class KeyKeywords:
                                       lambda: handle.client.delete(key), key=f"{handle.where}:{key}")
         return done
 
-    @keyword("Get Value", tags=["keys", "getter"])
-    def get_value(self, key: str, assertion_operator: AssertionOperator | None = None,
-                  assertion_expected: Any = None, timeout: str | float | None = None,
-                  poll: str | float | None = None, alias: str | None = None) -> Any:
-        """The text value of ``key``; with an operator, asserts it (retrying until ``timeout``).
+    @keyword("Get Value Of Key", tags=["keys", "getter"])
+    @getter
+    def get_value_of_key(self, key: str, *, check: Check, alias: str | None = None) -> Any:
+        """The text value of ``key``; can assert it (see `Assertions`).
 
         Fails when the key does not exist.
 
         Example:
-        | ${pod} = | Get Value | agent:k8s-local:pod |
-        | Get Value | agent:k8s-local:pod | == | api-2 | timeout=10s |
+        | ${pod} = | Get Value Of Key | agent:k8s-local:pod |
+        | Get Value Of Key | agent:k8s-local:pod | == | api-2 | timeout=10s |
         """
         handle = self.ctx.handle(alias)
-        return get_and_assert(lambda: self._get(handle, key), assertion_operator, assertion_expected,
-                              f"Redis key '{key}'", timeout, poll)
+        return check(lambda: self._get(handle, key), f"Redis key '{key}'")
 
     @keyword("Delete Keys", tags=["keys"])
     def delete_keys(self, *keys: str, alias: str | None = None) -> int:
@@ -111,10 +109,9 @@ class KeyKeywords:
             raise AssertionError(message or f"Key '{key}' exists in Redis at {handle.where} but should not")
 
     @keyword("Get Keys", tags=["keys", "getter"])
-    def get_keys(self, pattern: str = "*", assertion_operator: AssertionOperator | None = None,
-                 assertion_expected: Any = None, timeout: str | float | None = None,
-                 alias: str | None = None) -> list[str]:
-        """The keys matching the glob ``pattern``, sorted (SCAN, never KEYS).
+    @getter
+    def get_keys(self, pattern: str = "*", *, check: Check, alias: str | None = None) -> list[str]:
+        """The keys matching the glob ``pattern``, sorted (SCAN, never KEYS); can assert.
 
         Example:
         | ${keys} = | Get Keys | agent:*:pod |
@@ -126,13 +123,12 @@ class KeyKeywords:
             with self.ctx.call(handle, f"SCAN MATCH {pattern}"):
                 return sorted(set(handle.client.scan_iter(match=pattern, count=500)))
 
-        return get_and_assert(scan, assertion_operator, assertion_expected, f"Keys matching '{pattern}'", timeout)
+        return check(scan, f"Keys matching '{pattern}'")
 
     @keyword("Get TTL", tags=["keys", "ttl", "getter"])
-    def get_ttl(self, key: str, assertion_operator: AssertionOperator | None = None,
-                assertion_expected: Any = None, timeout: str | float | None = None,
-                alias: str | None = None) -> float:
-        """Seconds before ``key`` expires (millisecond precision); ``-1`` when it never expires.
+    @getter
+    def get_ttl(self, key: str, *, check: Check, alias: str | None = None) -> float:
+        """Seconds before ``key`` expires (millisecond precision); ``-1`` when it never expires; can assert.
 
         Fails when the key does not exist.
 
@@ -148,7 +144,7 @@ class KeyKeywords:
                 raise self._missing(handle, key)
             return -1.0 if value == -1 else value / 1000.0
 
-        return get_and_assert(ttl, assertion_operator, assertion_expected, f"TTL of Redis key '{key}'", timeout)
+        return check(ttl, f"TTL of Redis key '{key}'")
 
     @keyword("Set Expiry", tags=["keys", "ttl"])
     def set_expiry(self, key: str, ttl: str | float, alias: str | None = None) -> None:
@@ -170,7 +166,7 @@ class KeyKeywords:
         no value yet); returns the new value.
 
         Example:
-        | ${old} = | Get Value | agent:k8s-local:pod |
+        | ${old} = | Get Value Of Key | agent:k8s-local:pod |
         | ${new} = | Wait Until Value Changes | agent:k8s-local:pod | from_value=${old} | timeout=20s |
         """
         handle = self.ctx.handle(alias)

@@ -8,7 +8,7 @@ from typing import Any
 from robot.api import logger
 from robot.api.deco import keyword
 
-from kitcore import AssertionOperator, KitError, Wait, get_and_assert, to_seconds
+from kitcore import Check, KitError, Wait, getter, to_seconds
 from RedisKit.context import RedisContext
 from RedisKit.subscriptions import MessageFilter, Subscription
 
@@ -112,10 +112,10 @@ class PubSubKeywords:
             return int(handle.client.publish(channel, text))
 
     @keyword("Wait Until Message Received", tags=["pubsub", "wait"])
-    def wait_until_message_received(self, channel: str | None = None, message: str | None = None,
+    def wait_until_message_received(self, channel: str | None = None, text: str | None = None,
                                     timeout: str | float = "10s", poll: str | float = "0.05s",
                                     subscription: str | None = None, **fields: Any) -> dict[str, Any]:
-        """Wait for a message on ``channel`` (a name or glob) whose text matches the regex ``message``
+        """Wait for a message on ``channel`` (a name or glob) whose text matches the regex ``text``
         and whose JSON has the given ``fields``; returns it as a dictionary
         (``channel``, ``pattern``, ``data``, ``json``, ``received``).
 
@@ -128,7 +128,7 @@ class PubSubKeywords:
         | ... | message.payload.action=stop_session | timeout=10s |
         """
         sub = self._subscription(subscription)
-        flt = MessageFilter(channel, message, dict(fields))
+        flt = MessageFilter(channel, text, dict(fields))
 
         def probe() -> Any:
             if sub.error:
@@ -148,7 +148,7 @@ class PubSubKeywords:
         return found
 
     @keyword("Get Received Messages", tags=["pubsub", "getter"])
-    def get_received_messages(self, channel: str | None = None, message: str | None = None,
+    def get_received_messages(self, channel: str | None = None, text: str | None = None,
                               subscription: str | None = None, **fields: Any) -> list[dict[str, Any]]:
         """Every message the subscription received so far, optionally filtered like
         `Wait Until Message Received`.
@@ -157,25 +157,22 @@ class PubSubKeywords:
         | @{messages} = | Get Received Messages | pod:api-1:commands | agentId=k8s-local |
         """
         sub = self._subscription(subscription)
-        return [m.as_dict() for m in sub.messages(MessageFilter(channel, message, dict(fields)))]
+        return [m.as_dict() for m in sub.messages(MessageFilter(channel, text, dict(fields)))]
 
     @keyword("Get Received Message Count", tags=["pubsub", "getter"])
-    def get_received_message_count(self, channel: str | None = None,
-                                   assertion_operator: AssertionOperator | None = None,
-                                   assertion_expected: Any = None, message: str | None = None,
-                                   fields: dict[str, Any] | None = None, timeout: str | float | None = None,
-                                   subscription: str | None = None) -> int:
-        """How many received messages match ``channel``, ``message`` (regex) and ``fields`` (a
-        dictionary of dotted JSON paths); with an operator, asserts it (retrying until ``timeout``).
+    @getter
+    def get_received_message_count(self, channel: str | None = None, *, check: Check, text: str | None = None,
+                                   fields: dict[str, Any] | None = None, subscription: str | None = None) -> int:
+        """How many received messages match ``channel``, ``text`` (regex) and ``fields`` (a
+        dictionary of dotted JSON paths); can assert.
 
         Example:
         | Get Received Message Count | pod:*:commands | == | 3 | timeout=5s |
         | Get Received Message Count | pod:*:commands | >= | 1 | fields=${{{'agentId': 'k8s-local'}}} |
         """
         sub = self._subscription(subscription)
-        flt = MessageFilter(channel, message, dict(fields or {}))
-        return get_and_assert(lambda: len(sub.messages(flt)), assertion_operator, assertion_expected,
-                              f"Messages on {flt.describe()}", timeout)
+        flt = MessageFilter(channel, text, dict(fields or {}))
+        return check(lambda: len(sub.messages(flt)), f"Messages on {flt.describe()}")
 
 
 def subscribe_fix(error: str) -> str:
@@ -185,7 +182,7 @@ def subscribe_fix(error: str) -> str:
         return ("the user lacks the permission: grant it the channels and the subscribe commands "
                 "(ACL SETUSER <user> &<channel> +subscribe +psubscribe) or connect as a user who has them")
     if "noauth" in text or "authentication" in text or "wrongpass" in text:
-        return "pass the right username= and password= to 'Connect To Redis'"
+        return "pass the right username= and password= to 'Connect To Redis Server'"
     if "did not confirm" in text:
         return "the server is slow or paused (CLIENT PAUSE, DEBUG SLEEP); raise the socket timeout or check the server"
     return "check that the server is up and answering"

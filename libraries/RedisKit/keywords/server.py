@@ -10,7 +10,7 @@ import redis
 from robot.api import logger
 from robot.api.deco import keyword
 
-from kitcore import AssertionOperator, KitError, get_and_assert, to_seconds
+from kitcore import Check, KitError, getter, to_seconds
 from RedisKit.context import RedisContext, RedisHandle
 
 PAUSE_MODES = ("ALL", "WRITE")
@@ -27,40 +27,38 @@ class ServerKeywords:
             return dict(handle.client.info(section) if section else handle.client.info())
 
     @keyword("Get Redis Role", tags=["server", "getter"])
-    def get_redis_role(self, assertion_operator: AssertionOperator | None = None, assertion_expected: Any = None,
-                       timeout: str | float | None = None, alias: str | None = None) -> str:
-        """The server's replication role: ``master`` or ``slave`` (as Redis names them).
+    @getter
+    def get_redis_role(self, *, check: Check, alias: str | None = None) -> str:
+        """The server's replication role: ``master`` or ``slave`` (as Redis names them); can assert.
 
         Example:
         | Get Redis Role | == | master |
         """
         handle = self.ctx.handle(alias)
-        return get_and_assert(lambda: str(self._info(handle, "replication")["role"]), assertion_operator,
-                              assertion_expected, f"Role of Redis at {handle.where}", timeout)
+        return check(lambda: str(self._info(handle, "replication")["role"]), f"Role of Redis at {handle.where}")
 
     @keyword("Get Connected Clients Count", tags=["server", "getter"])
-    def get_connected_clients_count(self, assertion_operator: AssertionOperator | None = None,
-                                    assertion_expected: Any = None, timeout: str | float | None = None,
-                                    alias: str | None = None) -> int:
-        """How many clients are connected (this library's own connections included).
+    @getter
+    def get_connected_clients_count(self, *, check: Check, alias: str | None = None) -> int:
+        """How many clients are connected (this library's own connections included); can assert.
 
         Example:
         | Get Connected Clients Count | >= | 4 | timeout=10s |
         """
         handle = self.ctx.handle(alias)
-        return get_and_assert(lambda: int(self._info(handle, "clients")["connected_clients"]), assertion_operator,
-                              assertion_expected, f"Connected clients of Redis at {handle.where}", timeout)
+        return check(lambda: int(self._info(handle, "clients")["connected_clients"]),
+                     f"Connected clients of Redis at {handle.where}")
 
     @keyword("Get Redis Info", tags=["server", "getter"])
-    def get_redis_info(self, section: str | None = None, field: str | None = None,
-                       assertion_operator: AssertionOperator | None = None, assertion_expected: Any = None,
-                       timeout: str | float | None = None, alias: str | None = None) -> Any:
+    @getter
+    def get_redis_info(self, section: str | None = None, field: str | None = None, *, check: Check,
+                       alias: str | None = None) -> Any:
         """The server's INFO (one ``section`` or all) as a dictionary; with ``field``, that field's
-        value, which an operator can assert.
+        value; can assert.
 
         Example:
         | ${memory} = | Get Redis Info | memory |
-        | Get Redis Info | persistence | field=loading | == | 0 |
+        | Get Redis Info | persistence | loading | == | 0 |
         """
         handle = self.ctx.handle(alias)
 
@@ -73,8 +71,7 @@ class ServerKeywords:
                                f"fields: {', '.join(sorted(info)[:30])}", "check the section and field name")
             return info[field]
 
-        return get_and_assert(read, assertion_operator, assertion_expected,
-                              f"INFO field '{field}'" if field else "INFO", timeout)
+        return check(read, f"INFO field '{field}'" if field else "INFO")
 
     @keyword("Measure Redis Ping Latency", tags=["server", "measure"])
     def measure_redis_ping_latency(self, count: int = 10, alias: str | None = None) -> float:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from robot.api.deco import keyword
 
-from kitcore import AssertionOperator, KitError, get_and_assert
+from kitcore import Check, KitError, getter
 from RedisKit.context import RedisContext, RedisHandle
 
 
@@ -44,10 +42,9 @@ class StructureKeywords:
         return added
 
     @keyword("Get Hash", tags=["hashes", "getter"])
-    def get_hash(self, key: str, assertion_operator: AssertionOperator | None = None,
-                 assertion_expected: Any = None, timeout: str | float | None = None,
-                 alias: str | None = None) -> dict[str, str]:
-        """Every field of the hash ``key`` as a dictionary; fails when the key does not exist.
+    @getter
+    def get_hash(self, key: str, *, check: Check, alias: str | None = None) -> dict[str, str]:
+        """Every field of the hash ``key`` as a dictionary; fails when the key does not exist; can assert.
 
         Example:
         | ${fields} = | Get Hash | session:alice-1 |
@@ -60,13 +57,12 @@ class StructureKeywords:
             self._need(handle, key, value)
             return value
 
-        return get_and_assert(read, assertion_operator, assertion_expected, f"Redis hash '{key}'", timeout)
+        return check(read, f"Redis hash '{key}'")
 
     @keyword("Get Hash Field", tags=["hashes", "getter"])
-    def get_hash_field(self, key: str, field: str, assertion_operator: AssertionOperator | None = None,
-                       assertion_expected: Any = None, timeout: str | float | None = None,
-                       alias: str | None = None) -> str:
-        """One field of the hash ``key``; fails when the key or the field does not exist.
+    @getter
+    def get_hash_field(self, key: str, field: str, *, check: Check, alias: str | None = None) -> str:
+        """One field of the hash ``key``; fails when the key or the field does not exist; can assert.
 
         Example:
         | Get Hash Field | session:alice-1 | state | == | running | timeout=5s |
@@ -81,8 +77,7 @@ class StructureKeywords:
                 raise KitError(f"Hash '{key}' has no field '{field}'", fix="check the field name")
             return value
 
-        return get_and_assert(read, assertion_operator, assertion_expected, f"Field '{field}' of hash '{key}'",
-                              timeout)
+        return check(read, f"Field '{field}' of hash '{key}'")
 
     # -- sets ------------------------------------------------------------------------------
     @keyword("Add To Set", tags=["sets"])
@@ -117,10 +112,9 @@ class StructureKeywords:
             return int(handle.client.srem(key, *members))
 
     @keyword("Get Set Members", tags=["sets", "getter"])
-    def get_set_members(self, key: str, assertion_operator: AssertionOperator | None = None,
-                        assertion_expected: Any = None, timeout: str | float | None = None,
-                        alias: str | None = None) -> list[str]:
-        """The members of the set ``key``, sorted (empty when the key does not exist).
+    @getter
+    def get_set_members(self, key: str, *, check: Check, alias: str | None = None) -> list[str]:
+        """The members of the set ``key``, sorted (empty when the key does not exist); can assert.
 
         Example:
         | Get Set Members | online-agents | contains | k8s-local |
@@ -131,7 +125,7 @@ class StructureKeywords:
             with self.ctx.call(handle, f"SMEMBERS {key}", key):
                 return sorted(handle.client.smembers(key))
 
-        return get_and_assert(read, assertion_operator, assertion_expected, f"Redis set '{key}'", timeout)
+        return check(read, f"Redis set '{key}'")
 
     # -- lists -----------------------------------------------------------------------------
     @keyword("Push To List", tags=["lists"])
@@ -151,10 +145,9 @@ class StructureKeywords:
         return length
 
     @keyword("Get List", tags=["lists", "getter"])
-    def get_list(self, key: str, assertion_operator: AssertionOperator | None = None,
-                 assertion_expected: Any = None, timeout: str | float | None = None,
-                 alias: str | None = None) -> list[str]:
-        """Every item of the list ``key`` in order (empty when the key does not exist).
+    @getter
+    def get_list(self, key: str, *, check: Check, alias: str | None = None) -> list[str]:
+        """Every item of the list ``key`` in order (empty when the key does not exist); can assert.
 
         Example:
         | Get List | queue:commands | == | ${expected} |
@@ -165,13 +158,12 @@ class StructureKeywords:
             with self.ctx.call(handle, f"LRANGE {key}", key):
                 return list(handle.client.lrange(key, 0, -1))
 
-        return get_and_assert(read, assertion_operator, assertion_expected, f"Redis list '{key}'", timeout)
+        return check(read, f"Redis list '{key}'")
 
     @keyword("Get List Length", tags=["lists", "getter"])
-    def get_list_length(self, key: str, assertion_operator: AssertionOperator | None = None,
-                        assertion_expected: Any = None, timeout: str | float | None = None,
-                        alias: str | None = None) -> int:
-        """The length of the list ``key`` (0 when the key does not exist).
+    @getter
+    def get_list_length(self, key: str, *, check: Check, alias: str | None = None) -> int:
+        """The length of the list ``key`` (0 when the key does not exist); can assert.
 
         Example:
         | Get List Length | queue:commands | >= | 2 | timeout=5s |
@@ -182,5 +174,4 @@ class StructureKeywords:
             with self.ctx.call(handle, f"LLEN {key}", key):
                 return int(handle.client.llen(key))
 
-        return get_and_assert(read, assertion_operator, assertion_expected, f"Length of Redis list '{key}'",
-                              timeout)
+        return check(read, f"Length of Redis list '{key}'")

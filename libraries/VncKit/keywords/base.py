@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kitcore import AssertionOperator, to_seconds
+from kitcore import to_seconds
 from VncKit.framebuffer import Region, parse_region
 from VncKit.rfb import RfbClient
 
@@ -27,9 +27,3 @@ class KeywordGroup:
     def region(client: RfbClient, value: str | list | None) -> Region:
         return parse_region(value, client.width, client.height)
 
-
-def as_operator(value: AssertionOperator | str | None) -> AssertionOperator | None:
-    """Robot converts operator names itself; this lets Python callers pass ``"=="`` too."""
-    if value is None or isinstance(value, AssertionOperator):
-        return value
-    return AssertionOperator[value] if value in AssertionOperator.__members__ else AssertionOperator(value)

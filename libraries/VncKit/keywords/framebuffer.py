@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 from robot.api import logger
 from robot.api.deco import keyword
 
-from kitcore import AssertionOperator, Wait, get_and_assert
+from kitcore import Check, Wait, getter
 from kitcore.logging import log_png
 from VncKit.framebuffer import colour_hex, parse_colour
-from VncKit.keywords.base import KeywordGroup, as_operator
+from VncKit.keywords.base import KeywordGroup
 from VncKit.rfb import Update
 from VncKit.screen import refresh, wait_for_change
 
@@ -96,7 +95,7 @@ class FramebufferKeywords(KeywordGroup):
         Call `Request Full Update` first for a fresh base. Returns the seconds waited.
 
         Example:
-        | Press Key | a |
+        | Press Key On Desktop | a |
         | Wait Until Screen Changes | timeout=2s |
         """
         client = self.client(alias)
@@ -106,8 +105,8 @@ class FramebufferKeywords(KeywordGroup):
         return change.elapsed
 
     @keyword("Get Region Color", tags=["framebuffer", "getter"])
-    def get_region_color(self, region: str | None = None, operator: AssertionOperator | None = None,
-                         expected: Any = None, timeout: str | None = None, alias: str | None = None) -> str:
+    @getter
+    def get_region_color(self, region: str | None = None, *, check: Check, alias: str | None = None) -> str:
         """The most frequent colour in ``region`` (``x,y,width,height``; empty for the whole screen) as ``#rrggbb``.
 
         The region is fetched fresh on every try; with ``timeout`` the assertion is retried.
@@ -122,8 +121,8 @@ class FramebufferKeywords(KeywordGroup):
             refresh(client, area)
             return colour_hex(client.framebuffer.dominant_colour(area))
 
-        value = get_and_assert(probe, as_operator(operator), expected, f"Colour of region {area}", timeout)
-        if operator is None:
+        value = check(probe, f"Colour of region {area}")
+        if check.operator is None:
             logger.info(f"Colour of region {area}: {value}")
         return value
 

@@ -22,8 +22,8 @@ def button_mask(button: str | int) -> int:
 
 
 class InputKeywords(KeywordGroup):
-    @keyword("Press Key", tags=["input"])
-    def press_key(self, key: str, alias: str | None = None) -> None:
+    @keyword("Press Key On Desktop", tags=["input"])
+    def press_key_on_desktop(self, key: str, alias: str | None = None) -> None:
         """Press and release a key, by X11 keysym name or character; ``+`` joins a combination.
 
         Names: a single character (``a``, ``A``, ``7``), ``Return``, ``Escape``, ``Tab``, ``BackSpace``,
@@ -31,8 +31,8 @@ class InputKeywords(KeywordGroup):
         hexadecimal keysym (``0xff0d``). Modifiers are held while the last key is pressed.
 
         Example:
-        | Press Key | Return |
-        | Press Key | Control_L+Alt_L+Delete |
+        | Press Key On Desktop | Return |
+        | Press Key On Desktop | Control_L+Alt_L+Delete |
         """
         client = self.client(alias)
         codes = key_combo(key)
@@ -42,12 +42,12 @@ class InputKeywords(KeywordGroup):
             client.key(code, False)
         logger.info(f"Pressed {key} ({', '.join(hex(c) for c in codes)})")
 
-    @keyword("Type Text", tags=["input"])
-    def type_text(self, text: str, alias: str | None = None) -> None:
+    @keyword("Type Text On Desktop", tags=["input"])
+    def type_text_on_desktop(self, text: str, alias: str | None = None) -> None:
         """Type ``text`` key by key (newlines as Return). The server adds Shift where a character needs it.
 
         Example:
-        | Type Text | hello world |
+        | Type Text On Desktop | hello world |
         """
         client = self.client(alias)
         for char in text:
@@ -67,13 +67,13 @@ class InputKeywords(KeywordGroup):
         self._check_inside(client.width, client.height, x, y)
         client.pointer(x, y, 0)
 
-    @keyword("Click", tags=["input"])
-    def click(self, x: int, y: int, button: str = "left", alias: str | None = None) -> None:
+    @keyword("Click On Desktop", tags=["input"])
+    def click_on_desktop(self, x: int, y: int, button: str = "left", alias: str | None = None) -> None:
         """Click ``button`` (``left``, ``middle``, ``right``, or 1-8) at ``x``, ``y``.
 
         Example:
-        | Click | 200 | 150 |
-        | Click | 200 | 150 | button=right |
+        | Click On Desktop | 200 | 150 |
+        | Click On Desktop | 200 | 150 | button=right |
         """
         client = self.client(alias)
         self._check_inside(client.width, client.height, x, y)
