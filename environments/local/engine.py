@@ -242,8 +242,9 @@ class Engine:
         return self
 
     def _remove_stale_port_rules(self) -> None:
-        """A killed engine can leave rules that send a published port to a container that is gone: a
-        container published on that port later would never be reached (environments/local/netrules.py)."""
+        """A killed engine can leave rules that send a published port to a container that is gone (a
+        container published on that port later would never be reached), and a DNS server answering for
+        containers that are all gone (environments/local/netrules.py)."""
         from environments.local import netrules
 
         removed, errors = netrules.remove_stale()
@@ -300,6 +301,7 @@ class Engine:
         if self.owned and self.process is not None:
             self.process.stop(grace)
             self.process = None
+            self._remove_stale_port_rules()
         path = _unix_path(self.url) if self.owned else None
         if path:
             with contextlib.suppress(FileNotFoundError):

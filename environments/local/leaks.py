@@ -301,8 +301,9 @@ def main() -> int:
         print(f"  {item}")
     from environments.local.dockerd import default_home
 
-    if any(item.startswith("port-forwarding rule") for item in found):
-        print("  remove the stale port-forwarding rules: python -m environments.local.netrules --remove")
+    if any(item.startswith("port-forwarding rule") or "aardvark-dns" in item for item in found):
+        print("  remove the stale port-forwarding rules and Podman DNS server: "
+              "python -m environments.local.netrules --remove")
     for engine in private_engines():
         prefix = "" if Path(engine["home"]) == default_home() else f"KIT_DOCKER_HOME={engine['home']} "
         print(f"  stop the private Docker engine {engine['pid']} once no run uses it: "

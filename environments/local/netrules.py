@@ -6,6 +6,11 @@ rules that forward a published host port to a container (``-d 127.0.0.1/32 --dpo
 free (nothing listens on it), but every connection to it is sent to a dead address: "No route to
 host", or a VNC server that never greets. Packages removed or not, the kernel keeps them until reboot.
 
+Likewise Podman's DNS server for container names (``aardvark-dns``), which Netavark starts and stops
+as containers come and go, can outlive every container when they went without their network being
+torn down; it then keeps answering names with dead addresses. One that the kit's engine started
+(it carries the kit's mark) is stale when Podman has no container left (:func:`stale_dns_servers`).
+
 ``python -m environments.local.netrules`` lists such rules into the kit's container subnets whose
 container no longer exists; ``--remove`` deletes them. The leak audit reports them; the kit removes
 them itself when it starts a Podman engine and when the watcher of a killed run has removed its
@@ -14,12 +19,16 @@ containers (:func:`remove_stale`).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+import psutil
 
 # the subnets of the kit's Podman networks (environments/local/engine.py)
 KIT_NETWORKS = (ipaddress.ip_network("10.208.0.0/24"), ipaddress.ip_network("10.209.0.0/16"))
@@ -91,7 +100,7 @@ def remove(rules: list[dict[str, str]]) -> list[str]:
     return errors
 
 
-def remove_stale() -> tuple[list[str], list[str]]:
+def remove_stale_rules() -> tuple[list[str], list[str]]:
     """Remove the stale rules; returns what was removed and what could not be (with the reason)."""
     rules = stale_rules()
     errors = remove(rules) if rules else []
@@ -100,21 +109,86 @@ def remove_stale() -> tuple[list[str], list[str]]:
     return removed, errors
 
 
+def _podman_has_containers() -> bool | None:
+    """Whether Podman has any container (None when it cannot be asked)."""
+    if not shutil.which("podman"):
+        return False
+    try:
+        done = subprocess.run(["podman", "ps", "-a", "-q"], capture_output=True, text=True, timeout=TIMEOUT,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return bool(done.stdout.split()) if done.returncode == 0 else None
+
+
+def _kit_dns_servers() -> list[psutil.Process]:
+    from environments.local.procs import OWNER_MARK
+
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            argv = proc.info["cmdline"] or []
+            if argv and Path(argv[0]).name == "aardvark-dns" and OWNER_MARK in proc.environ():
+                found.append(proc)
+    return found
+
+
+def stale_dns_servers() -> list[psutil.Process]:
+    """The kit's ``aardvark-dns`` servers, when Podman has no container left for them to serve."""
+    servers = _kit_dns_servers()
+    if not servers or _podman_has_containers() is not False:
+        return []
+    return servers
+
+
+def remove_stale_dns() -> tuple[list[str], list[str]]:
+    """Stop the stale DNS servers and drop the name records they served; returns what went and what did not."""
+    removed, errors = [], []
+    for proc in stale_dns_servers():
+        with contextlib.suppress(psutil.Error):
+            argv = proc.cmdline()
+            config = Path(argv[argv.index("--config") + 1]) if "--config" in argv[:-1] else None
+            proc.terminate()
+            try:
+                proc.wait(3)
+            except psutil.TimeoutExpired:
+                proc.kill()
+                proc.wait(3)
+            removed.append(f"Podman's DNS server aardvark-dns (pid {proc.pid}), stale: no container is left")
+            for record in (config.iterdir() if config and config.is_dir() else []):
+                if record.is_file():
+                    record.unlink(missing_ok=True)
+        if proc.is_running():
+            errors.append(f"aardvark-dns (pid {proc.pid}) did not stop")
+    return removed, errors
+
+
+def remove_stale() -> tuple[list[str], list[str]]:
+    """Remove the stale rules and the stale DNS servers; returns what was removed and what could not be."""
+    removed, errors = remove_stale_rules()
+    dns_removed, dns_errors = remove_stale_dns()
+    return removed + dns_removed, errors + dns_errors
+
+
 def describe(rule: dict[str, str]) -> str:
     return f"port-forwarding rule to a container that is gone ({rule['chain']}: {rule['spec']})"
 
 
+def describe_dns(proc: psutil.Process) -> str:
+    return f"Podman's DNS server aardvark-dns (pid {proc.pid}) serving names of containers that are all gone"
+
+
 def main(argv: list[str]) -> int:
-    rules = stale_rules()
     if "--remove" in argv:
-        errors = remove(rules)
+        removed, errors = remove_stale()
         for error in errors:
             print(f"could not remove {error}", file=sys.stderr)
-        print(f"removed {len(rules) - len(errors)} stale port-forwarding rule(s)")
+        print(f"removed {len(removed)} stale port-forwarding rule(s) and DNS server(s)")
         return 1 if errors else 0
-    for rule in rules:
-        print(describe(rule))
-    return 1 if rules else 0
+    stale = [describe(rule) for rule in stale_rules()] + [describe_dns(proc) for proc in stale_dns_servers()]
+    for line in stale:
+        print(line)
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -303,3 +303,61 @@ def test_rules_outside_the_kits_subnets_are_not_reported() -> None:
     listing = ("-A NETAVARK-DN-1 -d 127.0.0.1/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 10.88.0.5:80\n"
                "-A NETAVARK-DN-2 -d 127.0.0.1/32 -p tcp -m tcp --dport 81 -j DNAT --to-destination 10.209.3.4:5900\n")
     assert [rule["ip"] for rule in netrules.dnat_rules(listing)] == ["10.209.3.4"]
+
+
+def _fake_dns_server(config: Path) -> subprocess.Popen[bytes]:
+    """A process that looks like Podman's DNS server started by the kit (``aardvark-dns --config DIR``,
+    with the kit's mark); a real one needs a network to serve."""
+    from environments.local.procs import OWNER_MARK
+
+    sleeper = f'exec -a aardvark-dns "{sys.executable}" -c "import time; time.sleep(60)" --config "{config}"'
+    return subprocess.Popen(["bash", "-c", sleeper], env={**os.environ, OWNER_MARK: "test"})
+
+
+@pytest.mark.skipif(shutil.which("podman") is None, reason="Podman is not installed")
+def test_a_kit_dns_server_with_no_container_left_is_stopped_and_its_records_dropped(tmp_path: Path) -> None:
+    from environments.local import netrules
+
+    if netrules._podman_has_containers() is not False:
+        pytest.skip("Podman has containers: a DNS server may still serve them")
+    config = tmp_path / "aardvark-dns"
+    config.mkdir()
+    (config / "streamspace").write_text("10.209.7.1\nabc 10.209.7.136  streamspace-gone,abc\n")
+    server = _fake_dns_server(config)
+    try:
+        assert wait_for_cmdline(server.pid, "aardvark-dns")
+        assert [proc.pid for proc in netrules.stale_dns_servers()] == [server.pid]
+        removed, errors = netrules.remove_stale_dns()
+        assert errors == [] and any(str(server.pid) in line for line in removed), removed
+        assert server.wait(5) is not None
+        assert not (config / "streamspace").exists(), "the stale name records were kept"
+    finally:
+        server.kill()
+        server.wait(5)
+
+
+def test_a_dns_server_is_not_stale_while_podman_has_containers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from environments.local import netrules
+
+    config = tmp_path / "aardvark-dns"
+    config.mkdir()
+    server = _fake_dns_server(config)
+    try:
+        assert wait_for_cmdline(server.pid, "aardvark-dns")
+        monkeypatch.setattr(netrules, "_podman_has_containers", lambda: True)
+        assert netrules.stale_dns_servers() == []
+        monkeypatch.setattr(netrules, "_podman_has_containers", lambda: None)
+        assert netrules.stale_dns_servers() == [], "Podman could not be asked: nothing is judged stale"
+    finally:
+        server.kill()
+        server.wait(5)
+
+
+def wait_for_cmdline(pid: int, name: str, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(psutil.Error):
+            if Path(psutil.Process(pid).cmdline()[0]).name == name:
+                return True
+        time.sleep(0.02)
+    return False
