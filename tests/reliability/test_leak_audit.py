@@ -357,7 +357,8 @@ def wait_for_cmdline(pid: int, name: str, timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(psutil.Error):
-            if Path(psutil.Process(pid).cmdline()[0]).name == name:
+            argv = psutil.Process(pid).cmdline()  # empty for a moment while the process execs
+            if argv and Path(argv[0]).name == name:
                 return True
         time.sleep(0.02)
     return False
