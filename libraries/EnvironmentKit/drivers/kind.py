@@ -18,19 +18,9 @@ from typing import Any
 from EnvironmentKit.drivers.base import EnvironmentDriver
 from EnvironmentKit.topology import Topology
 from kitcore import KitError, Wait, WaitTimeout
+from kitcore.variables import robot_variable
 
 REPLICA_OPTIONS = {"api_replicas": "api_replicas", "k8s_agents": "agent_replicas"}
-
-
-def robot_variable(name: str) -> Any:
-    try:
-        from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
-    except ImportError:  # pragma: no cover - Robot is always installed with the kit
-        return None
-    try:
-        return BuiltIn().get_variable_value("${" + name + "}")
-    except RobotNotRunningError:
-        return None
 
 
 class KindDriver(EnvironmentDriver):

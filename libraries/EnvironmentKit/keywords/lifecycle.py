@@ -7,21 +7,14 @@ from typing import Any
 
 from robot.api import logger
 from robot.api.deco import keyword
-from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
 from EnvironmentKit import state
 from EnvironmentKit.drivers import create_driver
 from EnvironmentKit.topology import Topology
 from kitcore import CleanupListener, KitError, to_seconds
+from kitcore.variables import robot_variable
 
 DEFAULT_ENVIRONMENT = "local"
-
-
-def robot_variable(name: str) -> Any:
-    try:
-        return BuiltIn().get_variable_value("${" + name + "}")
-    except RobotNotRunningError:
-        return None
 
 
 class LifecycleKeywords:

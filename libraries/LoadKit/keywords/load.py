@@ -6,22 +6,14 @@ from typing import Any
 
 from robot.api import logger
 from robot.api.deco import keyword
-from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
 from kitcore import Check, KitError, SecretLike, getter, reveal, to_seconds
 from kitcore.logging import log_table
+from kitcore.variables import robot_variable
 from LoadKit import operations
 from LoadKit.plots import plot_latency, plot_steps
 from LoadKit.runner import run_load
 from LoadKit.summary import summarise
-
-
-def robot_variable(name: str) -> Any:
-    try:
-        return BuiltIn().get_variable_value("${" + name + "}")
-    except RobotNotRunningError:
-        return None
-
 
 SUMMARY_COLUMNS = ["concurrency", "count", "success_rate", "throughput_per_s", "p50_ms", "p95_ms", "p99_ms",
                    "max_ms", "client_cpu_percent"]
@@ -119,8 +111,8 @@ class LoadKeywords:
                            latency_factor: float | None = None,
                            name: str | None = None, plot: bool = True) -> dict[str, Any]:
         """Raise the concurrency from ``start`` by ``step`` up to ``maximum`` until the error rate
-        passes ``max_error_rate`` (%, default ``${LOAD_MAX_ERROR_RATE}`` else 5) or p95 passes
-        ``latency_factor`` (default ``${LOAD_LATENCY_FACTOR}`` else 2) x the first step's p95.
+        passes ``max_error_rate`` (%, default ``${FAILURE_MAX_ERROR_RATE}`` else 5) or p95 passes
+        ``latency_factor`` (default ``${FAILURE_LATENCY_FACTOR}`` else 10) x the first step's p95.
 
         Returns ``failure_point`` (the first concurrency that failed, or None), ``reason``,
         ``last_good`` and every step's summary.
@@ -132,9 +124,9 @@ class LoadKeywords:
         label, call = operations.resolve(operation)
         title = name or label
         max_error_rate = float(max_error_rate if max_error_rate is not None
-                               else robot_variable("LOAD_MAX_ERROR_RATE") or 5.0)
+                               else robot_variable("FAILURE_MAX_ERROR_RATE") or 5.0)
         latency_factor = float(latency_factor if latency_factor is not None
-                               else robot_variable("LOAD_LATENCY_FACTOR") or 2.0)
+                               else robot_variable("FAILURE_LATENCY_FACTOR") or 10.0)
         steps: list[dict[str, Any]] = []
         point, reason, last_good = None, "", None
         level = max(1, int(start))

@@ -7,10 +7,10 @@ from typing import Any
 
 from robot.api import logger
 from robot.api.deco import keyword
-from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
 from kitcore import Check, KitError, SecretLike, getter, reveal, to_seconds
 from kitcore.logging import log_table
+from kitcore.variables import robot_variable
 from ProbesKit.probes.availability import AvailabilityProbe
 from ProbesKit.probes.commands import CommandDeliveryProbe
 from ProbesKit.probes.frames import FrameProbe, open_rfb_viewer
@@ -19,13 +19,6 @@ from ProbesKit.probes.stream import StreamProbe
 from ProbesKit.registry import ProbeRegistry
 
 DEFAULT_MAX = "10 min"
-
-
-def robot_variable(name: str) -> Any:
-    try:
-        return BuiltIn().get_variable_value("${" + name + "}")
-    except RobotNotRunningError:
-        return None
 
 
 def max_seconds(value: str | None) -> float:
