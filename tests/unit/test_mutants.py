@@ -171,7 +171,8 @@ def test_a_platform_that_does_not_start_is_stillborn_not_killed(tmp_path: Path) 
     status, message = _fake_run(tmp_path, "Fail    two leaders: the environment did not start",
                                 "Fail    the lease names two leaders")
     assert status == STILLBORN
-    assert message == "Parent suite setup failed:"
+    assert message == "Parent suite setup failed: two leaders: the environment did not start", \
+        "a stillborn mutant must say why its platform did not start"
 
 
 def test_passing_tests_mean_the_mutant_survived(tmp_path: Path) -> None:

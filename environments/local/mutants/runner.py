@@ -67,7 +67,11 @@ class Verdict:
 
     @property
     def first_line(self) -> str:
+        """The message's first line; with the next one when it only introduces it ("Parent suite setup
+        failed:"), so that a stillborn mutant says why its platform did not start."""
         lines = [line.strip() for line in self.message.splitlines() if line.strip()]
+        if len(lines) > 1 and lines[0].endswith(":"):
+            return f"{lines[0]} {lines[1]}"
         return lines[0] if lines else ""
 
     @property
