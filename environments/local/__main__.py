@@ -30,6 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--docker-agents", type=int, default=2, help="Docker agent replicas (default 2)")
     parser.add_argument("--results", type=Path, default=None, help="where component logs go (default results/)")
     parser.add_argument("--ready-file", type=Path, help="write the topology JSON here when ready")
+    parser.add_argument("--ready-fd", type=int, help="write the topology JSON to this inherited pipe when ready, "
+                                                      "then close it (how EnvironmentKit's local driver waits)")
     parser.add_argument("--parent-pid", type=int, help="stop everything when this process exits")
     parser.add_argument("--quiet", action="store_true", help="do not print credentials")
     parser.add_argument("--platform", default=os.environ.get("KIT_PLATFORM", "reference"),
@@ -93,6 +95,9 @@ async def supervise(args: argparse.Namespace) -> int:
         if args.ready_file:
             _write_private(args.ready_file, json.dumps(topology, indent=2))
             reaper.guard_path(args.ready_file)  # a killed supervisor's ready file must not say it is ready
+        if args.ready_fd is not None:
+            _write_fd(args.ready_fd, json.dumps(topology))
+            args.ready_fd = None
         await done.wait()
     except BackendError as error:
         print(f"[stack] ERROR: {error}", file=sys.stderr, flush=True)
@@ -115,8 +120,20 @@ async def supervise(args: argparse.Namespace) -> int:
         if args.ready_file:
             with contextlib.suppress(FileNotFoundError):
                 args.ready_file.unlink()
+        if args.ready_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(args.ready_fd)  # never ready: the reader sees the pipe end without a topology
         print("[stack] stopped", file=sys.stderr, flush=True)
     return status
+
+
+def _write_fd(fd: int, text: str) -> None:
+    """The topology to the reader's pipe, then the pipe closed (a reader that went away is no error)."""
+    try:
+        with os.fdopen(fd, "w", closefd=True) as pipe:
+            pipe.write(text)
+    except (BrokenPipeError, OSError) as error:
+        print(f"[stack] the topology could not be handed over on fd {fd}: {error}", file=sys.stderr, flush=True)
 
 
 async def _watch_parent(pid: int, done: asyncio.Event) -> None:

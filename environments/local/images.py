@@ -14,31 +14,36 @@ hold a file lock while they build, so concurrent runs build once.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import shutil
 import signal
-import struct
 import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from DockerKit import helper_image
+from DockerKit.helper_image import (
+    BUSYBOX_BINARY,
+    BUSYBOX_DOCKERFILE,
+    IMAGE_LABEL,
+    busybox_tag,
+    image_exists,
+    input_hash,
+)
 from environments.local import reaper
 from environments.local.procs import BackendError, file_lock
+from kitcore import KitError
 
 if TYPE_CHECKING:
     import docker
 
 HERE = Path(__file__).resolve().parent
 SESSION_DIR = HERE / "session"
-IMAGE_LABEL = "streamspace.kit/image"
-BUSYBOX_REPO = "streamspace-kit/busybox"
 ROOTFS_REPO = "streamspace-kit/session-rootfs"
 SESSION_REPO = "streamspace-kit/session"
-BUSYBOX_BINARY = Path("/bin/busybox")
 LOCK_FILE = Path(tempfile.gettempdir()) / "streamspace-kit-images.lock"
 SUITE = "bookworm"
 SESSION_PACKAGES = ("tigervnc-standalone-server", "tigervnc-tools", "python3-minimal", "python3-xlib")
@@ -55,14 +60,6 @@ MMDEBSTRAP_OPTIONS = (
     "--dpkgopt=path-exclude=/usr/lib/*/libz3*",
 )
 APT_SOURCES = (Path("/etc/apt/sources.list.d"), Path("/etc/apt/sources.list"))
-
-BUSYBOX_DOCKERFILE = f"""\
-FROM scratch
-COPY busybox /bin/busybox
-RUN ["/bin/busybox", "--install", "-s", "/bin"]
-LABEL {IMAGE_LABEL}=busybox
-CMD ["/bin/sh"]
-"""
 
 SESSION_DOCKERFILE = f"""\
 FROM {{base}}
@@ -86,25 +83,6 @@ def _quiet(_: str) -> None:
 def build_lock(timeout: float = 900.0, path: Path = LOCK_FILE) -> contextlib.AbstractContextManager[None]:
     """An exclusive lock shared by every process on the machine that builds the kit's images."""
     return file_lock(path, timeout, "Image build lock", "another run is building images; wait for it, or stop it")
-
-
-def input_hash(*parts: str | bytes) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        data = part.encode() if isinstance(part, str) else part
-        digest.update(len(data).to_bytes(8, "big"))
-        digest.update(data)
-    return digest.hexdigest()[:16]
-
-
-def image_exists(client: docker.DockerClient, ref: str) -> bool:
-    import docker.errors
-
-    try:
-        client.images.get(ref)
-    except docker.errors.ImageNotFound:
-        return False
-    return True
 
 
 def _build(client: docker.DockerClient, context: Path, tag: str, timeout: float | None = None,
@@ -149,36 +127,18 @@ def ensure_image(client: docker.DockerClient, tag: str, fill: Callable[[Path], N
 
 
 # -- busybox ----------------------------------------------------------------------------------------
-def is_static_elf(data: bytes) -> bool:
-    """True for an ELF executable without a program interpreter (statically linked)."""
-    if data[:4] != b"\x7fELF" or data[4] != 2:  # 64-bit only
-        return False
-    endian = "<" if data[5] == 1 else ">"
-    phoff, = struct.unpack_from(endian + "Q", data, 0x20)
-    phentsize, phnum = struct.unpack_from(endian + "HH", data, 0x36)
-    for index in range(phnum):
-        p_type, = struct.unpack_from(endian + "I", data, phoff + index * phentsize)
-        if p_type == 3:  # PT_INTERP
-            return False
-    return True
-
-
 def busybox_binary(path: Path = BUSYBOX_BINARY) -> bytes:
-    fix = "run './kit setup' (it installs Debian's busybox-static), or 'apt-get install -y busybox-static'"
-    if not path.exists():
-        raise BackendError("The busybox image cannot be built", f"{path} does not exist", fix)
-    data = path.read_bytes()
-    if not is_static_elf(data):
-        raise BackendError("The busybox image cannot be built",
-                           f"{path} is not a statically linked 64-bit busybox (the 'busybox' package is installed "
-                           "instead of 'busybox-static')", fix)
-    return data
+    try:
+        return helper_image.busybox_binary(path)
+    except KitError as error:
+        raise BackendError(error.what, error.cause, error.fix) from None
 
 
 def ensure_busybox_image(client: docker.DockerClient, progress: Progress = _quiet) -> str:
-    """The tag of the busybox test image, built now if this machine's engine does not have it yet."""
+    """The tag of the busybox test image (DockerKit's helper image), built now if this machine's
+    engine does not have it yet."""
     binary = busybox_binary()
-    tag = f"{BUSYBOX_REPO}:{input_hash(BUSYBOX_DOCKERFILE, binary)}"
+    tag = busybox_tag(binary)
 
     def fill(context: Path) -> None:
         (context / "Dockerfile").write_text(BUSYBOX_DOCKERFILE)

@@ -190,7 +190,7 @@ def test_unknown_component_and_foreign_project_are_refused(busybox_stack) -> Non
 @pytest.mark.slow
 def test_whole_stack_comes_up_answers_health_and_the_agent_registers(engine) -> None:
     compose_tool_or_skip()
-    from EnvironmentKit.drivers.compose import ComposeDriver
+    from environments.compose.driver import ComposeDriver
 
     driver = ComposeDriver(engine_url=engine.url)
     try:

@@ -397,3 +397,30 @@ def test_library_documentation_builds(tmp_path):
     text = (tmp_path / "DockerKit.html").read_text()
     for name in ("Run Container", "Container Memory Limit Should Be Enforced", "Wait Until Container Event"):
         assert name in text
+
+
+# -- the helper image ---------------------------------------------------------------------------
+def test_the_helper_image_is_built_from_memory_and_runs(engine) -> None:
+    """DockerKit builds its volume helper image itself (no stack, no file on disk): FROM scratch and
+    the machine's static busybox; a container of it runs busybox's applets."""
+    from DockerKit import helper_image
+
+    client = engine.client()
+    tag = f"streamspace-kit/busybox:test-{uuid.uuid4().hex[:8]}"
+    try:
+        helper_image.build_busybox_image(client, helper_image.busybox_binary(), tag)
+        out = client.containers.run(tag, ["sh", "-c", "echo made by $(basename $(readlink /bin/cat))"],
+                                    remove=True, network_mode="none")
+        assert out.decode().strip() == "made by busybox"
+    finally:
+        client.images.remove(tag, force=True)
+        client.close()
+
+
+def test_a_dynamic_busybox_is_refused_naming_the_package(tmp_path) -> None:
+    from DockerKit import helper_image
+
+    dynamic = tmp_path / "busybox"
+    dynamic.write_bytes(Path("/bin/sh").resolve().read_bytes())
+    with pytest.raises(KitError, match="busybox-static"):
+        helper_image.busybox_binary(dynamic)

@@ -121,6 +121,22 @@ def test_a_supervisor_that_dies_is_reported_with_its_log_tail(tmp_path):
     assert f"whole log: {tmp_path}" in text
 
 
+def test_a_supervisor_that_dies_is_seen_even_when_its_child_holds_the_pipe(tmp_path):
+    """A process the supervisor forked keeps the write end of the topology pipe open: the driver
+    still sees the supervisor exit and fails at once, not at the end of the timeout."""
+    script = ("import os, sys, time\n"
+              "if os.fork() == 0:\n    time.sleep(4)\n    os._exit(0)\n"
+              "print('forked a child, now failing', flush=True)\nsys.exit(5)\n")
+    driver = LocalDriver(command=[sys.executable, "-c", script], log_dir=tmp_path)
+    started = time.monotonic()
+    with pytest.raises(KitError) as error:
+        driver.start(timeout=30)
+    assert time.monotonic() - started < 3.5
+    assert "stopped before it was ready" in str(error.value)
+    assert "exited with code 5" in str(error.value)
+    assert "forked a child, now failing" in str(error.value)
+
+
 def test_a_supervisor_that_is_not_ready_in_time_is_stopped(tmp_path):
     driver = LocalDriver(command=[sys.executable, "-c", "import time, sys; print('starting slowly', flush=True); "
                                   "time.sleep(60)"], log_dir=tmp_path)
@@ -134,8 +150,10 @@ def test_a_supervisor_that_is_not_ready_in_time_is_stopped(tmp_path):
 
 
 def test_unknown_environments_name_the_known_ones():
-    with pytest.raises(KitError, match=r"No environment driver for 'mars'.*known environments: .*local"):
+    with pytest.raises(KitError, match=r"No environment driver for 'mars'.*known now: .*local.*ENVIRONMENT_DRIVER"):
         create_driver("mars")
+    with pytest.raises(KitError, match=r"module 'environments.mars.driver' of environment 'mars' does not exist"):
+        create_driver("mars", module="environments.mars.driver")
 
 
 def test_a_driver_module_registers_itself_when_first_asked_for(monkeypatch):
@@ -143,13 +161,13 @@ def test_a_driver_module_registers_itself_when_first_asked_for(monkeypatch):
 
     from EnvironmentKit import drivers
 
-    module = types.ModuleType("EnvironmentKit.drivers.venus")
+    module = types.ModuleType("venus_driver")
     module.register = lambda: drivers.register_driver("venus", lambda **kw: LocalDriver(command=FAKE, **kw))
-    monkeypatch.setitem(sys.modules, "EnvironmentKit.drivers.venus", module)
+    monkeypatch.setitem(sys.modules, "venus_driver", module)
     monkeypatch.setattr(drivers, "_DRIVERS", dict(drivers._DRIVERS))
-    made = create_driver("venus", api_replicas=1)
+    made = create_driver("venus", module="venus_driver", api_replicas=1)
     assert isinstance(made, LocalDriver)
-    assert "--api-replicas" in made.argv(Path("ready.json"))
+    assert "--api-replicas" in made.argv(7)
 
 
 def test_library_stops_what_it_started_when_the_interpreter_exits(tmp_path):

@@ -261,17 +261,22 @@ async def supervise(args: argparse.Namespace) -> int:
             await asyncio.sleep(0.2)
 
     watcher = asyncio.create_task(watch_parent())
-    tmp = Path(str(args.ready_file) + ".tmp")
-    tmp.write_text(json.dumps(topology()))
-    tmp.replace(args.ready_file)
+    if args.ready_file:
+        tmp = Path(str(args.ready_file) + ".tmp")
+        tmp.write_text(json.dumps(topology()))
+        tmp.replace(args.ready_file)
+    if args.ready_fd is not None:
+        with os.fdopen(args.ready_fd, "w") as pipe:
+            pipe.write(json.dumps(topology()))
     print(f"fake supervisor ready: control {control_url}", flush=True)
     await done.wait()
     watcher.cancel()
     for component in components.values():
         component.stop()
     await runner.cleanup()
-    with contextlib.suppress(FileNotFoundError):
-        Path(args.ready_file).unlink()
+    if args.ready_file:
+        with contextlib.suppress(FileNotFoundError):
+            Path(args.ready_file).unlink()
     import shutil
 
     shutil.rmtree(workdir, ignore_errors=True)
@@ -289,7 +294,8 @@ def main() -> int:
     ticker.add_argument("--port", type=int, required=True)
     ticker.add_argument("--every-ms", type=float, default=20.0)
     sup = sub.add_parser("supervisor")
-    sup.add_argument("--ready-file", type=Path, required=True)
+    sup.add_argument("--ready-file", type=Path)
+    sup.add_argument("--ready-fd", type=int)
     sup.add_argument("--parent-pid", type=int)
     sup.add_argument("--api-replicas", type=int, default=2)
     sup.add_argument("--k8s-agents", type=int, default=2)

@@ -29,8 +29,8 @@ from kubernetes import client
 from robot.api import ExecutionResult
 
 from EnvironmentKit.drivers import create_driver, register_driver
-from EnvironmentKit.drivers.kind import KindDriver, register
 from environments.kind.cluster import DELETION_COST, Slots
+from environments.kind.driver import KindDriver, register
 from environments.kind.forward import SocketChannel, StableForward
 from environments.kind.netpol import cut_label, policies
 from kitcore import KitError, TargetRefused, Wait
@@ -440,7 +440,6 @@ Killing An API Replica Deletes Its Pod
 
 *** Keywords ***
 Start The Kind Environment
-    Evaluate    __import__("EnvironmentKit.drivers.kind", fromlist=["register"]).register()
     Start Test Environment    timeout=20s
 """
 

@@ -9,6 +9,7 @@ from robot.api import logger
 from robot.api.deco import keyword
 
 from DockerKit.context import DockerContext, EngineHandle, parse_pairs
+from DockerKit.helper_image import ensure_busybox_image
 from kitcore import AssertionOperator, Check, KitError, Wait, get_and_assert, getter, to_seconds
 
 MOUNT = "/kit-volume"
@@ -38,11 +39,9 @@ class VolumeKeywords:
 
     def _helper_image(self, handle: EngineHandle) -> str:
         if not handle.helper_image:
-            from environments.local.images import ensure_busybox_image
-
             try:
                 handle.helper_image = ensure_busybox_image(handle.client)
-            except Exception as error:  # noqa: BLE001 - explained below
+            except KitError as error:
                 raise KitError("No helper image for volume files", str(error),
                                "import DockerKit with helper_image=<a local image with sh and cat>") from None
         return handle.helper_image

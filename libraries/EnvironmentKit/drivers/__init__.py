@@ -1,4 +1,8 @@
-"""Environment drivers by name: ``local``, ``kind`` and ``compose`` (loaded on first use)."""
+"""Environment drivers by name. ``local`` is built in; an environment that needs a driver of its own
+(``kind``, ``compose``) names the module that provides it in its variable file
+(``ENVIRONMENT_DRIVER: environments.kind.driver``); the module's ``register()`` adds it, on first use.
+EnvironmentKit itself never imports an environment.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,6 @@ from kitcore import KitError
 DriverFactory = Callable[..., EnvironmentDriver]
 
 _DRIVERS: dict[str, DriverFactory] = {"local": LocalDriver}
-SHIPPED = ("kind", "compose")  # modules EnvironmentKit.drivers.<name>, loaded when first asked for
 
 
 def register_driver(name: str, factory: DriverFactory) -> None:
@@ -25,29 +28,37 @@ def driver_names() -> list[str]:
     return sorted(_DRIVERS)
 
 
-def _load(key: str) -> DriverFactory | None:
-    """A driver shipped as module ``EnvironmentKit.drivers.<key>`` with a ``register()`` function."""
-    if not key.isidentifier() or key in ("base", "control"):
-        return None
+def _load(key: str, module_name: str) -> DriverFactory | None:
+    """Import ``module_name`` and call its ``register()``; the driver it registers for ``key``."""
     try:
-        module = importlib.import_module(f"EnvironmentKit.drivers.{key}")
+        module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
-        if error.name == f"EnvironmentKit.drivers.{key}":
-            return None
+        if module_name == error.name or module_name.startswith(f"{error.name}."):
+            raise KitError(f"The driver module '{module_name}' of environment '{key}' does not exist",
+                           cause=str(error),
+                           fix="check ENVIRONMENT_DRIVER in the environment's variable file (a Python module "
+                               "importable from the kit's root)") from None
         raise
     register = getattr(module, "register", None)
-    if callable(register):
-        register()
+    if not callable(register):
+        raise KitError(f"The driver module '{module_name}' has no register() function",
+                       fix="give it a register() that calls EnvironmentKit.drivers.register_driver")
+    register()
     return _DRIVERS.get(key)
 
 
-def create_driver(name: str, **options: object) -> EnvironmentDriver:
+def create_driver(name: str, module: str | None = None, **options: object) -> EnvironmentDriver:
+    """The driver registered as ``name``; ``module`` (``ENVIRONMENT_DRIVER``) registers it on first use."""
     key = (name or "local").strip().lower()
-    factory = _DRIVERS.get(key) or _load(key)
+    factory = _DRIVERS.get(key) or (_load(key, module) if module else None)
     if factory is None:
-        cause = f"known environments: {', '.join(sorted({*driver_names(), *SHIPPED}))}"
-        raise KitError(f"No environment driver for '{name}'", cause=cause,
-                       fix="use ENVIRONMENT=local, or register a driver with EnvironmentKit.drivers.register_driver")
+        known = ", ".join(driver_names())
+        raise KitError(f"No environment driver for '{name}'",
+                       cause=f"known now: {known}" + (f"; module '{module}' registered none by that name" if module
+                                                       else "; no ENVIRONMENT_DRIVER names a module that provides it"),
+                       fix=f"run with the environment's variable file (robot -V environments/{key}/variables.yaml "
+                           "sets ENVIRONMENT and ENVIRONMENT_DRIVER), use ENVIRONMENT=local, or register a driver "
+                           "with EnvironmentKit.drivers.register_driver")
     return factory(**options)
 
 

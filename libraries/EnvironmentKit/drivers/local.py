@@ -1,8 +1,9 @@
-"""The ``local`` driver: spawns the supervisor (``python -m environments.local``) and talks
-to its control API.
+"""The ``local`` driver: runs the supervisor (``python -m environments.local``) as a program and
+talks to its control API.
 
 The supervisor gets ``--parent-pid`` = this process, so it stops by itself if the test run
-dies without cleaning up; it writes the topology to ``--ready-file`` once healthy.
+dies without cleaning up; once healthy it writes the topology to the pipe given by ``--ready-fd``
+and closes it (no file to clean up; the end of the pipe without a topology means it stopped).
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
+import select
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,8 +58,6 @@ class LocalDriver(EnvironmentDriver):
         self.control: ControlClient | None = None
         self.log_dir = Path(log_dir) if log_dir else REPO_ROOT / "results" / "environment"
         self._log: Path | None = None
-        self._workdir: Path | None = None
-        self._workdir_guard: int | None = None
         self._last: Topology | None = None
 
     # -- life cycle -------------------------------------------------------------------
@@ -72,8 +70,8 @@ class LocalDriver(EnvironmentDriver):
         """The supervisor's output (kept after the run; it holds no credentials: --quiet)."""
         return self._log
 
-    def argv(self, ready_file: Path) -> list[str]:
-        argv = [*self.command, "--ready-file", str(ready_file), "--parent-pid", str(os.getpid())]
+    def argv(self, ready_fd: int) -> list[str]:
+        argv = [*self.command, "--ready-fd", str(ready_fd), "--parent-pid", str(os.getpid())]
         for flag, value in self.options.items():
             if value is not None:
                 argv += [flag, str(value)]
@@ -82,49 +80,70 @@ class LocalDriver(EnvironmentDriver):
         return [*argv, "--quiet", *self.extra_args]  # --quiet: no credentials in the log
 
     def start(self, timeout: float) -> Topology:
-        from environments.local import reaper
-
-        self._workdir = Path(tempfile.mkdtemp(prefix="kit-env-"))
-        self._workdir_guard = reaper.guard_path(self._workdir)  # removed even if this process is killed
-        ready = self._workdir / "topology.json"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"supervisor-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
         self._log = log
-        with open(log, "wb") as handle:
-            try:
-                self.process = subprocess.Popen(
-                    self.argv(ready), stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    cwd=self.cwd, start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                )
-            except OSError as error:
-                raise KitError("The local environment could not start", cause=str(error),
-                               fix="run './kit setup' and check the kit's virtualenv") from None
-        deadline = time.monotonic() + timeout
+        reading, writing = os.pipe()
         try:
-            while True:
-                data = _read_json(ready)
-                if data is not None:
-                    return self.attach(data)
-                if self.process.poll() is not None:
-                    code = self.process.returncode
-                    self.process = None
-                    self.stop()
-                    raise KitError("The local environment stopped before it was ready",
-                                   cause=f"its supervisor exited with code {code}{self.log_tail()}",
-                                   fix=f"read the lines above (whole log: {log}); './kit stack' shows the same "
-                                       "start in a terminal")
-                if time.monotonic() >= deadline:
-                    tail = self.log_tail()
-                    self.stop(10.0)
-                    raise KitError("The local environment was not ready in time",
-                                   cause=f"no topology after {timeout:g} s{tail}",
-                                   fix=f"raise the timeout of 'Start Test Environment' or start fewer components "
-                                       f"(whole log: {log})")
-                time.sleep(0.1)
+            with open(log, "wb") as handle:
+                try:
+                    self.process = subprocess.Popen(
+                        self.argv(writing), stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                        cwd=self.cwd, start_new_session=True, pass_fds=(writing,),
+                        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                    )
+                except OSError as error:
+                    raise KitError("The local environment could not start", cause=str(error),
+                                   fix="run './kit setup' and check the kit's virtualenv") from None
+            os.close(writing)
+            writing = -1
+            return self.attach(self._topology_from(reading, timeout))
         except BaseException:
-            # interrupted (Ctrl-C, SIGTERM, a stop signal): stop what was started, remove the temp dir
+            # failed, or interrupted (Ctrl-C, SIGTERM, a stop signal): stop what was started
             self.stop(10.0)
             raise
+        finally:
+            for fd in (reading, writing):
+                if fd >= 0:
+                    os.close(fd)
+
+    def _topology_from(self, reading: int, timeout: float) -> dict[str, Any]:
+        """The topology the supervisor writes to the pipe once ready; fails when it stops first
+        (the pipe ends without one) or is not ready within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        data = b""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise KitError("The local environment was not ready in time",
+                               cause=f"no topology after {timeout:g} s{self.log_tail()}",
+                               fix=f"raise the timeout of 'Start Test Environment' or start fewer components "
+                                   f"(whole log: {self._log})")
+            readable, _, _ = select.select([reading], [], [], min(left, 1.0))
+            if readable:
+                chunk = os.read(reading, 65536)
+                if chunk:
+                    data += chunk
+                    continue
+            elif self.process is None or self.process.poll() is None:
+                continue  # a process the supervisor forked may hold the pipe open after it died: look at it too
+            topology = _parse_json(data)
+            if topology is not None:
+                return topology
+            code = self._exit_code()
+            raise KitError("The local environment stopped before it was ready",
+                           cause=f"its supervisor exited with code {code}{self.log_tail()}",
+                           fix=f"read the lines above (whole log: {self._log}); './kit stack' shows the same "
+                               "start in a terminal")
+
+    def _exit_code(self) -> int | str:
+        """The exit code of a supervisor that closed its pipe; it exits right after."""
+        if self.process is None:
+            return "unknown"
+        try:
+            return self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            return "unknown (it closed its pipe but kept running)"
 
     def attach(self, topology: dict[str, Any]) -> Topology:
         parsed = Topology(topology)
@@ -140,12 +159,6 @@ class LocalDriver(EnvironmentDriver):
         if process is not None:
             self._end(process, timeout)
         self._close()
-        if self._workdir is not None:
-            from environments.local import reaper
-
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            reaper.release(self._workdir_guard)
-            self._workdir = None
 
     def _end(self, process: subprocess.Popen, timeout: float) -> None:
         """Ask the supervisor to stop (control API, else SIGTERM); SIGKILL its group if it hangs."""
@@ -214,16 +227,12 @@ class LocalDriver(EnvironmentDriver):
         return self.topology()
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def _parse_json(data: bytes) -> dict[str, Any] | None:
     try:
-        text = path.read_text()
-    except OSError:
-        return None
-    try:
-        data = json.loads(text)
+        parsed = json.loads(data)
     except ValueError:
-        return None  # still being written
-    return data if isinstance(data, dict) else None
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def condense(lines: list[str], frames: int = 3) -> list[str]:

@@ -84,7 +84,8 @@ class LifecycleKeywords:
                            ("programs", programs), ("engine", engine)):
             if value is not None and value != "":
                 options[key] = value
-        driver = create_driver(name, **options)
+        module = robot_variable("ENVIRONMENT_DRIVER") or os.environ.get("ENVIRONMENT_DRIVER")
+        driver = create_driver(name, module=str(module) if module else None, **options)
         budget = to_seconds(timeout or robot_variable("ENVIRONMENT_START_TIMEOUT") or self.start_timeout)
         logger.info(f"Starting the '{name}' test environment (up to {budget:g} s)")
         topology = driver.start(budget)

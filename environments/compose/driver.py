@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from EnvironmentKit.drivers.base import EnvironmentDriver
-from EnvironmentKit.drivers.kind import robot_variable
 from EnvironmentKit.topology import Topology
 from kitcore import KitError, Wait, WaitTimeout
+from kitcore.variables import robot_variable
 
 
 class ComposeDriver(EnvironmentDriver):
