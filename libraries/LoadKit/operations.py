@@ -7,6 +7,7 @@ generator spends its time waiting on the server, not on building requests.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Callable, Iterable
@@ -74,6 +75,8 @@ class HttpOperation:
                  token: str | None = None, expect_status: Iterable[int] | None = None, timeout: float = 5.0,
                  pool_size: int = 64) -> None:
         self.method = method.upper()
+        self.token = token
+        self.timeout_s = timeout
         if self.method not in HTTP_METHODS:
             raise KitError(f"'{method}' is not an HTTP method", fix=f"use one of: {', '.join(HTTP_METHODS)}")
         self.url = url
@@ -105,3 +108,18 @@ class HttpOperation:
 
     def describe(self) -> str:
         return self.__name__
+
+    def spec(self) -> dict[str, Any]:
+        """What another process needs to send the same request (holds the token: keep it off logs and files
+        others can read)."""
+        headers = {k: v for k, v in self.headers.items() if k != "Authorization" or not self.token}
+        return {"method": self.method, "url": self.url, "headers": headers,
+                "body": base64.b64encode(self.body).decode() if self.body is not None else None,
+                "token": self.token, "expect_status": sorted(self.expect), "timeout": self.timeout_s}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> HttpOperation:
+        """The request ``spec()`` described, ready to send."""
+        body = base64.b64decode(spec["body"]) if spec.get("body") is not None else None
+        return cls(spec["method"], spec["url"], body, spec.get("headers"), spec.get("token"),
+                   spec.get("expect_status"), float(spec.get("timeout") or 5.0))

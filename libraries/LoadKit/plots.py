@@ -14,13 +14,14 @@ from kitcore.logging import log_png
 from LoadKit.runner import Sample
 
 
-def output_dir() -> Path:
-    """``plots/`` under Robot's output folder (where every picture of a run goes), else ``results/plots``."""
+def output_dir(folder_name: str = "plots") -> Path:
+    """``plots/`` (or ``folder_name``) under Robot's output folder (where every picture of a run goes), else
+    under ``results/``."""
     try:
         folder = BuiltIn().get_variable_value("${OUTPUT DIR}")
     except RobotNotRunningError:
         folder = None
-    path = (Path(folder) if folder else Path("results")) / "plots"
+    path = (Path(folder) if folder else Path("results")) / folder_name
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -32,6 +33,18 @@ def _test_name() -> str:
         return str(BuiltIn().get_variable_value("${TEST NAME}") or "")
     except RobotNotRunningError:
         return ""
+
+
+def run_folder_name(label: str) -> str:
+    """A folder name for one run's files that says which test made them, new in ``locust/`` each time."""
+    test = _test_name()
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{test} {label}" if test else label).strip("-").lower()[:80] or "load"
+    folder = output_dir("locust")
+    name, number = safe, 1
+    while (folder / name).exists():
+        number += 1
+        name = f"{safe}-{number}"
+    return name
 
 
 def _figure(width: float = 8, height: float = 3.6) -> tuple[Any, Any]:

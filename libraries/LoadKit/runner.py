@@ -35,7 +35,7 @@ class RunResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _error_text(error: Exception) -> str:
+def error_text(error: Exception) -> str:
     text = str(error).split("\n")[0][:120]
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
@@ -81,7 +81,7 @@ def run_load(operation: Callable[[], Any], count: int, concurrency: int, rate: f
             try:
                 operation()
             except Exception as error:  # noqa: BLE001 - every failure is a data point
-                mine.append(Sample(started - t0, time.perf_counter() - started, _error_text(error),
+                mine.append(Sample(started - t0, time.perf_counter() - started, error_text(error),
                                    getattr(error, "detail", None)))
             else:
                 mine.append(Sample(started - t0, time.perf_counter() - started))

@@ -35,7 +35,8 @@ def summarise(result: RunResult, name: str = "load") -> dict[str, Any]:
             examples[sample.error] = sample.detail
     count = len(samples)
     wall = max(result.wall, 1e-9)
-    cpu_percent = 100.0 * result.client_cpu / wall
+    # with several generator processes, the busiest one says whether the generator limited the run
+    cpu_percent = float(result.extra.get("client_cpu_percent", 100.0 * result.client_cpu / wall))
     ms = 1000.0
     return {
         "name": name,
@@ -62,4 +63,6 @@ def summarise(result: RunResult, name: str = "load") -> dict[str, Any]:
         "client_cores": psutil.cpu_count() or 1,
         "generator_saturated": cpu_percent >= SATURATED_CPU_PERCENT,
         "stopped_early": result.stopped_early,
+        "generator": "threads",
+        **result.extra.get("figures", {}),
     }
