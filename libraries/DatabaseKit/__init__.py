@@ -17,12 +17,9 @@ as ``Secret`` and never logged.
 | Query Value Should Be | SELECT state FROM sessions WHERE name = %s | == | running | parameters=${{['s1']}} |
 
 = The platform's records =
-What the platform keeps in its database and its API does not show, each read by a keyword of its own
-(so no suite or resource writes SQL): `Get Command Records Of Session`, `Get Command Record`,
-`Get Command Status` and `Wait Until Command Has Ended` (the commands it sent to its agents),
-`Get Commands Carried Out Twice`, `Get Agent Of Session` and `Get Agent Heartbeat Age In Seconds`.
-Give them the connection to the platform's database with ``alias=``. `Database Should Answer` checks
-that a database answers at all.
+What a platform keeps in its database is read by PlatformKit's keywords (`Get Command Record`...),
+through a connection opened here (their ``database=`` is its alias): this library knows PostgreSQL,
+not any platform's tables. `Database Should Answer` checks that a database answers at all.
 
 = Isolation and cleanup =
 `Create Test Database` and `Create Test Schema` make throwaway places that the library removes
@@ -64,43 +61,25 @@ as test targets (library argument ``test_targets`` or ``DATABASEKIT_TEST_TARGETS
 
 from __future__ import annotations
 
-from robotlibcore import DynamicCore
-
 from DatabaseKit.context import DbContext
 from DatabaseKit.keywords.connection import ConnectionKeywords
 from DatabaseKit.keywords.isolation import IsolationKeywords
 from DatabaseKit.keywords.migrations import MigrationKeywords
 from DatabaseKit.keywords.query import QueryKeywords
-from DatabaseKit.keywords.records import PlatformRecordKeywords
 from DatabaseKit.keywords.roundtrip import RoundTripKeywords
 from DatabaseKit.keywords.scenarios import ScenarioKeywords
 from DatabaseKit.keywords.schema import SchemaKeywords
-from kitcore import document_getters
+from kitcore.guard import LOOPBACK_TARGETS
+from kitcore.library import KitLibrary
 
 __version__ = "0.1.0"
-DEFAULT_TEST_TARGETS = "127.*,localhost:*,[::1]:*"
 
 
-class DatabaseKit(DynamicCore):
-    __doc__ = document_getters(__doc__)
-    ROBOT_LIBRARY_SCOPE = "GLOBAL"
-    ROBOT_LIBRARY_VERSION = __version__
-    ROBOT_LIBRARY_DOC_FORMAT = "ROBOT"
-
-    def __init__(self, test_targets: str = DEFAULT_TEST_TARGETS) -> None:
+class DatabaseKit(KitLibrary):
+    def __init__(self, test_targets: str = LOOPBACK_TARGETS) -> None:
         """``test_targets``: comma-separated ``host:port/dbname`` globs that destructive keywords may touch."""
-        self.ctx = DbContext(test_targets)
-        self.ROBOT_LIBRARY_LISTENER = self.ctx.cleanup
-        DynamicCore.__init__(self, [
-            ConnectionKeywords(self.ctx),
-            QueryKeywords(self.ctx),
-            PlatformRecordKeywords(self.ctx),
-            IsolationKeywords(self.ctx),
-            SchemaKeywords(self.ctx),
-            MigrationKeywords(self.ctx),
-            ScenarioKeywords(self.ctx),
-            RoundTripKeywords(self.ctx),
-        ])
+        self.assemble(DbContext(test_targets), [ConnectionKeywords, QueryKeywords, IsolationKeywords, SchemaKeywords,
+                                                MigrationKeywords, ScenarioKeywords, RoundTripKeywords])
 
 
 __all__ = ["DatabaseKit"]

@@ -53,6 +53,29 @@ def position_in_source(source: str, statement: Statement, position: int) -> tupl
     return line, column
 
 
+def _escape_string(source: str, quote_at: int) -> bool:
+    """The quote at ``quote_at`` opens an ``E'...'`` string: an ``E`` right before it that starts a word."""
+    before = source[quote_at - 2] if quote_at >= 2 else " "
+    return quote_at > 0 and source[quote_at - 1] in "eE" and not (before.isalnum() or before == "_")
+
+
+def _after_quoted(source: str, start: int, escapes: bool = False) -> int:
+    """Where the quoted text opening at ``start`` ends (just after its closing quote, or the end of ``source``):
+    a ``'string'`` or a ``"name"``, the quote doubled inside it, and with ``escapes`` (an ``E'...'`` string)
+    a backslash escaping the next character."""
+    quote, n, i = source[start], len(source), start + 1
+    while i < n:
+        if escapes and source[i] == "\\":
+            i += 2
+        elif source[i] != quote:
+            i += 1
+        elif source.startswith(quote * 2, i):
+            i += 2
+        else:
+            return i + 1
+    return n
+
+
 def split_sql(source: str) -> list[Statement]:
     """The statements of ``source``; empty ones and pure comments are left out."""
     statements: list[Statement] = []
@@ -90,32 +113,8 @@ def split_sql(source: str) -> list[Statement]:
             continue
         if content_at < 0:
             content_at = i
-        if c == "'":
-            before = source[i - 2] if i >= 2 else " "
-            escapes = i > 0 and source[i - 1] in "eE" and not (before.isalnum() or before == "_")
-            i += 1
-            while i < n:
-                if escapes and source[i] == "\\":
-                    i += 2
-                    continue
-                if source[i] == "'":
-                    if source.startswith("''", i):
-                        i += 2
-                        continue
-                    i += 1
-                    break
-                i += 1
-            continue
-        if c == '"':
-            i += 1
-            while i < n:
-                if source[i] == '"':
-                    if source.startswith('""', i):
-                        i += 2
-                        continue
-                    i += 1
-                    break
-                i += 1
+        if c in "'\"":
+            i = _after_quoted(source, i, escapes=c == "'" and _escape_string(source, i))
             continue
         if c == "$" and not (i > 0 and (source[i - 1].isalnum() or source[i - 1] == "_")):
             match = _DOLLAR.match(source, i)

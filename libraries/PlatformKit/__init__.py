@@ -30,6 +30,15 @@ is then checked and the answer body returned.
 Should Show The Agent's Answers` check the agent protocol's messages where a scenario sees them (a
 command forwarded over Redis, a command's record of the agent's ack and complete).
 
+= The platform's records =
+What the platform keeps in its database and its API does not show, each read by a keyword of its own
+(so no suite or resource writes SQL): `Get Command Records Of Session`, `Get Command Record`,
+`Get Command Status` and `Wait Until Command Has Ended` (the commands it sent to its agents),
+`Get Commands Carried Out Twice`, `Get Agent Of Session` and `Get Agent Heartbeat Age In Seconds`.
+They read through DatabaseKit, imported beside PlatformKit: open the platform's database with its
+`Connect To PostgreSQL` and give that connection's alias as ``database=`` (default: DatabaseKit's
+current connection).
+
 = Cleanup =
 Sessions created with `Create Session From Template` are terminated at the end of the test (or of the suite when
 created in a suite setup), unless a test terminated them already.
@@ -41,10 +50,12 @@ from robotlibcore import DynamicCore
 
 from kitcore import CleanupListener, document_getters
 from PlatformKit.context import PlatformContext
+from PlatformKit.database import SharedDatabase
 from PlatformKit.keywords import (
     AgentKeywords,
     AuthKeywords,
     ConnectionKeywords,
+    PlatformRecordKeywords,
     ProtocolKeywords,
     SessionKeywords,
     TemplateKeywords,
@@ -76,5 +87,6 @@ class PlatformKit(DynamicCore):
             TemplateKeywords(self.ctx),
             VncKeywords(self.ctx),
             ProtocolKeywords(self.ctx),
+            PlatformRecordKeywords(SharedDatabase()),
         ]
         super().__init__(libraries)

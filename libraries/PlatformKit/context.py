@@ -6,6 +6,7 @@ from typing import Any
 
 from kitcore import CleanupListener, Connections, KitError
 from PlatformKit.client import Platform, Response, fail
+from PlatformKit.selection import Selection
 
 
 class PlatformContext:
@@ -32,6 +33,11 @@ class PlatformContext:
         """GET ``path``; the list under ``key`` in the body (empty when the body is not an object)."""
         body = self.read(path, what, replica, as_user, alias, params)
         return list(body.get(key, [])) if isinstance(body, dict) else []
+
+    def read_selected(self, path: str, key: str, what: str, selection: Selection) -> list[dict[str, Any]]:
+        """`read_list` with the filters of ``selection`` as the query, asked where and as whom it says."""
+        return self.read_list(path, key, what, selection.replica, selection.as_user, selection.alias,
+                              params=selection.filters)
 
 
 def sorted_values(items: list[dict[str, Any]], key: str) -> list[str]:

@@ -30,9 +30,8 @@ by default).
 
 from __future__ import annotations
 
-from robotlibcore import DynamicCore
-
-from kitcore import document_getters
+from kitcore.guard import LOOPBACK_TARGETS
+from kitcore.library import KitLibrary
 from RedisKit.context import RedisContext
 from RedisKit.keywords.connection import ConnectionKeywords
 from RedisKit.keywords.keys import KeyKeywords
@@ -41,26 +40,13 @@ from RedisKit.keywords.server import ServerKeywords
 from RedisKit.keywords.structures import StructureKeywords
 
 __version__ = "0.1.0"
-DEFAULT_TEST_TARGETS = "127.*,localhost:*,[::1]:*"
 
 
-class RedisKit(DynamicCore):
-    __doc__ = document_getters(__doc__)
-    ROBOT_LIBRARY_SCOPE = "GLOBAL"
-    ROBOT_LIBRARY_VERSION = __version__
-    ROBOT_LIBRARY_DOC_FORMAT = "ROBOT"
-
-    def __init__(self, test_targets: str = DEFAULT_TEST_TARGETS) -> None:
+class RedisKit(KitLibrary):
+    def __init__(self, test_targets: str = LOOPBACK_TARGETS) -> None:
         """``test_targets``: comma-separated ``host:port`` globs that fault actions may touch."""
-        self.ctx = RedisContext(test_targets)
-        self.ROBOT_LIBRARY_LISTENER = self.ctx.cleanup
-        DynamicCore.__init__(self, [
-            ConnectionKeywords(self.ctx),
-            KeyKeywords(self.ctx),
-            StructureKeywords(self.ctx),
-            PubSubKeywords(self.ctx),
-            ServerKeywords(self.ctx),
-        ])
+        self.assemble(RedisContext(test_targets),
+                      [ConnectionKeywords, KeyKeywords, StructureKeywords, PubSubKeywords, ServerKeywords])
 
 
 __all__ = ["RedisKit"]

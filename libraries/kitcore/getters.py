@@ -21,8 +21,9 @@ arguments as one :class:`Check`, which reads and asserts::
         return check(lambda: read_state(name, replica), f"State of session {name}")
 
 Robot Framework, PythonLibCore and libdoc see the whole signature with its types: the
-decorator sets ``__signature__`` and ``__annotations__`` (on the wrapper, and on the function it
-wraps, which PythonLibCore unwraps to; that function is only ever called by the wrapper).
+decorator sets ``__signature__`` and ``__annotations__`` (on the wrapper, and on every function it
+wraps, which PythonLibCore unwraps to; those functions are only ever called by the wrappers; see
+:func:`show_signature`).
 """
 
 from __future__ import annotations
@@ -129,6 +130,17 @@ def _combined(func: Callable[..., Any], operator_required: bool, timeout: str | 
     return signature.replace(parameters=[*subject, *_common(operator_required, timeout, poll), *options])
 
 
+def show_signature(wrapper: Callable[..., Any], signature: inspect.Signature, annotations: dict[str, Any]) -> None:
+    """Give a decorated keyword its public ``signature`` and ``annotations``: on ``wrapper`` and on every
+    function it wraps, since PythonLibCore unwraps to the innermost one, which must show the same (those
+    functions are only ever called by the wrappers around them)."""
+    target: Callable[..., Any] | None = wrapper
+    while target is not None:
+        target.__signature__ = signature  # type: ignore[attr-defined]
+        target.__annotations__ = annotations
+        target = getattr(target, "__wrapped__", None)
+
+
 def getter(function: F | None = None, *, timeout: str | float | None = None, poll: str | float | None = None,
            operator_required: bool = False) -> Any:
     """Give a getter the common arguments (:data:`COMMON`) between its subject and its options.
@@ -152,9 +164,7 @@ def getter(function: F | None = None, *, timeout: str | float | None = None, pol
 
         annotations = {key: value for key, value in func.__annotations__.items() if key != CHECK}
         annotations.update({name: signature.parameters[name].annotation for name in COMMON})
-        for target in (func, wrapper):  # PythonLibCore unwraps to ``func``: it must show the same
-            target.__signature__ = signature  # type: ignore[attr-defined]
-            target.__annotations__ = annotations
+        show_signature(wrapper, signature, annotations)
         return wrapper  # type: ignore[return-value]
 
     return decorate(function) if function is not None else decorate

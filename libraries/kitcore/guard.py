@@ -8,6 +8,9 @@ from collections.abc import Iterable
 
 from kitcore.errors import TargetRefused
 
+LOOPBACK_TARGETS = "127.*,localhost:*,[::1]:*"
+"""Servers on this machine: what the libraries whose targets are ``host:port...`` allow by default."""
+
 
 class TargetGuard:
     """An allow-list of glob patterns per kind of target (namespace, context, label...).

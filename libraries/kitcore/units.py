@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TypeVar
+
+from kitcore.errors import KitError
+
+T = TypeVar("T")
 
 _BINARY = {"": 1, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
 _DECIMAL = {"k": 1000, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
@@ -42,6 +48,15 @@ def parse_cpu(value: str | int | float) -> float:
         return float(text)
     except ValueError:
         raise ValueError(f"'{value}' is not a CPU amount; write it like 500m, 0.5 or 2") from None
+
+
+def converted(value: str | int | float, parse: Callable[[str | int | float], T], unit: str) -> T:
+    """``value`` read by ``parse`` (:func:`parse_bytes`, :func:`parse_cpu`) into ``unit``; a value it cannot read
+    fails with a KitError that names the value and how to write it."""
+    try:
+        return parse(value)
+    except ValueError as error:
+        raise KitError(f"Cannot convert '{value}' to {unit}", str(error)) from None
 
 
 def format_cpu(cores: float) -> str:

@@ -1,8 +1,8 @@
-"""Stopwatches and the arithmetic of measured figures, as keywords whose names say their units.
+"""Stopwatches, moments and rates of measured figures, as keywords whose names say their units.
 
-Suites and resources compute nothing themselves (tests/unit/test_suite_language.py): a duration, a
-rate or a budget that has to be worked out is one of these keywords, and `FigureKeywords` (which
-``resources/figures.resource`` imports) offers them beside ``Record Figure``.
+Suites and resources compute nothing themselves (tests/unit/test_suite_language.py): a duration or a
+rate that has to be worked out is one of these keywords (a budget is one of ``kitreport.budgets``), and
+`FigureKeywords` (which ``resources/figures.resource`` imports) offers them beside ``Record Figure``.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def checked_numbers(values: tuple[Any, ...], what: str) -> list[Number]:
 
 
 class MeasuringKeywords:
-    """Stopwatches, moments and the arithmetic of figures, each keyword naming its unit."""
+    """Stopwatches, moments and rates, each keyword naming its unit."""
 
     @keyword("Start A Stopwatch", tags=["figures", "time"])
     def start_a_stopwatch(self) -> float:
@@ -133,25 +133,6 @@ class MeasuringKeywords:
         """
         return seconds_between(earlier, later)
 
-    @keyword("Convert Seconds To Milliseconds", tags=["figures"])
-    def convert_seconds_to_milliseconds(self, seconds: float) -> float:
-        """``seconds`` as milliseconds, rounded to a tenth of a millisecond.
-
-        Example:
-        | ${ms} = | Convert Seconds To Milliseconds | ${seconds} |
-        """
-        return seconds_to_milliseconds(seconds)
-
-    @keyword("Subtract Seconds From Milliseconds", tags=["figures"])
-    def subtract_seconds_from_milliseconds(self, milliseconds: float, seconds: float) -> float:
-        """``milliseconds`` less ``seconds`` (both as milliseconds), rounded to a tenth of a millisecond:
-        e.g. a latency through a proxy in ms less the direct latency in s gives the proxy's overhead in ms.
-
-        Example:
-        | ${overhead_ms} = | Subtract Seconds From Milliseconds | ${through_ms} | ${direct_seconds} |
-        """
-        return milliseconds_minus_seconds(milliseconds, seconds)
-
     @keyword("Get Rate Per Minute", tags=["figures"])
     def get_rate_per_minute(self, count: int | float, seconds: float) -> float:
         """How many per minute ``count`` things done in ``seconds`` make, to one decimal.
@@ -161,35 +142,6 @@ class MeasuringKeywords:
         """
         return per_minute(count, seconds)
 
-    @keyword("Multiply Time In Seconds", tags=["figures", "time"])
-    def multiply_time_in_seconds(self, duration: Any, factor: int | float) -> float:
-        """``duration`` (``8.5s``, ``1 min``, or seconds as a number) ``factor`` times, in seconds: a budget for
-        several things in a row, or a window of several intervals.
-
-        Example:
-        | ${budget} = | Multiply Time In Seconds | ${SESSION_START_BUDGET} | ${count} |
-        | ${window} = | Multiply Time In Seconds | ${heartbeat} | 3 |
-        """
-        return multiply_time(duration, factor)
-
-    @keyword("Get Sum Of", tags=["figures"])
-    def get_sum_of(self, *numbers: int | float) -> int | float:
-        """The sum of the numbers given (whole numbers stay whole).
-
-        Example:
-        | ${total} = | Get Sum Of | ${kubernetes} | ${docker} |
-        """
-        return sum(checked_numbers(numbers, "sum"))
-
-    @keyword("Get Maximum Of", tags=["figures"])
-    def get_maximum_of(self, *numbers: int | float) -> int | float:
-        """The largest of the numbers given, e.g. the slowest of several answers' seconds.
-
-        Example:
-        | ${slowest} = | Get Maximum Of | @{seconds} |
-        """
-        return max(checked_numbers(numbers, "maximum"))
-
 
 __all__ = ["MeasuringKeywords", "checked_numbers", "milliseconds_minus_seconds", "multiply_time", "per_minute",
-           "seconds_between", "seconds_since", "seconds_to_milliseconds"]
+           "seconds_between", "seconds_since", "seconds_to_milliseconds", "time_in_seconds"]

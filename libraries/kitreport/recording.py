@@ -15,8 +15,9 @@ from robot.api.deco import keyword, library
 from robot.libraries.BuiltIn import BuiltIn
 from robot.utils import timestr_to_secs
 
+from kitreport.budgets import BudgetKeywords
 from kitreport.figures import DURATION_UNITS, RESOLUTION_SHARE, Figure, figure_line, kit_errors
-from kitreport.measuring import MeasuringKeywords
+from kitreport.measuring import MeasuringKeywords, checked_numbers, milliseconds_minus_seconds, seconds_to_milliseconds
 
 Amount = float | int | str | timedelta | None
 
@@ -40,7 +41,7 @@ def in_unit(amount: Amount, unit: str) -> float | None:
 
 
 @library(scope="GLOBAL", auto_keywords=False)
-class FigureKeywords(MeasuringKeywords):
+class FigureKeywords(MeasuringKeywords, BudgetKeywords):
     """Record measured figures, each compared with its budget and carrying its resolution.
 
     A duration (unit ``s``, ``ms`` or ``min``) needs a budget and the resolution it was measured with;
@@ -49,9 +50,11 @@ class FigureKeywords(MeasuringKeywords):
     from a broken one.
 
     Stopwatches (`Start A Stopwatch`, `Seconds Since`), moments (`Get Epoch Seconds`,
-    `Get Seconds Between`) and the arithmetic of figures (`Convert Seconds To Milliseconds`,
-    `Get Rate Per Minute`, `Multiply Time In Seconds`...) are keywords too, each naming its unit, so
-    that suites and resources compute nothing themselves.
+    `Get Seconds Between`), rates (`Get Rate Per Minute`) and budgets (`Get Budget For Steps In A Row`,
+    `Get Window Of Heartbeats`) are keywords too, each naming what it gives and its unit, so that suites
+    and resources compute nothing themselves; so are latencies measured in seconds and recorded in
+    milliseconds (`Record Latency In Milliseconds Of At Most`, `Record Overhead In Milliseconds Of At Most`)
+    and the slowest of several durations (`Record Slowest Duration Within Budget`).
     """
 
     @keyword("Record Figure", tags=["figures"])
@@ -114,6 +117,48 @@ class FigureKeywords(MeasuringKeywords):
         self._record(name, seconds, "s", limit, "at most", in_unit(resolution, "s"))
         if limit is None or float(seconds) > limit:
             raise AssertionError(f"{name} took {seconds} s, above the budget of {limit} s")
+
+    @keyword("Record Slowest Duration Within Budget", tags=["figures"])
+    def record_slowest_duration_within_budget(self, name: str, seconds: list[float], budget: Amount,
+                                              resolution: Amount = None) -> float:
+        """Record the slowest of several durations measured in seconds (e.g. each answer of a service that
+        must answer within its budget) and fail when it is above ``budget`` (a time); returns it.
+
+        Example:
+        | Record Slowest Duration Within Budget | database_error_answer_seconds | ${seconds} | 30s | resolution=0.001 |
+        """
+        if not seconds:
+            raise AssertionError(f"{name}: no duration was measured, so none can be held to its budget")
+        slowest = max(checked_numbers(tuple(seconds), "slowest"))
+        self.record_figure(name, slowest, "s", budget, resolution)
+        return slowest
+
+    @keyword("Record Latency In Milliseconds Of At Most", tags=["figures"])
+    def record_latency_in_milliseconds_of_at_most(self, name: str, seconds: float, limit: Amount,
+                                                  resolution: Amount = None) -> float:
+        """Record a latency measured in seconds as a figure in milliseconds (kept to a tenth of a millisecond)
+        and fail when it is above ``limit`` (milliseconds); returns the milliseconds.
+
+        Example:
+        | Record Latency In Milliseconds Of At Most | vnc_latency_ms | ${seconds} | 250 | resolution=1 |
+        """
+        milliseconds = seconds_to_milliseconds(seconds)
+        self.record_figure_of_at_most(name, milliseconds, limit, "ms", resolution)
+        return milliseconds
+
+    @keyword("Record Overhead In Milliseconds Of At Most", tags=["figures"])
+    def record_overhead_in_milliseconds_of_at_most(self, name: str, through: float, direct: float, limit: Amount,
+                                                   resolution: Amount = None) -> float:
+        """Record what a go-between adds to a latency: the latency ``through`` it less the latency ``direct`` to
+        the target (both measured in seconds), as a figure in milliseconds (kept to a tenth of a millisecond);
+        fail when it is above ``limit`` (milliseconds). Returns the milliseconds.
+
+        Example:
+        | Record Overhead In Milliseconds Of At Most | websocket_overhead_ms | ${through} | ${direct} | 50 |
+        """
+        overhead = milliseconds_minus_seconds(seconds_to_milliseconds(through), direct)
+        self.record_figure_of_at_most(name, overhead, limit, "ms", resolution)
+        return overhead
 
     @staticmethod
     def _record(name: str, value: Any, unit: str, budget: float | None, kind: str,

@@ -46,6 +46,29 @@ A Limit Widened By A Margin
 
 Above A Limit Widened By A Margin
     Record Figure Of At Most    container_cpu_cores    ${{0.7}}    ${{0.5}}    cores    margin=0.25
+
+Slowest Answer Within Its Budget
+    Record Slowest Duration Within Budget    error_answer_seconds    ${{{{[0.2, 0.9, 0.4]}}}}    1s    resolution=0.001
+
+Slowest Answer Above Its Budget
+    Record Slowest Duration Within Budget    error_answer_seconds    ${{{{[0.2, 1.2, 0.4]}}}}    1s    resolution=0.001
+
+No Answer Timed
+    Record Slowest Duration Within Budget    error_answer_seconds    ${{{{[]}}}}    1s    resolution=0.001
+
+Latency At Its Limit
+    ${{ms}} =    Record Latency In Milliseconds Of At Most    vnc_latency_ms    ${{0.02504}}    ${{25}}    resolution=1
+    Should Be Equal    ${{ms}}    ${{25.0}}
+
+Latency Above Its Limit
+    Record Latency In Milliseconds Of At Most    vnc_latency_ms    ${{0.02506}}    ${{25}}    resolution=1
+
+Overhead At Its Limit
+    ${{ms}} =    Record Overhead In Milliseconds Of At Most    overhead_ms    ${{0.03}}    ${{0.01}}    ${{20}}
+    Should Be Equal    ${{ms}}    ${{20.0}}
+
+Overhead Above Its Limit
+    Record Overhead In Milliseconds Of At Most    overhead_ms    ${{0.0301}}    ${{0.01}}    ${{20}}
 """
 
 
@@ -93,6 +116,17 @@ def test_the_keywords_fail_a_coarse_or_over_budget_figure_and_pass_an_exact_one(
     assert verdicts["A Limit Widened By A Margin"][0] == "PASS"
     status, message = verdicts["Above A Limit Widened By A Margin"]
     assert status == "FAIL" and "container_cpu_cores was 0.7 cores, above the limit of 0.625 cores" in message
+    assert verdicts["Slowest Answer Within Its Budget"][0] == "PASS"
+    status, message = verdicts["Slowest Answer Above Its Budget"]
+    assert status == "FAIL" and "error_answer_seconds was 1.2 s, above its budget of 1 s" in message
+    status, message = verdicts["No Answer Timed"]
+    assert status == "FAIL" and "error_answer_seconds: no duration was measured" in message
+    assert verdicts["Latency At Its Limit"][0] == "PASS", verdicts["Latency At Its Limit"]
+    status, message = verdicts["Latency Above Its Limit"]
+    assert status == "FAIL" and "vnc_latency_ms was 25.1 ms, above the limit of 25 ms" in message
+    assert verdicts["Overhead At Its Limit"][0] == "PASS", verdicts["Overhead At Its Limit"]
+    status, message = verdicts["Overhead Above Its Limit"]
+    assert status == "FAIL" and "overhead_ms was 20.1 ms, above the limit of 20 ms" in message
 
 
 def test_the_reports_list_every_figure_that_cannot_judge_its_promise(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from kitcore import AssertionOperator, CleanupListener, Connections, KitError, T
 from kitcore.assertions import get_and_assert
 from kitcore.credentials import mask, reveal
 from kitcore.errors import WaitTimeout
-from kitcore.units import format_bytes, format_cpu, parse_bytes, parse_cpu
+from kitcore.units import converted, format_bytes, format_cpu, parse_bytes, parse_cpu
 from kitcore.waits import to_seconds
 
 
@@ -147,6 +147,15 @@ def test_units_round_trip_and_reject_garbage() -> None:
         parse_bytes("lots")
     with pytest.raises(ValueError, match="not a CPU amount"):
         parse_cpu("fast")
+
+
+def test_a_quantity_that_cannot_be_read_is_named_with_how_to_write_it() -> None:
+    assert converted("64Mi", parse_bytes, "bytes") == 64 * 1024**2
+    assert converted("250m", parse_cpu, "cores") == 0.25
+    with pytest.raises(KitError, match=r"Cannot convert 'lots' to bytes.*write it like 512Mi"):
+        converted("lots", parse_bytes, "bytes")
+    with pytest.raises(KitError, match=r"Cannot convert 'fast' to cores.*write it like 500m"):
+        converted("fast", parse_cpu, "cores")
 
 
 def test_secrets_are_revealed_only_on_purpose() -> None:

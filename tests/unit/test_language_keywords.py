@@ -13,7 +13,6 @@ from types import SimpleNamespace
 import pytest
 
 from DatabaseKit.context import Result
-from DatabaseKit.keywords.records import ENDED, PlatformRecordKeywords, as_seconds
 from DockerKit.keywords.volumes import name_prefixes
 from EnvironmentKit.topology import Topology, differing_timings, in_turn, with_database
 from kitcore import KitError
@@ -28,8 +27,11 @@ from kitreport.measuring import (
 )
 from kitreport.recording import FigureKeywords
 from KubeKit.keywords.leases import claims_of_other_pods, pod_of_holder
+from PlatformKit.database import SharedDatabase
 from PlatformKit.keywords.protocol import ProtocolKeywords
+from PlatformKit.keywords.records import ENDED, PlatformRecordKeywords, as_seconds
 from PlatformKit.keywords.sessions import SessionKeywords
+from PlatformKit.keywords.users import UserKeywords
 from PlatformKit.keywords.vnc import VncKeywords
 from RedisKit.keywords.keys import KeyKeywords
 
@@ -61,6 +63,19 @@ def test_a_time_multiplied_is_in_seconds() -> None:
         multiply_time("soon", 2)
 
 
+def test_budgets_and_windows_are_the_times_the_resources_multiplied() -> None:
+    figures = FigureKeywords()
+    # the resources wrote ``Multiply Time In Seconds  ${SESSION_START_BUDGET}  ${count}`` and ``... ${heartbeat}  3``
+    assert figures.get_budget_for_steps_in_a_row("8.5s", 4) == multiply_time("8.5s", 4) == 34.0
+    assert figures.get_budget_for_steps_in_a_row("8.5s", 0) == 0.0
+    assert figures.get_window_of_heartbeats(10.0, 3) == 30.0
+    assert figures.get_window_of_heartbeats("2s", 2) == 4.0
+    with pytest.raises(KitError, match="A time for -1 steps"):
+        figures.get_budget_for_steps_in_a_row("8.5s", -1)
+    with pytest.raises(KitError, match="is not a time"):
+        figures.get_window_of_heartbeats("often", 2)
+
+
 def test_seconds_between_two_moments_keep_their_order_and_the_microsecond() -> None:
     sent = "2026-12-06T23:00:00.000001Z"
     assert seconds_between(sent, "2026-12-06T23:00:00.000002+00:00") == pytest.approx(1e-06)
@@ -75,15 +90,20 @@ def test_seconds_between_two_moments_keep_their_order_and_the_microsecond() -> N
         seconds_between("", sent)
 
 
-def test_sums_and_maximums_take_numbers_only() -> None:
-    figures = FigureKeywords()
-    total = figures.get_sum_of(6, 4)
-    assert total == 10 and isinstance(total, int)
-    assert figures.get_maximum_of(0.012, 0.4, 0.3) == 0.4
+def test_a_quota_for_sessions_at_once_counts_each_session() -> None:
+    users = UserKeywords(None)  # type: ignore[arg-type]
+    quota = users.get_quota_for_sessions_at_once(6, 4)
+    assert quota == 10 and isinstance(quota, int)
+    assert users.get_quota_for_sessions_at_once(3, 0) == 3
+    with pytest.raises(KitError, match="session quota for -2 sessions"):
+        users.get_quota_for_sessions_at_once(3, -2)
+
+
+def test_the_slowest_of_no_numbers_or_of_text_is_refused() -> None:
     with pytest.raises(KitError, match="No numbers"):
-        checked_numbers((), "maximum")
+        checked_numbers((), "slowest")
     with pytest.raises(KitError, match="is not a number"):
-        checked_numbers(("3",), "sum")
+        checked_numbers(("3",), "slowest")
 
 
 def test_the_stopwatch_keywords_come_with_the_figures() -> None:
@@ -219,7 +239,7 @@ def test_a_value_changes_only_to_another_value() -> None:
         _redis([""]).wait_until_value_changes("agent:k8s:pod", "api-1", timeout="0.2s", poll="0.01s")
 
 
-# -- DatabaseKit: the platform's records ---------------------------------------------------------------------
+# -- PlatformKit: the platform's records, read through DatabaseKit ------------------------------------------
 class FakeDatabase:
     """Answers each statement with the next of ``answers`` (columns, rows) and remembers what it was asked."""
 
@@ -237,9 +257,14 @@ class FakeDatabase:
         return Result(columns, rows, len(rows))
 
 
+def test_the_records_are_read_through_databasekit_or_refused_clearly() -> None:
+    with pytest.raises(KitError, match="DatabaseKit is not imported in this run"):
+        PlatformRecordKeywords(SharedDatabase()).get_command_status("cmd-1")
+
+
 def test_command_records_come_as_dictionaries() -> None:
     db = FakeDatabase((["command_id", "action", "status"], [("cmd-1", "start_session", "completed")]))
-    records = PlatformRecordKeywords(db).get_command_records_of_session("s1", alias="platform-db")  # type: ignore[arg-type]
+    records = PlatformRecordKeywords(db).get_command_records_of_session("s1", database="platform-db")  # type: ignore[arg-type]
     assert records == [{"command_id": "cmd-1", "action": "start_session", "status": "completed"}]
     assert db.asked[0][1] == ["s1"] and "ORDER BY created_at" in db.asked[0][0]
 

@@ -14,7 +14,9 @@ a tab; comments and ``*** Comments ***`` sections are skipped) and names every l
   ``${report.lost}``;
 - a condition (``IF``, ``ELSE IF``, ``WHILE``, ``Should Be True``, ``Skip If``...) that calls, indexes,
   builds a collection or does arithmetic: ``$row['status'] == 'failed'``, ``not $topology.get('vnc')``.
-  Comparing and testing plain variables stays: ``$name in $hit``, ``not $replicas``, ``$width > 0``.
+  Comparing and testing plain variables stays: ``$name in $hit``, ``not $replicas``, ``$width > 0``;
+- arithmetic under a keyword's name (``Get Sum Of``, ``Multiply Time In Seconds``, ``Convert Seconds To
+  Milliseconds``...): a keyword says what it works out and why (``Get Budget For Steps In A Row``).
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ CONTROL = {"IF", "ELSE IF", "WHILE"}
 QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 ROBOT_VARIABLE = re.compile(r"[$@&%]\{[^{}]*\}|\$\w+")
 PYTHON_IN_CONDITION = re.compile(r"[(\[{]|\.[A-Za-z_]|\blambda\b|\bfor\b|[+*/%]|\s-\s")
+ARITHMETIC_KEYWORD = re.compile(
+    r"^(?:multiply|subtract|divide|get(?:sum|maximum|minimum|product|difference|average|mean)of"
+    r"|convert(?:seconds|milliseconds|minutes)to)"
+)
 TYPED = re.compile(r"^[\w ]+:\s*[\w\[\], |]+$")  # ${name: list[str]} declares a type, it computes nothing
 
 
@@ -75,6 +81,16 @@ def _condition(cells: list[str]) -> str | None:
         if cell in CONTROL or _normal(cell.rsplit(".", 1)[-1]) in CONDITION_KEYWORDS:
             return body[index + 1]
     return None
+
+
+def _called_keyword(cells: list[str]) -> str | None:
+    """The keyword a step calls (after any assignments), or None for a setting, a continuation or control."""
+    body = [c for c in cells if c]
+    while body and body[0].endswith("=") and body[0][:1] in "$@&":
+        body = body[1:]
+    if not body or body[0] == "..." or body[0].startswith("[") or body[0].isupper():
+        return None
+    return body[0]
 
 
 def _python_in_condition(condition: str) -> bool:
@@ -122,6 +138,9 @@ def language_problems(text: str) -> list[str]:
         condition = _condition(cells)
         if condition is not None and _python_in_condition(condition):
             kinds.append("Python in a condition")
+        called = _called_keyword(cells) if section in ("test cases", "tasks", "keywords") else None
+        if called is not None and ARITHMETIC_KEYWORD.match(_normal(called.rsplit(".", 1)[-1])):
+            kinds.append("arithmetic under a keyword's name")
         problems += [f"line {number}: {kind}: {line.strip()}" for kind in kinds]
     return problems
 
@@ -183,6 +202,13 @@ PLANTED = {
         "    Should Be True    $MIGRATIONS_BASE in ('empty', 'platform')",
         "    Skip If    [s for s in $sessions]",
     ],
+    "arithmetic under a keyword's name": [
+        "    ${total: int} =    Get Sum Of    ${kubernetes}    ${docker}",
+        "    ${slowest: float} =    Get Maximum Of    @{seconds}",
+        "    ${budget: float} =    Multiply Time In Seconds    ${SESSION_START_BUDGET}    ${count}",
+        "    ${ms: float} =    kitreport.Convert Seconds To Milliseconds    ${seconds}",
+        "    ${overhead: float} =    Subtract Seconds From Milliseconds    ${through}    ${seconds}",
+    ],
 }
 
 READABLE = [
@@ -199,7 +225,7 @@ READABLE = [
     "    ...    foreign keys have the contract's ON DELETE rules.",
     "    [Documentation]    Select the sessions from the list; update the quota, then delete from the team.",
     "    Get Object Names    ${kind}    ${namespace}    ==    ${NOTHING}    starting_with=${sessions}",
-    "    ${budget: float} =    Multiply Time In Seconds    ${SESSION_START_BUDGET}    ${count}",
+    "    ${budget: float} =    Get Budget For Steps In A Row    ${SESSION_START_BUDGET}    ${count}",
     "    VAR    &{watch: object} =    since=${since}    streams=${streams}",
     "    ${names: list[str]} =    Get API Replica Names",
     "    Wait Until Key Exists    agent:${agent}:pod    timeout=${budget}    poll=${FIGURE_POLL}",
@@ -207,6 +233,10 @@ READABLE = [
     "    # a comment may say ${{x}} or SELECT a FROM b",
     "    Get VNC Access Status    ${session}    ==    401    with_token=${False}",
     "    ${at: float} =    Get Epoch Seconds",
+    "    [Documentation]    Multiply the sessions; get sum of what they used.",
+    "    ...    Subtract the direct latency from the latency through the platform.",
+    "    ${window: float} =    Get Window Of Heartbeats    ${heartbeat}    3",
+    "    ${count: int} =    Convert To Integer    ${text}",
     "    Log    ${-1} ${0.2} ${SPACE} ${CURDIR}/..",
 ]
 

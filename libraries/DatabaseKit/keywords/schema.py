@@ -33,6 +33,15 @@ def labels_of(names: str) -> tuple[str, str]:
     return (parts[0] or "first", parts[1] if len(parts) > 1 and parts[1] else "second")
 
 
+def should_not_differ(lines: list[str], heading: str, counted: str, shown: int | None = None) -> None:
+    """Fail when two readings differ: ``heading`` with how many ``counted`` differ, then one line per difference
+    (the first ``shown`` of them, and how many more)."""
+    if not lines:
+        return
+    more = f"\n... {len(lines) - shown} more" if shown is not None and len(lines) > shown else ""
+    raise AssertionError(f"{heading} ({len(lines)} {counted}):\n" + "\n".join(lines[:shown]) + more)
+
+
 def current_schema(handle: DbHandle, schema: str | None) -> str:
     return schema or str(handle.extra.get("schema", "public"))
 
@@ -79,11 +88,8 @@ class SchemaKeywords:
         Example:
         | Schema Snapshots Should Be Equal | ${before} | ${after} | names=before,after |
         """
-        labels = labels_of(names)
-        lines = diff(without_schema_key(first), without_schema_key(second), names=labels)
-        if lines:
-            shown = "\n".join(lines[:40]) + (f"\n... {len(lines) - 40} more" if len(lines) > 40 else "")
-            raise AssertionError(f"Schema snapshots differ ({len(lines)} differences):\n{shown}")
+        lines = diff(without_schema_key(first), without_schema_key(second), names=labels_of(names))
+        should_not_differ(lines, "Schema snapshots differ", "differences", shown=40)
 
     @keyword("Schema Should Match The Contract", tags=["schema", "assertion"])
     def schema_should_match_the_contract(self, schema_file: str, schema: str | None = None,
@@ -283,7 +289,4 @@ class SchemaKeywords:
         Example:
         | Table Checksums Should Be Equal | ${before} | ${after} | names=before,after |
         """
-        labels = labels_of(names)
-        lines = checksum_diff(first, second, labels)
-        if lines:
-            raise AssertionError(f"Table data differs ({len(lines)} tables):\n" + "\n".join(lines))
+        should_not_differ(checksum_diff(first, second, labels_of(names)), "Table data differs", "tables")

@@ -18,7 +18,7 @@ from DockerKit.context import (
 )
 from kitcore import Check, KitError, Wait, getter, to_seconds
 from kitcore.logging import log_table
-from kitcore.units import parse_bytes, parse_cpu
+from kitcore.units import converted, parse_bytes, parse_cpu
 
 SIGNALS = {"SIGKILL", "SIGTERM", "SIGINT", "SIGHUP", "SIGSTOP", "SIGCONT", "SIGUSR1", "SIGUSR2", "SIGQUIT"}
 
@@ -88,9 +88,9 @@ class ContainerKeywords:
         if network:
             options["network"] = network
         if cpu not in (None, ""):
-            options["nano_cpus"] = int(parse_cpu(cpu) * 1e9)
+            options["nano_cpus"] = int(converted(cpu, parse_cpu, "cores") * 1e9)
         if memory not in (None, ""):
-            limit = parse_bytes(memory)
+            limit = converted(memory, parse_bytes, "bytes")
             options["mem_limit"] = limit
             options["memswap_limit"] = limit
         with self.ctx.call(handle, f"Checking image '{image}'", "image", image):

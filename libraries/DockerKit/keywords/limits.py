@@ -11,7 +11,7 @@ from robot.api.deco import keyword
 
 from DockerKit.context import DockerContext, EngineHandle
 from kitcore import Check, KitError, getter, to_seconds
-from kitcore.units import format_bytes, format_cpu, parse_bytes, parse_cpu
+from kitcore.units import converted, format_bytes, format_cpu, parse_bytes, parse_cpu
 
 BURN_PREFIX = "/tmp/.kit-burn-"
 
@@ -37,6 +37,16 @@ class LimitKeywords:
             raise KitError(f"{what} needs a running container", f"'{container}' is {target.status}",
                            "start it first; the engine reports nothing for a stopped container")
         return target
+
+    def _limited(self, handle: EngineHandle, container: str, resource: str, example: str,
+                 what: str) -> tuple[float, Any]:
+        """The container's limit of ``resource`` (``memory`` in bytes, ``cpu`` in cores) and the running container,
+        for a keyword (``what``) that enforces it; a container without that limit, or not running, fails."""
+        limit = self._limits(handle, container)["memory_bytes" if resource == "memory" else "cpu_cores"]
+        if not limit:
+            raise KitError(f"Container '{container}' has no {resource.replace('cpu', 'CPU')} limit to enforce",
+                           f"it was run without {resource}=", f"run it with {resource}={example} (for example)")
+        return limit, self._running(handle, container, what)
 
     def _cpu_sample(self, handle: EngineHandle, target: Any) -> tuple[int, float, dict[str, Any]]:
         with self.ctx.call(handle, f"Reading the stats of container '{target.name}'", "container", target.name):
@@ -74,10 +84,7 @@ class LimitKeywords:
         Example:
         | ${bytes} = | Convert Memory To Bytes | 512Mi |
         """
-        try:
-            return parse_bytes(memory)
-        except ValueError as error:
-            raise KitError(f"Cannot convert '{memory}' to bytes", str(error)) from None
+        return converted(memory, parse_bytes, "bytes")
 
     @keyword("Convert CPU To Cores", tags=["limits"])
     def convert_cpu_to_cores(self, cpu: str) -> float:
@@ -87,10 +94,7 @@ class LimitKeywords:
         Example:
         | ${cores} = | Convert CPU To Cores | 500m |
         """
-        try:
-            return parse_cpu(cpu)
-        except ValueError as error:
-            raise KitError(f"Cannot convert '{cpu}' to cores", str(error)) from None
+        return converted(cpu, parse_cpu, "cores")
 
     @keyword("Get Container Limits", tags=["containers", "limits", "getter"])
     @getter
@@ -145,12 +149,9 @@ class LimitKeywords:
         | Container Memory Limit Should Be Enforced | hog |
         """
         handle = self.ctx.handle(alias)
-        limit = int(self._limits(handle, container)["memory_bytes"])
-        if not limit:
-            raise KitError(f"Container '{container}' has no memory limit to enforce", "it was run without memory=",
-                           "run it with memory=64Mi (for example)")
-        target = self._running(handle, container, "Container Memory Limit Should Be Enforced")
-        size_mib = max(1, math.ceil((parse_bytes(hog_size) if hog_size else 2 * limit) / 1024**2))
+        found, target = self._limited(handle, container, "memory", "64Mi", "Container Memory Limit Should Be Enforced")
+        limit = int(found)
+        size_mib = max(1, math.ceil((converted(hog_size, parse_bytes, "bytes") if hog_size else 2 * limit) / 1024**2))
         argv = ["dd", "if=/dev/zero", "of=/dev/null", f"bs={size_mib}M", "count=1"]
         api = handle.client.api
         saved, api.timeout = api.timeout, max(1, int(to_seconds(timeout, 30.0)))
@@ -187,11 +188,8 @@ class LimitKeywords:
         | ${cores} = | Container CPU Limit Should Be Enforced | burner | tolerance=0.25 |
         """
         handle = self.ctx.handle(alias)
-        quota = float(self._limits(handle, container)["cpu_cores"])
-        if not quota:
-            raise KitError(f"Container '{container}' has no CPU limit to enforce", "it was run without cpu=",
-                           "run it with cpu=0.5 (for example)")
-        target = self._running(handle, container, "Container CPU Limit Should Be Enforced")
+        found, target = self._limited(handle, container, "cpu", "0.5", "Container CPU Limit Should Be Enforced")
+        quota = float(found)
         burners = math.ceil(quota) + 1
         api = handle.client.api
         throttled_before = self._throttled(handle, target)

@@ -4,6 +4,7 @@ from PlatformKit.keywords.agents import AgentKeywords
 from PlatformKit.keywords.auth import AuthKeywords
 from PlatformKit.keywords.connection import ConnectionKeywords
 from PlatformKit.keywords.protocol import ProtocolKeywords
+from PlatformKit.keywords.records import PlatformRecordKeywords
 from PlatformKit.keywords.sessions import SessionKeywords
 from PlatformKit.keywords.templates import TemplateKeywords
 from PlatformKit.keywords.users import UserKeywords
@@ -13,6 +14,7 @@ __all__ = [
     "AgentKeywords",
     "AuthKeywords",
     "ConnectionKeywords",
+    "PlatformRecordKeywords",
     "ProtocolKeywords",
     "SessionKeywords",
     "TemplateKeywords",

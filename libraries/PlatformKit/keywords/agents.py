@@ -9,41 +9,33 @@ from robotlibcore import keyword
 
 from kitcore import Check, getter
 from PlatformKit.context import PlatformContext, sorted_values
+from PlatformKit.selection import Selection, selecting
+
+AGENT_FILTERS = ("platform", "status")
 
 
 class AgentKeywords:
     def __init__(self, ctx: PlatformContext) -> None:
         self.ctx = ctx
 
+    def _listed(self, selection: Selection) -> list[dict[str, Any]]:
+        """The agents the Control Plane lists for ``selection``."""
+        return self.ctx.read_selected("/api/v1/admin/agents", "agents", "List agents", selection)
+
     @keyword("Get Agents", tags=["agents"])
-    def get_agents(
-        self,
-        platform: str | None = None,
-        status: str | None = None,
-        replica: Any = None,
-        as_user: str | None = None,
-        alias: str | None = None,
-    ) -> list[dict[str, Any]]:
+    @selecting(*AGENT_FILTERS)
+    def get_agents(self, selection: Selection) -> list[dict[str, Any]]:
         """The agents registered with the Control Plane, filtered by ``platform`` and ``status``.
 
         Example:
         | ${agents} = | Get Agents | platform=kubernetes | status=online |
         """
-        return self.ctx.read_list("/api/v1/admin/agents", "agents", "List agents", replica, as_user, alias,
-                                  params={"platform": platform, "status": status})
+        return self._listed(selection)
 
     @keyword("Get Agent Ids", tags=["agents", "assertion"])
     @getter
-    def get_agent_ids(
-        self,
-        *,
-        check: Check,
-        platform: str | None = None,
-        status: str | None = None,
-        replica: Any = None,
-        as_user: str | None = None,
-        alias: str | None = None,
-    ) -> list[str]:
+    @selecting(*AGENT_FILTERS)
+    def get_agent_ids(self, *, check: Check, selection: Selection) -> list[str]:
         """The sorted ``agentId`` list of `Get Agents`; can assert (``contains``, ``==``...).
 
         Example:
@@ -51,7 +43,7 @@ class AgentKeywords:
         """
 
         def probe() -> list[str]:
-            return sorted_values(self.get_agents(platform, status, replica, as_user, alias), "agentId")
+            return sorted_values(self._listed(selection), "agentId")
 
         return check(probe, "Agent ids")
 
@@ -71,15 +63,8 @@ class AgentKeywords:
 
     @keyword("Get Agent Status", tags=["agents", "assertion"])
     @getter
-    def get_agent_status(
-        self,
-        agent_id: str,
-        *,
-        check: Check,
-        replica: Any = None,
-        as_user: str | None = None,
-        alias: str | None = None,
-    ) -> str:
+    @selecting()
+    def get_agent_status(self, agent_id: str, *, check: Check, selection: Selection) -> str:
         """The agent's ``status`` (``online``/``offline``/``draining``); can assert.
 
         Example:
@@ -87,15 +72,14 @@ class AgentKeywords:
         """
 
         return self._agent_field(agent_id, lambda agent: str(agent.get("status")), f"Status of agent {agent_id}",
-                                 check, replica, as_user, alias)
+                                 check, selection)
 
     def _agent_field(
-        self, agent_id: str, pick: Callable[[dict[str, Any]], str], label: str, check: Check,
-        replica: Any, as_user: str | None, alias: str | None,
+        self, agent_id: str, pick: Callable[[dict[str, Any]], str], label: str, check: Check, selection: Selection,
     ) -> str:
         """What ``pick`` reads from the agent; can assert."""
 
         def probe() -> str:
-            return pick(self.get_agent(agent_id, replica=replica, as_user=as_user, alias=alias))
+            return pick(self.get_agent(agent_id, **selection.reach))
 
         return check(probe, label)

@@ -61,7 +61,7 @@ class ProtocolKeywords:
         """The ``action`` of each command record (rows of ``agent_commands``), in the records' order.
 
         Example:
-        | ${records} = | Get Command Records Of Session | ${session} | alias=platform-db |
+        | ${records} = | Get Command Records Of Session | ${session} | database=platform-db |
         | ${actions} = | Get Command Actions | ${records} |
         | List Should Contain Value | ${actions} | hibernate_session |
         """
@@ -74,7 +74,7 @@ class ProtocolKeywords:
         ``complete`` arrived, in order (or its ``failed`` with a reason).
 
         Example:
-        | ${records} = | Get Command Records Of Session | ${name} | alias=platform-db |
+        | ${records} = | Get Command Records Of Session | ${name} | database=platform-db |
         | Command Record Should Show The Agent's Answers | ${records}[0] |
         """
         problems = command_trail_problems(record)
@@ -89,7 +89,7 @@ class ProtocolKeywords:
         the agent (``acknowledged_at``) and ``failed`` with the agent's reason (``error_message``).
 
         Example:
-        | ${records} = | Get Command Records Of Session | ${name} | alias=platform-db |
+        | ${records} = | Get Command Records Of Session | ${name} | database=platform-db |
         | Command Record Should Show A Failure | ${records} | hibernate_session |
         """
         problems = failure_trail_problems(list(records), action)

@@ -11,8 +11,10 @@ from robotlibcore import keyword
 from kitcore import Check, KitError, Wait, getter, to_seconds
 from PlatformKit.client import Platform, Replica
 from PlatformKit.context import PlatformContext, expect, sorted_values
+from PlatformKit.selection import Selection, selecting
 
 IGNORED_ON_CLEANUP = (202, 404, 409)
+SESSION_FILTERS = ("user", "platform", "state")
 
 
 def _tags(tags: Any) -> list[str]:
@@ -172,15 +174,8 @@ class SessionKeywords:
 
     @keyword("Get Session State", tags=["sessions", "assertion"])
     @getter
-    def get_session_state(
-        self,
-        name: str,
-        *,
-        check: Check,
-        replica: Any = None,
-        as_user: str | None = None,
-        alias: str | None = None,
-    ) -> str:
+    @selecting()
+    def get_session_state(self, name: str, *, check: Check, selection: Selection) -> str:
         """The session's ``state``; can assert.
 
         Example:
@@ -188,20 +183,17 @@ class SessionKeywords:
         """
 
         def probe() -> str:
-            return str(self.get_session(name, replica=replica, as_user=as_user, alias=alias).get("state"))
+            return str(self.get_session(name, **selection.reach).get("state"))
 
         return check(probe, f"State of session {name}")
 
+    def _listed(self, selection: Selection) -> list[dict[str, Any]]:
+        """The sessions the platform lists for ``selection``."""
+        return self.ctx.read_selected("/api/v1/sessions", "sessions", "List sessions", selection)
+
     @keyword("List Sessions", tags=["sessions"])
-    def list_sessions(
-        self,
-        user: str | None = None,
-        platform: str | None = None,
-        state: str | None = None,
-        replica: Any = None,
-        as_user: str | None = None,
-        alias: str | None = None,
-    ) -> list[dict[str, Any]]:
+    @selecting(*SESSION_FILTERS)
+    def list_sessions(self, selection: Selection) -> list[dict[str, Any]]:
         """The sessions the acting user may see, as the platform lists them with the query
         ``user``, ``platform`` and ``state``.
 
@@ -212,22 +204,13 @@ class SessionKeywords:
         Example:
         | ${sessions} = | List Sessions | platform=docker | state=running |
         """
-        return self.ctx.read_list("/api/v1/sessions", "sessions", "List sessions", replica, as_user, alias,
-                                  params={"user": user, "platform": platform, "state": state})
+        return self._listed(selection)
 
     @keyword("List Session Names", tags=["sessions", "assertion"])
     @getter
+    @selecting(*SESSION_FILTERS)
     def list_session_names(
-        self,
-        *,
-        check: Check,
-        user: str | None = None,
-        platform: str | None = None,
-        state: str | None = None,
-        replica: Any = None,
-        as_user: str | None = None,
-        alias: str | None = None,
-        excluding_state: str | None = None,
+        self, *, check: Check, selection: Selection, excluding_state: str | None = None
     ) -> list[str]:
         """The names of the sessions `List Sessions` gives (sorted); can assert, e.g. ``contains``.
         ``excluding_state`` leaves out the listed sessions that are in that state (read from each
@@ -239,7 +222,7 @@ class SessionKeywords:
         """
 
         def probe() -> list[str]:
-            listed = self.list_sessions(user, platform, state, replica, as_user, alias)
+            listed = self._listed(selection)
             if excluding_state is not None:
                 listed = [s for s in listed if s.get("state") != excluding_state]
             return sorted_values(listed, "name")
@@ -248,17 +231,8 @@ class SessionKeywords:
 
     @keyword("List Session Platforms", tags=["sessions", "assertion"])
     @getter
-    def list_session_platforms(
-        self,
-        *,
-        check: Check,
-        user: str | None = None,
-        platform: str | None = None,
-        state: str | None = None,
-        replica: Any = None,
-        as_user: str | None = None,
-        alias: str | None = None,
-    ) -> list[str]:
+    @selecting(*SESSION_FILTERS)
+    def list_session_platforms(self, *, check: Check, selection: Selection) -> list[str]:
         """The platforms (``kubernetes``, ``docker``) of the sessions `List Sessions` gives, each once, sorted;
         can assert. A platform filter that works gives only the platform asked for.
 
@@ -268,8 +242,7 @@ class SessionKeywords:
         """
 
         def probe() -> list[str]:
-            listed = self.list_sessions(user, platform, state, replica, as_user, alias)
-            return sorted({str(s.get("platform")) for s in listed})
+            return sorted({str(s.get("platform")) for s in self._listed(selection)})
 
         return check(probe, "Platforms of the listed sessions")
 
@@ -291,7 +264,7 @@ class SessionKeywords:
         | Should Be Equal | ${states}[${name}] | running |
         """
         wanted = [names] if isinstance(names, str) else [str(n) for n in names]
-        listed = self.list_sessions(replica=replica, as_user=as_user, alias=alias)
+        listed = self._listed(Selection.of(replica, as_user, alias))
         states = {str(s.get("name")): str(s.get("state")) for s in listed}
         return {name: states.get(name, "absent") for name in wanted}
 
@@ -329,17 +302,8 @@ class SessionKeywords:
 
     @keyword("Get Session Count", tags=["sessions", "assertion"])
     @getter
-    def get_session_count(
-        self,
-        *,
-        check: Check,
-        user: str | None = None,
-        platform: str | None = None,
-        state: str | None = None,
-        replica: Any = None,
-        as_user: str | None = None,
-        alias: str | None = None,
-    ) -> int:
+    @selecting(*SESSION_FILTERS)
+    def get_session_count(self, *, check: Check, selection: Selection) -> int:
         """How many sessions `List Sessions` gives with these filters; can assert.
 
         Example:
@@ -347,7 +311,7 @@ class SessionKeywords:
         """
 
         def probe() -> int:
-            return len(self.list_sessions(user, platform, state, replica=replica, as_user=as_user, alias=alias))
+            return len(self._listed(selection))
 
         return check(probe, "Session count")
 
@@ -545,7 +509,7 @@ class SessionKeywords:
         query_state = "terminated" if state == "terminated" else None
 
         def probe() -> dict[str, str]:
-            found = self.list_sessions(state=query_state, replica=replica, as_user=as_user, alias=alias)
+            found = self._listed(Selection.of(replica, as_user, alias, state=query_state))
             states = {str(s.get("name")): str(s.get("state")) for s in found}
             return {n: states.get(n, "absent") for n in wanted}
 
@@ -561,16 +525,8 @@ class SessionKeywords:
 
     @keyword("Session Field Should Be", tags=["sessions", "assertion"])
     @getter(operator_required=True)
-    def session_field_should_be(
-        self,
-        name: str,
-        field: str,
-        *,
-        check: Check,
-        replica: Any = None,
-        as_user: str | None = None,
-        alias: str | None = None,
-    ) -> Any:
+    @selecting()
+    def session_field_should_be(self, name: str, field: str, *, check: Check, selection: Selection) -> Any:
         """Assert one field of the session object (dotted for nested: ``status.phase``).
 
         Example:
@@ -578,7 +534,7 @@ class SessionKeywords:
         | Session Field Should Be | ${name} | status.phase | == | Running |
         """
         def read() -> Any:
-            value: Any = self.get_session(name, replica=replica, as_user=as_user, alias=alias)
+            value: Any = self.get_session(name, **selection.reach)
             for part in field.split("."):
                 value = value.get(part) if isinstance(value, dict) else None
             return value

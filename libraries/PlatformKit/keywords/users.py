@@ -123,6 +123,21 @@ class UserKeywords:
         )
         return expect(response, (200,), f"Set the quota of '{user}'")
 
+    @keyword("Get Quota For Sessions At Once", tags=["users", "quota"])
+    def get_quota_for_sessions_at_once(self, *counts: int) -> int:
+        """The ``max_sessions`` quota one user needs to run all these sessions at once: one session of
+        quota for each, whatever platform they run on (e.g. ``counts`` of Kubernetes and of Docker sessions).
+
+        Example:
+        | ${quota} = | Get Quota For Sessions At Once | ${kubernetes} | ${docker} |
+        | Set User Quota | ${user} | max_sessions=${quota} |
+        """
+        negative = [count for count in counts if int(count) < 0]
+        if negative:
+            raise KitError(f"Cannot work out a session quota for {negative[0]} sessions",
+                           fix="give how many sessions of each kind, 0 or more")
+        return sum(int(count) for count in counts)
+
     @keyword("Get User Quota", tags=["users", "quota", "assertion"])
     @getter
     def get_user_quota(
