@@ -36,8 +36,6 @@ by a helper container of the kit's busybox image (or ``helper_image=``).
 
 from __future__ import annotations
 
-from robotlibcore import DynamicCore
-
 from DockerKit.context import DEFAULT_TEST_LABELS, DockerContext
 from DockerKit.keywords.connection import ConnectionKeywords
 from DockerKit.keywords.containers import ContainerKeywords
@@ -46,34 +44,21 @@ from DockerKit.keywords.images import ImageKeywords
 from DockerKit.keywords.limits import LimitKeywords
 from DockerKit.keywords.networks import NetworkKeywords
 from DockerKit.keywords.volumes import VolumeKeywords
-from kitcore import document_getters
+from kitcore.library import KitLibrary
 
 __version__ = "0.1.0"
 
 
-class DockerKit(DynamicCore):
-    __doc__ = document_getters(__doc__)
-    ROBOT_LIBRARY_SCOPE = "GLOBAL"
-    ROBOT_LIBRARY_VERSION = __version__
-    ROBOT_LIBRARY_DOC_FORMAT = "ROBOT"
-
+class DockerKit(KitLibrary):
     def __init__(self, test_labels: str = DEFAULT_TEST_LABELS, timeout: str = "30s",
                  helper_image: str | None = None) -> None:
         """``test_labels``: labels (``key`` or ``key=value`` globs) that destructive keywords may act on;
         ``timeout``: default timeout of every engine call; ``helper_image``: a local image with ``sh``
         and ``cat`` for volume files (default: the kit's busybox image, built on first use).
         """
-        self.ctx = DockerContext(test_labels, timeout, helper_image)
-        self.ROBOT_LIBRARY_LISTENER = self.ctx.cleanup
-        DynamicCore.__init__(self, [
-            ConnectionKeywords(self.ctx),
-            ContainerKeywords(self.ctx),
-            LimitKeywords(self.ctx),
-            NetworkKeywords(self.ctx),
-            VolumeKeywords(self.ctx),
-            ImageKeywords(self.ctx),
-            EventKeywords(self.ctx),
-        ])
+        self.assemble(DockerContext(test_labels, timeout, helper_image),
+                      [ConnectionKeywords, ContainerKeywords, LimitKeywords, NetworkKeywords, VolumeKeywords,
+                       ImageKeywords, EventKeywords])
 
 
 __all__ = ["DockerKit"]

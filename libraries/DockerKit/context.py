@@ -183,6 +183,16 @@ class DockerContext:
         with self.call(handle, f"Finding volume '{name}'", "volume", name):
             return handle.client.volumes.get(name)
 
+    def exists(self, handle: EngineHandle, kind: str, name: str, look_up: Callable[[str], object]) -> bool:
+        """Whether the engine has the ``kind`` (image, volume, ...) called ``name``: ``look_up`` is the
+        client's getter (``client.images.get``), whose NotFound means no."""
+        with self.call(handle, f"Looking up {kind} '{name}'", kind, name):
+            try:
+                look_up(name)
+            except docker.errors.NotFound:
+                return False
+        return True
+
     # -- errors -------------------------------------------------------------------------------------
     @contextmanager
     def call(self, handle: EngineHandle, what: str, kind: str = "", name: str = "") -> Iterator[None]:

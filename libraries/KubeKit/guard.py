@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kitcore import TargetGuard, TargetRefused
+from kitcore import TargetGuard
 
 DEFAULT_NAMESPACES = "kit-*,streamspace*"
 DEFAULT_CONTEXTS = "stand-in,kind-*,k3d-*,minikube,docker-desktop,kit-*"
@@ -21,22 +21,10 @@ class KubeGuard:
     """Two allow-lists (glob patterns): namespaces and kubeconfig contexts."""
 
     def __init__(self, namespaces: str | list[str] | None, contexts: str | list[str] | None) -> None:
-        self.namespaces = TargetGuard("KubeKit", NAMESPACES_ENV, _patterns(namespaces))
-        self.contexts = TargetGuard("KubeKit", CONTEXTS_ENV, _patterns(contexts))
+        self.namespaces = TargetGuard("KubeKit", NAMESPACES_ENV, _patterns(namespaces), "test_namespaces")
+        self.contexts = TargetGuard("KubeKit", CONTEXTS_ENV, _patterns(contexts), "test_contexts")
 
     def check(self, action: str, namespace: str, context: str) -> None:
         """Raise :class:`TargetRefused` unless both the context and the namespace are allow-listed."""
-        self._check(self.contexts, action, "context", context, "test_contexts")
-        self._check(self.namespaces, action, "namespace", namespace, "test_namespaces")
-
-    @staticmethod
-    def _check(guard: TargetGuard, action: str, kind: str, target: str, argument: str) -> None:
-        if guard.allows(target):
-            return
-        allowed = ", ".join(guard.patterns) or "nothing"
-        raise TargetRefused(
-            f"KubeKit refused to {action} in {kind} '{target}'",
-            cause=f"it is not allow-listed as a test target (allowed: {allowed})",
-            fix=f"if '{target}' really is disposable, import KubeKit with {argument}={target} (glob patterns, "
-            f"comma separated) or set the environment variable {guard.env_var}={target}",
-        )
+        self.contexts.check(f"{action} in", "context", context)
+        self.namespaces.check(f"{action} in", "namespace", namespace)

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
-from collections.abc import Sequence
 from typing import Any
 
 import psutil
 
+from kitcore.stats import percentile
 from LoadKit.runner import RunResult
 
 SATURATED_CPU_PERCENT = 85.0  # of one core: past this, the generator may be the bottleneck
 # Latencies are timed with time.perf_counter around each request and kept to 0.01 ms.
 LATENCY_RESOLUTION_MS = 0.01
 
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile (``pct`` 0..100) of ``values``; 0.0 for none."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
 
 
 def summarise(result: RunResult, name: str = "load") -> dict[str, Any]:

@@ -43,6 +43,7 @@ class TargetGuard:
             cause=f"it is not allow-listed as a test target (allowed: {allowed})",
             fix=(
                 f"if '{target}' really is a disposable test target, import {self.library} with "
-                f"test_targets={target} or set {self.env_var}={target}"
+                f"{self.import_arg}={target} (glob patterns, comma separated) or set the environment variable "
+                f"{self.env_var}={target}"
             ),
         )

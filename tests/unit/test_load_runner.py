@@ -8,9 +8,10 @@ import time
 import pytest
 
 from kitcore import KitError
+from kitcore.stats import percentile
 from LoadKit import operations
 from LoadKit.runner import RunResult, Sample, run_load
-from LoadKit.summary import percentile, summarise
+from LoadKit.summary import summarise
 
 
 def test_percentile_is_nearest_rank():

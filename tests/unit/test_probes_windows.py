@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ProbesKit.probes.windows import downtime_windows, longest_gap, merge_any_up, percentile, summarise
+from kitcore.stats import percentile
+from ProbesKit.probes.windows import downtime_windows, longest_gap, merge_any_up, summarise
 
 
 def test_no_failure_means_no_window():

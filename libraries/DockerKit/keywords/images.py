@@ -62,11 +62,6 @@ class ImageKeywords:
         handle = self.ctx.handle(alias)
 
         def exists() -> bool:
-            with self.ctx.call(handle, f"Looking up image '{image}'", "image", image):
-                try:
-                    handle.client.images.get(image)
-                except docker.errors.ImageNotFound:
-                    return False
-            return True
+            return self.ctx.exists(handle, "image", image, handle.client.images.get)
 
         get_and_assert(exists, AssertionOperator["=="], True, f"Image '{image}' exists", timeout)

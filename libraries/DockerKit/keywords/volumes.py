@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import posixpath
 
-import docker.errors
 from robot.api import logger
 from robot.api.deco import keyword
 
@@ -30,12 +29,7 @@ class VolumeKeywords:
 
     # -- helpers ------------------------------------------------------------------------------------
     def _exists(self, handle: EngineHandle, name: str) -> bool:
-        with self.ctx.call(handle, f"Looking up volume '{name}'", "volume", name):
-            try:
-                handle.client.volumes.get(name)
-            except docker.errors.NotFound:
-                return False
-        return True
+        return self.ctx.exists(handle, "volume", name, handle.client.volumes.get)
 
     def _helper_image(self, handle: EngineHandle) -> str:
         if not handle.helper_image:

@@ -9,8 +9,9 @@ from typing import Any
 
 import requests
 
+from kitcore.stats import percentile
 from ProbesKit.probes.base import Probe, iso
-from ProbesKit.probes.windows import Window, downtime_windows, merge_any_up, percentile, summarise
+from ProbesKit.probes.windows import Window, downtime_windows, merge_any_up, summarise
 
 
 class EndpointChecker(Probe):

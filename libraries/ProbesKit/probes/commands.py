@@ -17,8 +17,8 @@ from typing import Any
 
 import requests
 
+from kitcore.stats import percentile
 from ProbesKit.probes.base import Probe, first_answer
-from ProbesKit.probes.windows import percentile
 
 CompletionSource = Callable[[], Iterable[Any]]
 

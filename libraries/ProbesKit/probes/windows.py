@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -67,12 +66,3 @@ def longest_gap(arrivals: Sequence[float], start: float, end: float) -> float:
     """The longest time with no arrival between ``start`` and ``end`` (edges included)."""
     points = [start, *sorted(arrivals), end]
     return max((b - a for a, b in itertools.pairwise(points)), default=0.0)
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile (``pct`` in 0..100); 0.0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
