@@ -16,25 +16,22 @@ it was undone.
 
 from __future__ import annotations
 
-from robotlibcore import DynamicCore
-
 from ChaosKit.core import GUARD_ENV_VAR, ChaosCore
 from ChaosKit.keywords.faults import FaultKeywords
 from ChaosKit.keywords.timeline import TimelineKeywords
 from kitcore import CleanupListener, TargetGuard
+from kitcore.library import KitLibrary
 
 __version__ = "0.1.0"
 
 
-class ChaosKit(DynamicCore):
+class ChaosKit(KitLibrary):
     """Keywords that break the test environment on purpose -- and put it back."""
 
-    ROBOT_LIBRARY_SCOPE = "GLOBAL"
-    ROBOT_LIBRARY_VERSION = __version__
+    HAS_GETTERS = False
 
     def __init__(self, test_targets: str = "") -> None:
         self.listener = CleanupListener("ChaosKit")
-        self.ROBOT_LIBRARY_LISTENER = self.listener
         guard = TargetGuard("ChaosKit", GUARD_ENV_VAR, test_targets.split(","))
         self.core = ChaosCore(self.listener, guard)
-        super().__init__([FaultKeywords(self.core), TimelineKeywords(self.core)])
+        self.offer([FaultKeywords(self.core), TimelineKeywords(self.core)], self.listener)

@@ -26,29 +26,22 @@ through the same driver, so suites never say how a fault is made.
 
 from __future__ import annotations
 
-from robotlibcore import DynamicCore
-
 from EnvironmentKit.defects import KnownDefectsListener
 from EnvironmentKit.drivers import EnvironmentDriver, register_driver
 from EnvironmentKit.keywords.endpoints import EndpointKeywords
 from EnvironmentKit.keywords.lifecycle import LifecycleKeywords
 from EnvironmentKit.state import require_driver
 from EnvironmentKit.topology import Topology
-from kitcore import CleanupListener, document_getters
+from kitcore import CleanupListener
+from kitcore.library import KitLibrary
 
 __version__ = "0.1.0"
 __all__ = ["EnvironmentDriver", "EnvironmentKit", "Topology", "register_driver", "require_driver"]
 
 
-class EnvironmentKit(DynamicCore):
-    __doc__ = document_getters(__doc__)
-
-    ROBOT_LIBRARY_SCOPE = "GLOBAL"
-    ROBOT_LIBRARY_VERSION = __version__
-
+class EnvironmentKit(KitLibrary):
     def __init__(self, environment: str | None = None, start_timeout: str = "3 min") -> None:
         self.listener = CleanupListener("EnvironmentKit")
         self.defects = KnownDefectsListener()
-        self.ROBOT_LIBRARY_LISTENER = [self.listener, self.defects]
-        super().__init__([LifecycleKeywords(self.listener, environment, start_timeout),
-                          EndpointKeywords(self.defects)])
+        self.offer([LifecycleKeywords(self.listener, environment, start_timeout),
+                          EndpointKeywords(self.defects)], self.listener, self.defects)

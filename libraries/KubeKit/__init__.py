@@ -39,9 +39,8 @@ as host processes); it refuses any other pod at once, as the stand-in forwards t
 
 from __future__ import annotations
 
-from robotlibcore import DynamicCore
-
-from kitcore import CleanupListener, document_getters
+from kitcore import CleanupListener
+from kitcore.library import KitLibrary
 from KubeKit.context import KubeContext
 from KubeKit.guard import DEFAULT_CONTEXTS, DEFAULT_NAMESPACES, KubeGuard
 from KubeKit.keywords import (
@@ -58,20 +57,14 @@ from KubeKit.keywords import (
 __version__ = "0.1.0"
 
 
-class KubeKit(DynamicCore):
-    __doc__ = document_getters(__doc__)
-
-    ROBOT_LIBRARY_SCOPE = "GLOBAL"
-    ROBOT_LIBRARY_VERSION = __version__
-
+class KubeKit(KitLibrary):
     def __init__(self, test_namespaces: str = DEFAULT_NAMESPACES, test_contexts: str = DEFAULT_CONTEXTS,
                  timeout: str = "10s") -> None:
         """``test_namespaces`` / ``test_contexts``: the allow-lists of the safety latch (glob patterns,
         comma separated); ``timeout``: the default request timeout of new connections."""
         self.cleanup = CleanupListener("KubeKit")
-        self.ROBOT_LIBRARY_LISTENER = self.cleanup
         self.ctx = KubeContext(self.cleanup, KubeGuard(test_namespaces, test_contexts), timeout)
-        super().__init__([
+        self.offer([
             ConnectionKeywords(self.ctx),
             NamespaceKeywords(self.ctx),
             ObjectKeywords(self.ctx),
@@ -80,4 +73,4 @@ class KubeKit(DynamicCore):
             LeaseKeywords(self.ctx),
             EventKeywords(self.ctx),
             NetworkKeywords(self.ctx),
-        ])
+        ], self.cleanup)

@@ -26,9 +26,8 @@ log.html and saved next to it.
 
 from __future__ import annotations
 
-from robotlibcore import DynamicCore
-
-from kitcore import CleanupListener, document_getters, to_seconds
+from kitcore import CleanupListener, to_seconds
+from kitcore.library import KitLibrary
 from LoadKit.distributed import GeneratorSettings
 from LoadKit.keywords.load import LoadKeywords
 from LoadKit.keywords.resources import ResourceKeywords
@@ -38,20 +37,14 @@ __version__ = "0.1.0"
 __all__ = ["HttpOperation", "LoadKit", "register_operation"]
 
 
-class LoadKit(DynamicCore):
-    __doc__ = document_getters(__doc__)
-
-    ROBOT_LIBRARY_SCOPE = "GLOBAL"
-    ROBOT_LIBRARY_VERSION = __version__
-
+class LoadKit(KitLibrary):
     def __init__(self, engine: str = "threads", workers: int = 2, local_workers: int | None = None,
                  master_bind: str = "127.0.0.1", master_port: int = 0, worker_timeout: str = "30s") -> None:
         """``engine`` (``threads`` or ``locust``) and the Locust settings are as in ``Use Load Generator``."""
         self.listener = CleanupListener("LoadKit")
-        self.ROBOT_LIBRARY_LISTENER = self.listener
         settings = GeneratorSettings(engine, workers, local_workers, master_bind, master_port,
                                      to_seconds(worker_timeout))
-        super().__init__([LoadKeywords(settings, self.listener), ResourceKeywords(self.listener)])
+        self.offer([LoadKeywords(settings, self.listener), ResourceKeywords(self.listener)], self.listener)
 
     @staticmethod
     def register_operation(name: str, operation: object) -> None:

@@ -46,9 +46,8 @@ created in a suite setup), unless a test terminated them already.
 
 from __future__ import annotations
 
-from robotlibcore import DynamicCore
-
-from kitcore import CleanupListener, document_getters
+from kitcore import CleanupListener
+from kitcore.library import KitLibrary
 from PlatformKit.context import PlatformContext
 from PlatformKit.database import SharedDatabase
 from PlatformKit.keywords import (
@@ -66,16 +65,10 @@ from PlatformKit.keywords import (
 __version__ = "0.1.0"
 
 
-class PlatformKit(DynamicCore):
-    __doc__ = document_getters(__doc__)
-
-    ROBOT_LIBRARY_SCOPE = "GLOBAL"
-    ROBOT_LIBRARY_VERSION = __version__
-
+class PlatformKit(KitLibrary):
     def __init__(self, timeout: str = "10s") -> None:
         """``timeout`` is the default for connections opened without one."""
         self.cleanup = CleanupListener("PlatformKit")
-        self.ROBOT_LIBRARY_LISTENER = self.cleanup
         self.ctx = PlatformContext(self.cleanup)
         self.ctx.default_timeout = timeout
         libraries = [
@@ -89,4 +82,4 @@ class PlatformKit(DynamicCore):
             ProtocolKeywords(self.ctx),
             PlatformRecordKeywords(SharedDatabase()),
         ]
-        super().__init__(libraries)
+        self.offer(libraries, self.cleanup)

@@ -37,9 +37,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from robotlibcore import DynamicCore
-
-from kitcore import CleanupListener, document_getters
+from kitcore import CleanupListener
+from kitcore.library import KitLibrary
 from ProbesKit.keywords.probes import ProbeKeywords
 from ProbesKit.keywords.verdicts import AnswerKeywords, VerdictKeywords
 from ProbesKit.registry import ProbeRegistry
@@ -47,18 +46,12 @@ from ProbesKit.registry import ProbeRegistry
 __version__ = "0.1.0"
 
 
-class ProbesKit(DynamicCore):
-    __doc__ = document_getters(__doc__)
-
-    ROBOT_LIBRARY_SCOPE = "GLOBAL"
-    ROBOT_LIBRARY_VERSION = __version__
-
+class ProbesKit(KitLibrary):
     def __init__(self) -> None:
         self.listener = CleanupListener("ProbesKit")
-        self.ROBOT_LIBRARY_LISTENER = self.listener
         self.registry = ProbeRegistry(self.listener)
         self._probes = ProbeKeywords(self.registry)
-        super().__init__([self._probes, VerdictKeywords(self.registry), AnswerKeywords()])
+        self.offer([self._probes, VerdictKeywords(self.registry), AnswerKeywords()], self.listener)
 
     def register_completion_source(self, name: str, source: Callable[[], Any]) -> None:
         """Make ``source`` (returns every completion seen so far) usable as ``source=name``."""

@@ -22,18 +22,24 @@ class KitLibrary(DynamicCore):
 
     ROBOT_LIBRARY_SCOPE = "GLOBAL"
     ROBOT_LIBRARY_DOC_FORMAT = "ROBOT"
+    HAS_GETTERS = True  # False: no getter, so the intro does not explain their arguments
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         module = sys.modules[cls.__module__]
-        cls.__doc__ = document_getters(cls.__doc__ or module.__doc__ or "")
+        doc = cls.__doc__ or module.__doc__ or ""
+        cls.__doc__ = document_getters(doc) if cls.HAS_GETTERS else doc
         cls.ROBOT_LIBRARY_VERSION = str(getattr(module, "__version__", ""))
 
     def assemble(self, ctx: Any, areas: Iterable[Callable[[Any], object]]) -> None:
         """Keep ``ctx``, listen with its ``cleanup``, and offer the keywords of each area built on it."""
         self.ctx = ctx
-        self.ROBOT_LIBRARY_LISTENER = ctx.cleanup
-        DynamicCore.__init__(self, [area(ctx) for area in areas])
+        self.offer([area(ctx) for area in areas], ctx.cleanup)
+
+    def offer(self, keyword_objects: list[object], *listeners: object) -> None:
+        """Offer the keywords of ``keyword_objects``; ``listeners`` (the cleanup listener first) hear the run."""
+        self.ROBOT_LIBRARY_LISTENER = listeners[0] if len(listeners) == 1 else list(listeners)
+        DynamicCore.__init__(self, keyword_objects)
 
 
 __all__ = ["KitLibrary"]

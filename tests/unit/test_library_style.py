@@ -248,3 +248,17 @@ def test_robot_framework_runs_a_getter_by_position_and_with_a_message(tmp_path: 
     result = ExecutionResult(str(tmp_path / "output.xml"))
     assert rc == 0, (tmp_path / "stdout.txt").read_text()
     assert result.statistics.total.passed == 2
+
+
+@pytest.mark.parametrize("library", [name for name in LIBRARIES if "." not in name])  # not kitreport's figures
+def test_every_library_is_a_kit_library(library: str) -> None:
+    """One frame for every library (kitcore.library.KitLibrary): global scope, Robot doc format, the getter
+    arguments explained in the intro, the version from the module, a cleanup listener."""
+    import importlib
+
+    from kitcore.library import KitLibrary
+
+    cls = getattr(importlib.import_module(library), library)
+    assert issubclass(cls, KitLibrary), f"{library} is not built on KitLibrary: {cls.__mro__}"
+    assert (cls.ROBOT_LIBRARY_SCOPE, cls.ROBOT_LIBRARY_DOC_FORMAT) == ("GLOBAL", "ROBOT")
+    assert cls.ROBOT_LIBRARY_VERSION, f"{library} has no version"
