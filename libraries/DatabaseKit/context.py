@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from DatabaseKit.watchdog import Watchdog
@@ -80,32 +80,61 @@ class DbContext:
                 handle.reopen()
         return handle
 
-    @contextmanager
-    def call(self, handle: DbHandle, what: str, timeout: float | None = None) -> Iterator[None]:
-        try:
-            yield
-        except psycopg.Error as error:
-            if self.watchdog.broke(handle.conn):
-                budget = timeout if timeout is not None else handle.statement_timeout_ms / 1000
-                raise KitError(
-                    f"{what} got no answer from PostgreSQL at {handle.where}",
-                    f"nothing came back {budget:g} s (statement timeout) + {self.watchdog.grace:g} s after the "
-                    f"call; the server seems frozen or unreachable, so the connection was closed",
-                    "check that the server runs and is reachable; the next keyword reconnects",
-                ) from None
-            raise translate(error, handle, what, timeout) from None
+    def call(self, handle: DbHandle, what: str, timeout: float | None = None) -> DbCall:
+        """Run PostgreSQL calls (``with ctx.call(...)``), turning client errors into KitErrors that name
+        cause and fix (a connection the watchdog broke: no answer within the statement timeout)."""
+        return DbCall(self, handle, what, timeout)
 
     def run(self, handle: DbHandle, sql: Any, params: Sequence[Any] | dict[str, Any] | None = None,
-            timeout: float | None = None, what: str | None = None) -> Result:
-        """Run one statement and read its rows; ``timeout`` (s) overrides the statement timeout for it."""
-        label = what or f"SQL '{short(sql)}'"
+            timeout: float | None = None, what: str | None = None, kind: str = "SQL") -> Result:
+        """Run one statement and read its rows; ``timeout`` (s) overrides the statement timeout for it.
+        Errors name it ``what``, else ``<kind> '<the SQL, shortened>'``."""
         budget = timeout if timeout is not None else handle.statement_timeout_ms / 1000
-        with self.call(handle, label, timeout), self.watchdog.watch(handle.conn, budget):
+        with DbCall(self, handle, what, timeout, sql, kind, budget):
             if timeout is None:
                 return _result(handle.conn.execute(sql, params))
             with handle.conn.transaction():
                 handle.conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(int(timeout * 1000))])
                 return _result(handle.conn.execute(sql, params))
+
+
+class DbCall:
+    """The context of :meth:`DbContext.call` and :meth:`DbContext.run`: guarded by the watchdog when given a
+    budget; errors translated. A class, not a generator: it runs around every statement."""
+
+    __slots__ = ("budget", "ctx", "handle", "kind", "sql", "timeout", "watched", "what")
+
+    def __init__(self, ctx: DbContext, handle: DbHandle, what: str | None, timeout: float | None, sql: Any = None,
+                 kind: str = "SQL", budget: float | None = None) -> None:
+        self.ctx, self.handle, self.what, self.timeout = ctx, handle, what, timeout
+        self.sql, self.kind, self.budget = sql, kind, budget
+        self.watched = False
+
+    def __enter__(self) -> None:
+        if self.budget:
+            self.watched = self.ctx.watchdog.enter(self.handle.conn, self.budget)
+
+    def __exit__(self, _kind: type[BaseException] | None, error: BaseException | None, _trace: object) -> None:
+        if self.watched:
+            self.ctx.watchdog.leave()
+        if isinstance(error, psycopg.Error):
+            raise self._explained(error) from None
+
+    def _explained(self, error: psycopg.Error) -> KitError:
+        handle = self.handle
+        what = self.what or f"{self.kind} '{short(self.sql)}'"
+        if self.ctx.watchdog.broke(handle.conn):
+            budget = self.timeout if self.timeout is not None else handle.statement_timeout_ms / 1000
+            return KitError(
+                f"{what} got no answer from PostgreSQL at {handle.where}",
+                f"nothing came back {budget:g} s (statement timeout) + {self.ctx.watchdog.grace:g} s after the "
+                f"call; the server seems frozen or unreachable, so the connection was closed",
+                "check that the server runs and is reachable; the next keyword reconnects",
+            )
+        return translate(error, handle, what, self.timeout)
+
+
+ROW_STATES = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.SINGLE_TUPLE, pq.ExecStatus.TUPLES_CHUNK)
 
 
 @dataclass
@@ -116,9 +145,14 @@ class Result:
 
 
 def _result(cursor: psycopg.Cursor) -> Result:
-    if cursor.description is None:
+    """The rows and the column names (read from the result itself: ``cursor.description`` builds a
+    column object per column on every read, which costs more than a small query)."""
+    result = cursor.pgresult
+    if result is None or not (result.nfields or result.status in ROW_STATES):  # no rows (as description is None)
         return Result([], [], cursor.rowcount)
-    return Result([c.name for c in cursor.description], cursor.fetchall(), cursor.rowcount)
+    encoding = cursor.connection.info.encoding
+    names = [(result.fname(i) or b"").decode(encoding) for i in range(result.nfields)]
+    return Result(names, cursor.fetchall(), cursor.rowcount)
 
 
 def short(sql: Any, limit: int = 120) -> str:

@@ -31,20 +31,28 @@ class Watchdog:
     @contextlib.contextmanager
     def watch(self, conn: psycopg.Connection, budget: float | None) -> Iterator[None]:
         """Guard the calls made in the block; ``budget`` seconds (None or <= 0: not guarded)."""
-        if not budget or budget <= 0:
-            yield
-            return
-        key = threading.get_ident()
-        with self._lock:
-            self._calls[key] = (time.monotonic() + budget + self.grace, conn)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="DatabaseKit-watchdog", daemon=True)
-                self._thread.start()
+        watched = self.enter(conn, budget)
         try:
             yield
         finally:
-            with self._lock:
-                self._calls.pop(key, None)
+            if watched:
+                self.leave()
+
+    def enter(self, conn: psycopg.Connection, budget: float | None) -> bool:
+        """Guard this thread's calls on ``conn`` from now for ``budget`` seconds; False when not guarded
+        (None or <= 0). Each ``enter`` that returned True is followed by one :meth:`leave`."""
+        if not budget or budget <= 0:
+            return False
+        with self._lock:
+            self._calls[threading.get_ident()] = (time.monotonic() + budget + self.grace, conn)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="DatabaseKit-watchdog", daemon=True)
+                self._thread.start()
+        return True
+
+    def leave(self) -> None:
+        with self._lock:
+            self._calls.pop(threading.get_ident(), None)
 
     def _run(self) -> None:
         while True:

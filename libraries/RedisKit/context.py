@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -56,13 +54,25 @@ class RedisContext:
         """The safety latch: refuse ``action`` unless the server is an allow-listed test target."""
         self.guard.check(action, "Redis server", handle.where.split("/")[0])
 
-    @contextmanager
-    def call(self, handle: RedisHandle, what: str, key: str | None = None) -> Iterator[None]:
-        """Run Redis calls, turning client errors into KitErrors that name cause and fix."""
-        try:
-            yield
-        except redis.exceptions.RedisError as error:
-            raise translate(error, handle, what, key) from None
+    def call(self, handle: RedisHandle, what: str, key: str | None = None) -> RedisCall:
+        """Run Redis calls (``with ctx.call(...)``), turning client errors into KitErrors that name cause and fix."""
+        return RedisCall(handle, what, key)
+
+
+class RedisCall:
+    """The context of :meth:`RedisContext.call` (a class, not a generator: it runs around every command)."""
+
+    __slots__ = ("handle", "key", "what")
+
+    def __init__(self, handle: RedisHandle, what: str, key: str | None) -> None:
+        self.handle, self.what, self.key = handle, what, key
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _trace: object) -> None:
+        if isinstance(error, redis.exceptions.RedisError):
+            raise translate(error, self.handle, self.what, self.key) from None
 
 
 _WRONGTYPE = re.compile(r"^WRONGTYPE")

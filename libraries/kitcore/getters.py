@@ -153,13 +153,24 @@ def getter(function: F | None = None, *, timeout: str | float | None = None, pol
     def decorate(func: F) -> F:
         signature = _combined(func, operator_required, timeout, poll)
         defaults = {name: signature.parameters[name].default for name in COMMON}
+        parameters = signature.parameters.values()
+        positional = [p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD]
+        known = set(signature.parameters)
+        required = {p.name for p in parameters if p.default is p.empty}
+        op, expected, message, wait, poll_every = (defaults[name] for name in COMMON)
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            arguments = signature.bind(*args, **kwargs).arguments
-            given = {name: arguments.pop(name, defaults[name]) for name in COMMON}
-            check = Check(as_operator(given["assertion_operator"]), given["assertion_expected"],
-                          given["message"], given["timeout"], given["poll"])
+            # what Signature.bind does, without its cost on every call; bind itself names a wrong call
+            arguments = dict(zip(positional, args, strict=False))
+            if kwargs and (not known.issuperset(kwargs) or not arguments.keys().isdisjoint(kwargs)):
+                signature.bind(*args, **kwargs)  # raises the TypeError that names the wrong argument
+            arguments.update(kwargs)
+            if len(args) > len(positional) or not required.issubset(arguments):
+                signature.bind(*args, **kwargs)  # the same: too many arguments, or one missing
+            pop = arguments.pop
+            check = Check(as_operator(pop("assertion_operator", op)), pop("assertion_expected", expected),
+                          pop("message", message), pop("timeout", wait), pop("poll", poll_every))
             return func(**arguments, check=check)
 
         annotations = {key: value for key, value in func.__annotations__.items() if key != CHECK}

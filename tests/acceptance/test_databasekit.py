@@ -151,6 +151,9 @@ def test_query_execute_and_row_counts(kit):
         kit.query_value_should_be("SELECT id FROM items", EQ, 1, row=5)
     with pytest.raises(KitError, match="Unknown rows="):
         kit.get_query_rows("SELECT 1", rows="lists")
+    # column names come from the result in the connection's encoding, whatever their letters
+    assert kit.get_query_rows('SELECT 1 AS "Größe", 2 AS "名前"') == [{"Größe": 1, "名前": 2}]
+    assert kit.get_query_rows("SELECT FROM items") == [{}, {}]  # rows without columns
 
 
 def test_row_count_retries_until_rows_arrive(kit, postgres):

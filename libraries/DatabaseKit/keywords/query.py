@@ -28,7 +28,7 @@ class QueryKeywords:
 
     def _rows(self, handle: DbHandle, statement: str, parameters: Any, timeout: str | float | None,
               log: bool = True) -> tuple[list[str], list[tuple[Any, ...]]]:
-        result = self.ctx.run(handle, statement, parameters, _seconds(timeout), what=f"Query '{short(statement)}'")
+        result = self.ctx.run(handle, statement, parameters, _seconds(timeout), kind="Query")
         if log:
             log_table(short(statement, 200), result.columns, result.rows)
         return result.columns, result.rows
@@ -63,7 +63,7 @@ class QueryKeywords:
         | Execute SQL | UPDATE sessions SET state = %s WHERE name = %s | parameters=${{['failed', 'alice-x']}} |
         """
         handle = self.ctx.handle(alias)
-        result = self.ctx.run(handle, statement, parameters, _seconds(timeout), what=f"SQL '{short(statement)}'")
+        result = self.ctx.run(handle, statement, parameters, _seconds(timeout))
         logger.info(f"{short(statement)}: {result.rowcount} rows")
         return result.rowcount
 
