@@ -157,6 +157,8 @@ def _write_private(path: Path, text: str) -> None:
 
 def _announce(topology: dict, stack: LocalStack, quiet: bool) -> None:
     lines = [f"[stack] local stack {stack.run_id} ({stack.platform.name} platform) ready in {stack.started_in:.1f} s"]
+    if stack.start_times:
+        lines.append("  took: " + ", ".join(f"{name} {took:.2f} s" for name, took in stack.start_times.items()))
     for api in topology["api"]:
         lines.append(f"  {api['name']:<16} {api['url']}")
     for key in ("redis", "postgres", "kubernetes", "engine"):

@@ -107,6 +107,7 @@ class LocalStack:
         self._argv: dict[str, tuple[list[str], Callable[[], None] | None]] = {}
         self._stopped = False
         self.stop_errors: list[str] = []  # what could not be removed at stop (a leak the exit status reports)
+        self.start_times: dict[str, float] = {}  # step of the start -> seconds (backends in parallel, then in order)
 
     # ------------------------------------------------------------------ start
     def start(self, loop: asyncio.AbstractEventLoop) -> dict[str, object]:
@@ -118,21 +119,27 @@ class LocalStack:
                                        self._start_engine, self._start_vnc), strict=True))
         wanted = self.options.only or frozenset(starters)
         with ThreadPoolExecutor(len(wanted)) as pool:
-            jobs = [pool.submit(starters[name]) for name in sorted(wanted)]
+            jobs = [pool.submit(self._timed, name, starters[name]) for name in sorted(wanted)]
             for job in jobs:
                 job.result()
         self.started_in = time.monotonic() - started
         if self.options.only is not None:
             return self.topology()
         self._write_secrets()
-        self._start_api_replicas()
-        self._seed()
+        self._timed("api", self._start_api_replicas)
+        self._timed("seed", self._seed)
         if self.options.k8s_agents:
-            self._start_kubelet()
-        self._start_agents()
-        self._wait_for_agents()
+            self._timed("kubelet", self._start_kubelet)
+        self._timed("agents", self._start_agents)
+        self._timed("agents online", self._wait_for_agents)
         self.started_in = time.monotonic() - started
         return self.topology()
+
+    def _timed(self, name: str, step: Callable[[], None]) -> None:
+        """Run one step of the start and keep how long it took (``start_times``, printed when ready)."""
+        began = time.monotonic()
+        step()
+        self.start_times[name] = time.monotonic() - began
 
     def _check_results_dir(self) -> None:
         try:
