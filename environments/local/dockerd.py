@@ -51,6 +51,7 @@ import psutil
 
 from environments.local import reaper
 from environments.local.procs import BackendError, ManagedProcess, file_lock
+from kitcore.processes import mounts_under
 
 HOME_VAR = "KIT_DOCKER_HOME"
 RUNTIME_PREFIX = "kit-dockerd-"
@@ -480,18 +481,6 @@ def processes_of(runtime: Path) -> list[psutil.Process]:
             if proc.pid != os.getpid() and any(text in part for part in proc.info["cmdline"] or []):
                 found.append(proc)
     return found
-
-
-def mounts_under(*roots: Path) -> list[str]:
-    """Mount points at or below ``roots``, deepest first (dockerd bind-mounts its data root on itself)."""
-    tops = [str(r).rstrip("/") for r in roots]
-    points = []
-    with contextlib.suppress(OSError), open("/proc/self/mountinfo") as handle:
-        for line in handle:
-            point = line.split()[4].encode().decode("unicode_escape")
-            if any(point == top or point.startswith(top + "/") for top in tops):
-                points.append(point)
-    return sorted(set(points), key=len, reverse=True)
 
 
 def empty_engine(url: str) -> list[str]:

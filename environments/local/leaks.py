@@ -6,7 +6,7 @@ Looks for
 
 - processes the kit started (they carry ``STREAMSPACE_KIT_PROCESS`` in their environment, or run
   the stack's modules) -- the private Docker engine's ``dockerd``, its containerd and its
-  container shims among them, and the watcher of each kit process (``environments.local.reaper``,
+  container shims among them, and the watcher of each kit process (``kitcore.reaper``,
   gone seconds after its process);
 - containers, volumes and networks labelled by the kit (``streamspace.kit/run``,
   ``streamspace.kit/test``) or belonging to one of its compose projects

@@ -14,9 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Every process the kit starts carries this variable (children inherit it), so a leak audit
-# can find whatever a run left behind without guessing from command lines.
-OWNER_MARK = "STREAMSPACE_KIT_PROCESS"
+from kitcore.processes import OWNER_MARK, descendants, kill_survivors
 
 
 class BackendError(RuntimeError):
@@ -135,7 +133,7 @@ class ManagedProcess:
     env: dict[str, str] | None = None
     cwd: Path | None = None
     user: str | None = None
-    reap: bool = True  # stopped by a watcher if the process that started it dies (environments.local.reaper)
+    reap: bool = True  # stopped by a watcher if the process that started it dies (kitcore.reaper)
     popen: subprocess.Popen | None = field(default=None, repr=False)
     _guard: int | None = field(default=None, repr=False)
 
@@ -207,42 +205,6 @@ class ManagedProcess:
 
             reaper.release(self._guard)
             self._guard = None
-
-
-def descendants(pid: int) -> list[tuple[int, str]]:
-    """Every living descendant of ``pid`` as (pid, start time), in any process group or session."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            fields = _stat(int(entry))
-            if fields:
-                children.setdefault(int(fields[1]), []).append(int(entry))
-    found, todo = [], list(children.get(pid, []))
-    while todo:
-        child = todo.pop()
-        fields = _stat(child)
-        if fields:
-            found.append((child, fields[19]))
-        todo += children.get(child, [])
-    return found
-
-
-def kill_survivors(family: list[tuple[int, str]]) -> None:
-    """SIGKILL those of ``family`` (from :func:`descendants`) still alive -- the same processes, not reused pids."""
-    for pid, started in family:
-        fields = _stat(pid)
-        if fields and fields[19] == started and fields[0] != "Z":
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-
-
-def _stat(pid: int) -> list[str]:
-    """The fields of ``/proc/<pid>/stat`` after the command name (state, ppid, ... start time at 19)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return []
 
 
 def restore_sigint() -> None:

@@ -411,7 +411,7 @@ def test_private_docker_engine_is_shared_and_the_last_run_stops_it_clean(tmp_pat
 @needs_dockerd
 def test_a_killed_runs_engine_is_joined_and_stopped_by_the_next_run(tmp_path):
     home = tmp_path / "home"
-    # killed together with its watcher (environments.local.reaper), which would otherwise stop the engine
+    # killed together with its watcher (kitcore.reaper), which would otherwise stop the engine
     killed = subprocess.run(
         [sys.executable, "-c", "import os; from pathlib import Path; from environments.local import reaper; "
          "reaper.guard = lambda kind, **fields: 0; from environments.local.dockerd import "

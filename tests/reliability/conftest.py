@@ -46,7 +46,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackRun]:
 
 @pytest.fixture(scope="session", autouse=True)
 def kit_watcher() -> None:
-    """This process's watcher (environments.local.reaper) lives as long as the process: started before
+    """This process's watcher (kitcore.reaper) lives as long as the process: started before
     any test, so no test's leak check counts it or its pipe as the test's."""
     from environments.local import reaper
 

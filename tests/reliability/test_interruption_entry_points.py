@@ -5,7 +5,7 @@ fixtures' servers, a benchmark (``benchmarks/container_start.py``) and an image 
 image whose ``RUN`` step takes a minute), each stopped by SIGINT to its process group (Ctrl-C), by
 SIGTERM to its process group (a CI system's cancel) and by SIGKILL of the process that started the
 servers and containers (then nothing of the run's own cleanup runs: the kit's watcher,
-:mod:`environments.local.reaper`, must do it). pytest's SIGINT/SIGTERM/SIGHUP and robot's
+:mod:`kitcore.reaper`, must do it). pytest's SIGINT/SIGTERM/SIGHUP and robot's
 SIGINT/SIGTERM are in test_interruption.py. Each run has a private ``TMPDIR``; a :class:`RunWatch`
 follows its process tree and the run's engine label. Afterwards, within seconds: no process of the
 tree, no container, volume or network of the run, no temp entry in its ``TMPDIR``. The same check

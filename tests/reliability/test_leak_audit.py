@@ -189,7 +189,7 @@ def test_labelled_and_compose_engine_objects_are_reported_then_gone(engine: obje
                     reason="the private Docker engine needs root and dockerd (Debian's docker.io)")
 def test_a_killed_runs_private_docker_engine_is_reported_then_gone(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run killed together with its watcher (environments.local.reaper) while it held the private
+    """A run killed together with its watcher (kitcore.reaper) while it held the private
     Docker engine leaves the engine running (its lease is stale); one killed with its engine leaves
     the engine's state, bridge, runtime folder and the containers in its data root. The audit names
     each; stopping the abandoned engine removes them."""
@@ -278,7 +278,8 @@ def test_the_watcher_of_a_killed_run_removes_stale_port_rules() -> None:
     from environments.local import reaper
 
     with _stale_port_rule() as chain:
-        gone_group = {"kind": "group", "pgid": 2**22 - 1, "started": "0", "name": "a killed run's engine"}
+        gone_group = {"kind": "group", "pgid": 2**22 - 1, "started": "0", "name": "a killed run's engine",
+                      "module": reaper.MODULE}  # as the stack registers its process groups
         removed, failed = reaper.clean([gone_group])
         assert not _rules_in(chain), (removed, failed)
         assert any(chain in line for line in removed), removed

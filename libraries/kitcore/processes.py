@@ -1,0 +1,70 @@
+"""What the kit knows about the processes of this machine: the mark its processes carry, a process's
+descendants and start time, mount points under a folder."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from pathlib import Path
+
+# Every process the kit starts carries this variable (children inherit it), so a leak audit
+# can find whatever a run left behind without guessing from command lines.
+OWNER_MARK = "STREAMSPACE_KIT_PROCESS"
+
+
+def stat_fields(pid: int) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state, ppid, ... start time at 19)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def start_time(pid: int) -> str:
+    """The start time of ``pid`` in clock ticks since boot (tells a reused pid apart); empty when it is gone."""
+    fields = stat_fields(pid)
+    return fields[19] if len(fields) > 19 else ""
+
+
+def descendants(pid: int) -> list[tuple[int, str]]:
+    """Every living descendant of ``pid`` as (pid, start time), in any process group or session."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = stat_fields(int(entry))
+            if fields:
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        fields = stat_fields(child)
+        if fields:
+            found.append((child, fields[19]))
+        todo += children.get(child, [])
+    return found
+
+
+def kill_survivors(family: list[tuple[int, str]]) -> None:
+    """SIGKILL those of ``family`` (from :func:`descendants`) still alive -- the same processes, not reused pids."""
+    for pid, started in family:
+        fields = stat_fields(pid)
+        if fields and fields[19] == started and fields[0] != "Z":
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def mounts_under(*roots: Path) -> list[str]:
+    """Mount points at or below ``roots``, deepest first (dockerd bind-mounts its data root on itself)."""
+    tops = [str(r).rstrip("/") for r in roots]
+    points = []
+    with contextlib.suppress(OSError), open("/proc/self/mountinfo") as handle:
+        for line in handle:
+            point = line.split()[4].encode().decode("unicode_escape")
+            if any(point == top or point.startswith(top + "/") for top in tops):
+                points.append(point)
+    return sorted(set(points), key=len, reverse=True)
+
+
+__all__ = ["OWNER_MARK", "descendants", "kill_survivors", "mounts_under", "start_time", "stat_fields"]
