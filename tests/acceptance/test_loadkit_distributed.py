@@ -27,6 +27,7 @@ from LoadKit import LoadKit
 from LoadKit.distributed import GeneratorSettings, run_distributed, to_result
 from LoadKit.operations import HttpOperation
 from LoadKit.summary import summarise
+from tests.support.stack import local_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 150.0
@@ -38,33 +39,8 @@ pytestmark = [pytest.mark.engine]
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The local stack with one replica of each program (load needs the API, not the HA topology)."""
     work = tmp_path_factory.mktemp("loadkit-distributed-stack")
-    ready = work / "ready.json"
-    log = (work / "supervisor.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "environments.local", "--ready-file", str(ready), "--results", str(work / "results"),
-         "--parent-pid", str(os.getpid()), "--quiet", "--api-replicas", "1", "--k8s-agents", "1",
-         "--docker-agents", "1"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not ready.exists():
-            if process.poll() is not None:
-                pytest.fail(f"the stack's supervisor exited with {process.returncode}: "
-                            f"{(work / 'supervisor.log').read_text()[-2000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"the stack was not ready within {START_TIMEOUT:g} s")
-            time.sleep(0.2)
-        yield json.loads(ready.read_text())
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
-        log.close()
+    with local_stack(work, START_TIMEOUT, api_replicas=1, k8s_agents=1, docker_agents=1) as topology:
+        yield topology
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,7 @@ by its supervisor and always stopped.
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +16,7 @@ from robot.api.types import Secret
 
 from kitcore import AssertionOperator, KitError
 from PlatformKit import PlatformKit
+from tests.support.stack import local_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 150.0
@@ -31,33 +27,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.engine]
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     work = tmp_path_factory.mktemp("platformkit-stack")
-    ready = work / "ready.json"
-    log = (work / "supervisor.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "environments.local", "--ready-file", str(ready), "--results", str(work / "results"),
-         "--parent-pid", str(os.getpid()), "--quiet"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not ready.exists():
-            if process.poll() is not None:
-                pytest.fail(f"the stack's supervisor exited with {process.returncode}: "
-                            f"{(work / 'supervisor.log').read_text()[-2000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"the stack was not ready within {START_TIMEOUT:g} s")
-            time.sleep(0.2)
-        time.sleep(0.2)
-        yield json.loads(ready.read_text())
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
-        log.close()
+    with local_stack(work, START_TIMEOUT) as topology:
+        yield topology
 
 
 @pytest.fixture

@@ -9,15 +9,13 @@ database row fresh).
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
+
+from tests.support.stack import local_stack
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,21 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def small_stack(tmp_path_factory: pytest.TempPathFactory):
     work = tmp_path_factory.mktemp("partition-stack")
-    ready = work / "topology.json"
-    process = subprocess.Popen([sys.executable, "-m", "environments.local", "--api-replicas", "2", "--k8s-agents",
-                                "1", "--docker-agents", "0", "--ready-file", str(ready), "--results", str(work),
-                                "--quiet"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    try:
-        deadline = time.monotonic() + 180
-        while not ready.exists():
-            assert process.poll() is None, "the stack exited while starting"
-            assert time.monotonic() < deadline, "the stack was not ready in 180 s"
-            time.sleep(0.2)
-        yield json.loads(ready.read_text())
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(120)
+    with local_stack(work, 180, api_replicas=2, k8s_agents=1, docker_agents=0) as topology:
+        yield topology
 
 
 def _holders(topology: dict, token: str) -> dict[str, str | None]:
