@@ -7,7 +7,12 @@ Documentation       Scenario 4 — VNC end to end, as a browser sees it, for Kub
 ...                 the screen comes back the same way. Typing in the viewer must change the session's screen,
 ...                 which proves the data flows both ways. Only the owner (or an admin) may connect, only to a
 ...                 running session, and the stream ends with the session.
+...
+...                 The tests tagged ``browser`` do it with a real browser: headless Chromium runs noVNC and opens the
+...                 same WebSocket, keys are typed in the browser and what it shows is read from its canvas and put in
+...                 the log as screenshots.
 
+Resource            ../resources/browser.resource
 Resource            ../resources/ha.resource
 Resource            ../resources/vnc.resource
 Variables           ../variables/thresholds.yaml
@@ -121,3 +126,34 @@ The Stream Ends When The Session Is Terminated
     When The Session Is Terminated    ${session}
     Then The Viewer Should Lose The Desktop    ${viewer}
     And VNC Of The Session Should Be Closed For Good    ${session}
+
+A Browser Shows A Kubernetes Session's Desktop And What Is Typed In It
+    [Documentation]    A real browser opens the desktop of a Kubernetes session through the Control Plane; keys
+    ...    typed in it come back on the desktop the browser shows.
+    [Tags]    kubernetes    browser
+    ${user} =    Given A New User Called    alice
+    ${session} =    And A Running Session For    ${user}    kubernetes
+    ${browser} =    When The Desktop Is Opened In A Browser    ${session}    user=${user}
+    Then Text Typed In The Browser Should Show On The Desktop    ${browser}
+
+A Browser Shows A Docker Session's Desktop And What Is Typed In It
+    [Documentation]    A real browser opens the desktop of a Docker session through the Control Plane; keys typed
+    ...    in it and a click come back on the desktop the browser shows.
+    [Tags]    docker    browser
+    ${user} =    Given A New User Called    alice
+    ${session} =    And A Running Session For    ${user}    docker
+    ${browser} =    When The Desktop Is Opened In A Browser    ${session}    user=${user}
+    Then Text Typed In The Browser Should Show On The Desktop    ${browser}
+    And A Click In The Browser Should Show On The Desktop    ${browser}
+
+A Browser Through Another Replica Loses The Desktop When The Session Ends
+    [Documentation]    A browser on a replica that does not hold the agent shows the desktop, and the stream ends
+    ...    in the browser when the session is terminated.
+    [Tags]    kubernetes    browser    ha
+    ${user} =    Given A New User Called    alice
+    ${session} =    And A Running Session For    ${user}    kubernetes
+    ${holder} =    And The Replica Holding The Agent Of    kubernetes
+    ${other} =    And A Replica Other Than    ${holder}
+    ${browser} =    And The Desktop Is Opened In A Browser    ${session}    replica=${other}    user=${user}
+    When The Session Is Terminated    ${session}
+    Then The Browser Should Lose The Desktop    ${browser}

@@ -7,13 +7,24 @@ without it the last opened (or switched to) connection is used. Connections open
 closed at the end of that test, those opened in a suite setup at the end of the suite.
 
 = WebSocket =
-Over ``ws://``/``wss://`` VncKit behaves as noVNC: subprotocol ``binary``, raw RFB bytes in binary
-frames (split anywhere, several messages per frame). A ``token=`` goes into the query string
+Over ``ws://``/``wss://`` VncKit behaves as noVNC: it offers the subprotocol ``binary`` and, as a
+browser does, fails when the server chooses none or one it was not offered; raw RFB bytes travel
+in binary frames (split anywhere, several messages per frame). A ``token=`` goes into the query string
 (``?token=``) or, with ``token_header=Authorization``, into an ``Authorization: Bearer`` header.
 
 = Framebuffer =
 VncKit keeps the desktop as last received (RGB). It asks every server for 32-bit true colour and
-declares only the encodings it decodes: Raw, CopyRect and the DesktopSize pseudo-encoding.
+declares only the encodings it decodes. By default it asks for what a browser (noVNC) asks for:
+CopyRect, Tight, ZRLE, Hextile and Raw, JPEG quality 6 and compression level 2, plus the
+DesktopSize and LastRect pseudo-encodings. ``encodings=``, ``jpeg_quality=`` and
+``compress_level=`` change that for the library (import options) or for one connection
+(`Connect To VNC`). Tight's JPEG rectangles are lossy: ``jpeg_quality=${NONE}`` keeps Tight
+lossless. `Get Used Encodings` tells what the server actually sent.
+
+Like a browser's viewer, VncKit reads the server all the time and keeps an incremental update
+request pending: the next one goes out as soon as an update arrives (x11vnc holds input back while
+none is pending). Keywords still see the screen one update at a time, so input sent just before
+`Wait Until Screen Changes` counts; input keywords first take what has already arrived.
 Regions are written ``x,y,width,height``; colours ``#rrggbb``, ``r,g,b`` or a basic name.
 
 = Assertions =
@@ -38,9 +49,10 @@ Passwords and tokens are never logged.
 
 from __future__ import annotations
 
-from robotlibcore import DynamicCore
-
-from kitcore import CleanupListener, Connections, document_getters
+from kitcore import CleanupListener, Connections
+from kitcore.library import KitLibrary
+from VncKit.encodings import BROWSER_COMPRESS_LEVEL, BROWSER_ENCODINGS, BROWSER_JPEG_QUALITY, choose_encodings
+from VncKit.keywords.browser import BrowserKeywords
 from VncKit.keywords.connection import ConnectionKeywords
 from VncKit.keywords.echo import EchoKeywords
 from VncKit.keywords.framebuffer import FramebufferKeywords
@@ -52,23 +64,30 @@ from VncKit.rfb import RfbClient
 __version__ = "0.1.0"
 
 
-class VncKit(DynamicCore):
-    __doc__ = document_getters(__doc__)
+class VncKit(KitLibrary):
+    def __init__(self, timeout: str = "10s", encodings: str = BROWSER_ENCODINGS,
+                 jpeg_quality: str | None = str(BROWSER_JPEG_QUALITY),
+                 compress_level: str | None = str(BROWSER_COMPRESS_LEVEL)) -> None:
+        """``timeout`` is the default for connecting and for every read of a connection.
 
-    ROBOT_LIBRARY_SCOPE = "GLOBAL"
-    ROBOT_LIBRARY_VERSION = __version__
-    ROBOT_LIBRARY_DOC_FORMAT = "ROBOT"
+        ``encodings`` (most wanted first), ``jpeg_quality`` (0-9, or ``None`` for lossless Tight)
+        and ``compress_level`` (0-9, or ``None``) are what every connection asks for unless
+        `Connect To VNC` says otherwise. The defaults are what a browser (noVNC) asks for.
 
-    def __init__(self, timeout: str = "10s") -> None:
-        """``timeout`` is the default for connecting and for every read of a connection."""
+        Example:
+        | Library | VncKit | timeout=5s | encodings=ZRLE,Raw |
+        """
+        choose_encodings(encodings, jpeg_quality, compress_level)  # fails at import on a bad option
         self.default_timeout = timeout
+        self.encodings = encodings
+        self.jpeg_quality = jpeg_quality
+        self.compress_level = compress_level
         self.connections: Connections[RfbClient] = Connections("VNC", "Connect To VNC", lambda c: c.close())
         self.cleanup = CleanupListener("VncKit")
-        self.ROBOT_LIBRARY_LISTENER = self.cleanup
-        DynamicCore.__init__(self, [
+        self.offer([
             ConnectionKeywords(self), HandshakeKeywords(self), FramebufferKeywords(self),
-            InputKeywords(self), EchoKeywords(self), MeasurementKeywords(self),
-        ])
+            InputKeywords(self), EchoKeywords(self), MeasurementKeywords(self), BrowserKeywords(self),
+        ], self.cleanup)
 
     def client(self, alias: str | None = None) -> RfbClient:
         """The connection named ``alias`` (or the current one); fails clearly if it was closed."""

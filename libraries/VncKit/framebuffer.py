@@ -100,8 +100,26 @@ class Framebuffer:
 
     def put_bgrx(self, x: int, y: int, width: int, height: int, data: bytes) -> None:
         """Paste pixels in VncKit's wire format (32 bits, little endian, 0x00RRGGBB)."""
-        rect = Image.frombuffer("RGB", (width, height), data, "raw", "BGRX", 0, 1)
-        self.image.paste(rect, (x, y))
+        self.put(x, y, width, height, data, "BGRX")
+
+    def put(self, x: int, y: int, width: int, height: int, data: bytes, rawmode: str) -> None:
+        """Paste packed pixels of ``rawmode`` (``BGRX``, ``BGR`` or ``RGB``), row by row."""
+        self.image.paste(Image.frombuffer("RGB", (width, height), data, "raw", rawmode, 0, 1), (x, y))
+
+    def put_indexed(self, x: int, y: int, width: int, height: int, indices: bytes, bits: int,
+                    palette: list[tuple[int, int, int]]) -> None:
+        """Paste palette indices of ``bits`` bits each (1, 2, 4 or 8; rows padded to whole bytes)."""
+        rawmode = "P" if bits == 8 else f"P;{bits}"
+        rect = Image.frombuffer("P", (width, height), indices, "raw", rawmode, 0, 1)
+        flat = [channel for colour in palette for channel in colour]
+        rect.putpalette(flat + [0] * (768 - len(flat)))
+        self.image.paste(rect.convert("RGB"), (x, y))
+
+    def paste(self, image: Image.Image, x: int, y: int) -> None:
+        self.image.paste(image.convert("RGB"), (x, y))
+
+    def fill(self, x: int, y: int, width: int, height: int, rgb: tuple[int, int, int]) -> None:
+        self.image.paste(rgb, (x, y, x + width, y + height))
 
     def copy_rect(self, src_x: int, src_y: int, x: int, y: int, width: int, height: int) -> None:
         self.image.paste(self.image.crop((src_x, src_y, src_x + width, src_y + height)), (x, y))

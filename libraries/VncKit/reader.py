@@ -76,9 +76,24 @@ class Reader:
                 chunk = self.transport.recv(min(remaining, self.stall_timeout))
             except TimeoutError:
                 continue
-            if not chunk:
-                self.closed = True
-                raise self._closed(1, "the next server message")
-            self.buffer += chunk
-            self.bytes_in += len(chunk)
+            self._take(chunk)
         return True
+
+    def poll(self) -> bool:
+        """True when at least one byte is buffered or arrives at once; never waits (beyond a millisecond)."""
+        if self.buffer:
+            return True
+        try:
+            chunk = self.transport.recv(0.001)
+        except TimeoutError:
+            return False
+        self._take(chunk)
+        return True
+
+    def _take(self, chunk: bytes) -> None:
+        """Buffer what arrived; an empty read means the server closed the connection."""
+        if not chunk:
+            self.closed = True
+            raise self._closed(1, "the next server message")
+        self.buffer += chunk
+        self.bytes_in += len(chunk)

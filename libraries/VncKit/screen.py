@@ -10,7 +10,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kitcore.errors import WaitTimeout
 from VncKit.framebuffer import Region
@@ -41,26 +41,33 @@ class Change:
     elapsed: float
     updates: int
     finished: float
+    nbytes: int = 0  # the bytes of the updates up to and including the one that changed the pixels
+    encodings: list[str] = field(default_factory=list)  # the pixel encodings those updates used
 
 
 def wait_for_change(client: RfbClient, region: Region, timeout: float, baseline: bytes | None = None,
                     started: float | None = None, already_requested: bool = False) -> Change:
-    """Keep one incremental request outstanding until the region's pixels differ from ``baseline``."""
+    """Keep one incremental request outstanding until the region's pixels differ from ``baseline``.
+
+    ``already_requested`` says the caller has just sent a request itself (the client knows of
+    requests it sent; the flag is kept for callers that say so explicitly)."""
     baseline = client.framebuffer.rgb_bytes(region) if baseline is None else baseline
     start = time.monotonic() if started is None else started
     deadline = start + timeout
     updates = 0
-    outstanding = already_requested
+    nbytes = 0
+    encodings: dict[str, None] = {}
+    client.request_pending = client.request_pending or already_requested
     while True:
-        if not outstanding:
+        if not client.request_pending:
             client.request_update(True, region)
-            outstanding = True
         message = client.next_message(deadline)
         if isinstance(message, Update):
             updates += 1
-            outstanding = False
+            nbytes += message.nbytes
+            encodings.update(dict.fromkeys(message.encodings))
             if client.framebuffer.rgb_bytes(region) != baseline:
-                return Change(message.finished - start, updates, message.finished)
+                return Change(message.finished - start, updates, message.finished, nbytes, list(encodings))
         if message is None:
             raise WaitTimeout(f"Screen region {region} of {client.description} to change",
                               f"{updates} updates, none changing the region's pixels", updates + 1,
@@ -74,22 +81,29 @@ def catch_up(client: RfbClient, region: Region, quiet: float = 0.05, limit: floa
     changed since the last update). Cheaper than a full refresh on a slow link.
     """
     end = time.monotonic() + limit
-    client.request_update(True, region)
+    if not client.request_pending:
+        client.request_update(True, region)
     while time.monotonic() < end:
         message = client.next_message(min(end, time.monotonic() + quiet))
         if message is None:
             return
-        if isinstance(message, Update):
+        if isinstance(message, Update) and not client.request_pending:
             client.request_update(True, region)
 
 
 def input_latency(client: RfbClient, send_input: Callable[[], None], region: Region, timeout: float) -> float:
     """Seconds from sending input until an update shows changed pixels in ``region``."""
+    return input_change(client, send_input, region, timeout).elapsed
+
+
+def input_change(client: RfbClient, send_input: Callable[[], None], region: Region, timeout: float) -> Change:
+    """The change that answers input: seconds from sending it until an update shows changed pixels
+    in ``region``, with the bytes and encodings of the updates it took."""
     catch_up(client, region)
     baseline = client.framebuffer.rgb_bytes(region)
     start = time.monotonic()
     send_input()
-    return wait_for_change(client, region, timeout, baseline, start, already_requested=True).elapsed
+    return wait_for_change(client, region, timeout, baseline, start, already_requested=True)
 
 
 @dataclass
@@ -99,10 +113,15 @@ class StreamStats:
     nbytes: int
     max_gap: float
     gaps: list[float]
+    encodings: dict[str, int] = field(default_factory=dict)  # updates per pixel encoding used
 
     @property
     def bytes_per_second(self) -> float:
         return self.nbytes / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def bytes_per_update(self) -> float:
+        return self.nbytes / self.updates if self.updates else 0.0
 
 
 def stream(client: RfbClient, duration: float, incremental: bool = True, interval: float = 0.0,
@@ -121,13 +140,16 @@ def stream(client: RfbClient, duration: float, incremental: bool = True, interva
     updates = 0
     gaps: list[float] = []
     max_gap = 0.0
+    encodings: dict[str, int] = {}
     next_request = start
     outstanding = False
     while True:
         now = time.monotonic()
         if now >= end:
             break
-        if not outstanding and now >= next_request:
+        if incremental and client.request_pending:
+            outstanding = True  # the viewer keeps its own incremental request pending
+        elif not outstanding and now >= next_request:
             client.request_update(incremental, region)
             outstanding = True
             next_request = now + interval
@@ -136,6 +158,8 @@ def stream(client: RfbClient, duration: float, incremental: bool = True, interva
         if isinstance(message, Update):
             updates += 1
             outstanding = False
+            for name in message.encodings:
+                encodings[name] = encodings.get(name, 0) + 1
             gap = message.finished - last
             last = message.finished
             max_gap = max(max_gap, gap)
@@ -145,7 +169,8 @@ def stream(client: RfbClient, duration: float, incremental: bool = True, interva
     max_gap = max(max_gap, tail)
     if tail > gap_threshold:
         gaps.append(tail)
-    return StreamStats(time.monotonic() - start, updates, client.reader.bytes_in - bytes_before, max_gap, gaps)
+    return StreamStats(time.monotonic() - start, updates, client.reader.bytes_in - bytes_before, max_gap, gaps,
+                       encodings)
 
 
 def summary(samples: list[float]) -> dict[str, float]:

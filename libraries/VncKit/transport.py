@@ -1,13 +1,16 @@
 """Byte transports for RFB: plain TCP, and WebSocket binary frames (as noVNC uses).
 
 A transport only moves bytes. ``recv(timeout)`` returns whatever arrived (at least one byte),
-``b""`` when the peer closed, and raises :class:`TimeoutError` when nothing came in time. Frame
+``b""`` when the peer closed, and raises :class:`TimeoutError` when nothing came in time. One
+thread may receive while another sends: the socket's own timeout (the connection's) is set once,
+and a receive waits for data with ``select``, so neither changes a timeout under the other. Frame
 boundaries of the WebSocket are not RFB message boundaries: the reader above glues them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -43,6 +46,7 @@ class Target:
     token_header: str | None = None
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     verify_tls: bool = True
+    subprotocol: str | None = "binary"  # offered on the WebSocket upgrade; None offers none
 
     @property
     def display(self) -> str:
@@ -104,9 +108,10 @@ class TcpTransport:
             raise VncRefused(f"Cannot connect to VNC server at {target.display}", str(error),
                              "check the host name and port") from None
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.settimeout(timeout)
 
     def recv(self, timeout: float) -> bytes:
-        self.sock.settimeout(max(timeout, 0.001))
+        wait_readable(self.sock, timeout)
         try:
             return self.sock.recv(RECV_SIZE)
         except TimeoutError:
@@ -115,7 +120,6 @@ class TcpTransport:
             return b""
 
     def send(self, data: bytes, timeout: float) -> None:
-        self.sock.settimeout(max(timeout, 0.001))
         try:
             self.sock.sendall(data)
         except TimeoutError:
@@ -131,15 +135,20 @@ class TcpTransport:
 
 
 class WebSocketTransport:
-    """RFB over WebSocket binary frames, subprotocol ``binary`` (noVNC's way)."""
+    """RFB over WebSocket binary frames, subprotocol ``binary`` (noVNC's way).
+
+    The subprotocol is offered in the upgrade's own header and the answer is checked here, as a
+    browser checks it (WHATWG WebSocket: a server that chooses none of the offered subprotocols,
+    or one that was not offered, fails the connection)."""
 
     def __init__(self, target: Target, timeout: float) -> None:
         self.description = f"WebSocket {target.display}"
         sslopt = {} if target.verify_tls else {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
+        offer = [f"Sec-WebSocket-Protocol: {target.subprotocol}"] if target.subprotocol else []
         try:
             self.ws = websocket.create_connection(
-                target.ws_url(), timeout=timeout, subprotocols=["binary"], header=target.ws_headers(),
-                sslopt=sslopt, enable_multithread=False, skip_utf8_validation=True,
+                target.ws_url(), timeout=timeout, header=target.ws_headers() + offer,
+                sslopt=sslopt, enable_multithread=True, skip_utf8_validation=True,
             )
         except websocket.WebSocketBadStatusException as error:
             raise VncRefused(f"The WebSocket upgrade to {target.display} was rejected",
@@ -158,22 +167,16 @@ class WebSocketTransport:
             raise VncRefused(f"TLS failed with {target.display}", str(error),
                              "use verify_tls=False for a self-signed test certificate") from None
         except (OSError, websocket.WebSocketException) as error:
-            if subprotocol_refused(target.ws_url(), target.ws_headers(), sslopt, timeout):
-                raise NotRfb(f"The VNC WebSocket at {target.display} chose no subprotocol",
-                             "it was offered 'binary' (as noVNC offers it) and answered without "
-                             "Sec-WebSocket-Protocol: browsers drop such a connection",
-                             "make the server answer the subprotocol 'binary' it was offered") from None
             raise VncRefused(f"Cannot open the VNC WebSocket at {target.display}", str(error),
                              "check the URL; it must be ws:// or wss:// and speak WebSocket") from None
-        protocol = self.ws.getsubprotocol()
-        if protocol not in (None, "binary"):
+        chosen = (self.ws.getheaders() or {}).get("sec-websocket-protocol")
+        problem = subprotocol_problem(target.subprotocol, chosen.strip() if chosen else None)
+        if problem:
             self.ws.close(timeout=1)
-            raise NotRfb(f"The WebSocket at {target.display} chose subprotocol '{protocol}'",
-                         "VncKit speaks only 'binary' (raw RFB bytes in binary frames)",
-                         "point the URL at a noVNC-compatible endpoint")
+            raise NotRfb(f"The VNC WebSocket at {target.display} {problem[0]}", problem[1], problem[2])
 
     def recv(self, timeout: float) -> bytes:
-        self.ws.settimeout(max(timeout, 0.001))
+        wait_readable(self.ws.sock, timeout)
         while True:
             try:
                 opcode, data = self.ws.recv_data(control_frame=True)
@@ -197,7 +200,6 @@ class WebSocketTransport:
             # ping/pong are answered by websocket-client itself
 
     def send(self, data: bytes, timeout: float) -> None:
-        self.ws.settimeout(max(timeout, 0.001))
         try:
             self.ws.send_bytes(data)
         except websocket.WebSocketTimeoutException:
@@ -211,16 +213,36 @@ class WebSocketTransport:
             self.ws.close(timeout=1)
 
 
-def subprotocol_refused(url: str, headers: list[str], sslopt: dict, timeout: float) -> bool:
-    """True when a WebSocket upgrade that offered ``binary`` failed only because the server chose no
-    subprotocol: the same upgrade without the offer succeeds (that connection is closed at once)."""
+def wait_readable(sock: socket.socket | None, timeout: float) -> None:
+    """Return once ``sock`` has data (or was closed); raise :class:`TimeoutError` after ``timeout``."""
+    if sock is None or sock.fileno() < 0:
+        return  # closed: the receive that follows reports it
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return
     try:
-        probe = websocket.create_connection(url, timeout=timeout, header=headers, sslopt=sslopt)
-    except (OSError, websocket.WebSocketException):
-        return False
-    with contextlib.suppress(Exception):
-        probe.close(timeout=1)
-    return True
+        ready, _, _ = select.select([sock], [], [], max(timeout, 0.0))
+    except (OSError, ValueError):
+        return
+    if not ready:
+        raise TimeoutError
+
+
+def subprotocol_problem(offered: str | None, chosen: str | None) -> tuple[str, str, str] | None:
+    """What is wrong with the subprotocol a server chose (what, why, fix), or None when it is right."""
+    if chosen == offered or (offered and chosen and chosen.lower() == offered.lower()):
+        return None
+    if chosen is None:
+        return ("chose no subprotocol",
+                f"it was offered '{offered}' (as noVNC offers it) and answered without "
+                "Sec-WebSocket-Protocol: browsers drop such a connection",
+                f"make the server answer the subprotocol '{offered}' it was offered")
+    if offered is None:
+        return (f"chose subprotocol '{chosen}' although none was offered",
+                "a server may only choose a subprotocol the client offered: browsers drop such a connection",
+                "make the server answer without Sec-WebSocket-Protocol when none is offered")
+    return (f"chose subprotocol '{chosen}', which was not offered",
+            f"it was offered only '{offered}' (raw RFB bytes in binary frames); browsers drop such a connection",
+            f"make the server answer the subprotocol '{offered}' it was offered")
 
 
 def open_transport(target: Target, timeout: float) -> Transport:

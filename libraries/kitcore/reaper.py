@@ -36,6 +36,7 @@ from kitcore.processes import OWNER_MARK, descendants, kill_survivors, mounts_un
 
 GROUP_GRACE = 3.0  # seconds a process group gets between SIGTERM and SIGKILL
 BUILT_IN = ("group", "path")
+REMOVE_TRIES = 5  # removals of a temp directory before the watcher reports it as left
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {"fd": None, "owner": 0, "watcher": None}
@@ -186,8 +187,13 @@ def _remove_path(item: dict[str, Any]) -> list[str]:
     mounted = mounts_under(path)
     if mounted:
         raise RuntimeError(f"{path} is not removed: file systems are still mounted under it ({', '.join(mounted)})")
-    shutil.rmtree(path, ignore_errors=True)
-    return [f"temp dir {path}"] if not path.exists() else []
+    for _ in range(REMOVE_TRIES):  # a process dying in it may still write a file while the tree is removed
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            return [f"temp dir {path}"]
+        time.sleep(0.1)
+    left = sorted(entry.name for entry in path.iterdir())[:5] if path.is_dir() else []
+    raise RuntimeError(f"{path} is not removed: entries keep appearing in it ({', '.join(left)})")
 
 
 def _remove_other(item: dict[str, Any]) -> list[str]:

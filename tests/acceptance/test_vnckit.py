@@ -166,7 +166,8 @@ def test_websocket_frames_split_anywhere_give_the_same_pixels(
     vnc.connect_to_vnc(auth_desktop.address, password=PASSWORD, alias="tcp")
     vnc.type_text_on_desktop("websocket")
     vnc.wait_until_screen_changes(timeout="5s")
-    vnc.connect_to_vnc(choppy_bridge.url, password=Secret(PASSWORD), token=Secret(TOKEN), alias="ws")
+    vnc.connect_to_vnc(choppy_bridge.url, password=Secret(PASSWORD), token=Secret(TOKEN), alias="ws",
+                       encodings="Raw")
     assert vnc.get_rfb_protocol_version("==", "3.8") == "3.8"
     vnc.request_full_update(alias="tcp")
     vnc.request_full_update(alias="ws")
@@ -179,7 +180,8 @@ def test_websocket_frames_split_anywhere_give_the_same_pixels(
 
 def test_websocket_token_in_header_and_several_messages_per_frame(vnc: VncKit, auth_desktop: Desktop) -> None:
     with WsBridge(auth_desktop.server.port, token=TOKEN, coalesce=0.03) as bridge:
-        vnc.connect_to_vnc(bridge.url, password=PASSWORD, token=TOKEN, token_header="Authorization", alias="ws")
+        vnc.connect_to_vnc(bridge.url, password=PASSWORD, token=TOKEN, token_header="Authorization", alias="ws",
+                           encodings="Raw")
         vnc.connect_to_vnc(auth_desktop.address, password=PASSWORD, alias="tcp")
         ws = vnc.client("ws")
         for corner in (0, 8, 16):
@@ -301,7 +303,7 @@ def test_input_latency_fails_when_nothing_changes(vnc: VncKit, desktop: Desktop)
 
 
 def test_stream_throughput_counts_the_bytes_of_updates(vnc: VncKit, desktop: Desktop) -> None:
-    vnc.connect_to_vnc(desktop.address)
+    vnc.connect_to_vnc(desktop.address, encodings="Raw")
     full = vnc.measure_stream_throughput(window="1s", incremental=False)
     assert full > 1_000_000, "back-to-back Raw frames of 307 kB over loopback"
     typist = RfbClient(parse_target(desktop.address), timeout=5).connect()

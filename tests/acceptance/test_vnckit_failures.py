@@ -231,9 +231,9 @@ def test_unknown_message_type_is_a_protocol_error(vnc: VncKit, serve: Callable) 
 
 
 def test_undeclared_encoding_is_a_protocol_error(vnc: VncKit, serve: Callable) -> None:
-    server = serve(scripted(handshake, 10, b"\x00\x00" + struct.pack(">H", 1) + struct.pack(">HHHHi", 0, 0, 4, 2, 7)))
+    server = serve(scripted(handshake, 10, b"\x00\x00" + struct.pack(">H", 1) + struct.pack(">HHHHi", 0, 0, 4, 2, 2)))
     assert_connect_fails(vnc, server.address, VncProtocolError,
-                         "used encoding 7.*asked only for Raw, CopyRect and DesktopSize")
+                         "used encoding RRE \\(2\\).*asked only for CopyRect, Tight, ZRLE, Hextile, Raw")
 
 
 # -- message boundaries ---------------------------------------------------------------------------

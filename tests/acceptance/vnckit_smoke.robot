@@ -37,6 +37,22 @@ Typing Over WebSocket Changes The Screen
     ${latency: float} =    Measure Input Latency    key=r    samples=3
     Should Be True    ${latency} < 2
 
+Every Encoding Shows The Same Desktop
+    [Documentation]    The desktop decoded with Raw and with Hextile, ZRLE and lossless Tight is the
+    ...    same pixel for pixel; with JPEG (as a browser asks) it stays within the error bound.
+    [Tags]    encodings
+    Connect To VNC    ${VNC_ADDRESS}    password=${VNC_PASSWORD}    encodings=Raw    alias=raw
+    Connect To VNC    ${VNC_ADDRESS}    password=${VNC_PASSWORD}    encodings=Hextile    alias=hextile
+    Connect To VNC    ${VNC_ADDRESS}    password=${VNC_PASSWORD}    encodings=ZRLE    alias=zrle
+    Connect To VNC    ${VNC_ADDRESS}    password=${VNC_PASSWORD}    encodings=Tight    jpeg_quality=${NONE}
+    ...    alias=tight
+    Connect To VNC    ${VNC_ADDRESS}    password=${VNC_PASSWORD}    alias=browser
+    Screens Should Match    raw    hextile
+    Screens Should Match    raw    zrle
+    Screens Should Match    raw    tight
+    Screens Should Match    raw    browser    max_mean_error=3    max_error=48    outliers=0.01
+    Get Used Encodings    contains    Tight    alias=browser
+
 A Wrong Password Is Refused With The Server's Reason
     [Documentation]    A wrong password fails the connection with the server's own words.
     [Tags]    negative

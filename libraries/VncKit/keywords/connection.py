@@ -6,6 +6,7 @@ from robot.api import logger
 from robot.api.deco import keyword
 
 from kitcore import SecretLike, reveal
+from VncKit.encodings import choose_encodings
 from VncKit.keywords.base import KeywordGroup
 from VncKit.rfb import RfbClient, security_name
 from VncKit.screen import refresh
@@ -27,6 +28,10 @@ class ConnectionKeywords(KeywordGroup):
         rfb_version: str = "3.8",
         verify_tls: bool = True,
         first_frame: bool = True,
+        encodings: str | None = None,
+        jpeg_quality: str | None = "library default",
+        compress_level: str | None = "library default",
+        subprotocol: str | None = "binary",
     ) -> str:
         """Open an RFB connection, run the whole handshake and (by default) fetch the first full frame.
 
@@ -39,18 +44,35 @@ class ConnectionKeywords(KeywordGroup):
         ``Bearer <token>``). ``rfb_version`` is the highest version to speak (3.8, 3.7 or 3.3).
         ``verify_tls=False`` accepts a self-signed certificate for ``wss://``.
 
+        ``encodings`` lists the pixel encodings to ask for, most wanted first (default: the
+        library's, which is what a browser asks for: ``CopyRect,Tight,ZRLE,Hextile,Raw``).
+        ``jpeg_quality`` (0-9) lets Tight send lossy JPEG rectangles; ``${NONE}`` keeps Tight
+        lossless. ``compress_level`` (0-9) is the zlib effort asked of Tight and ZRLE servers.
+        ``subprotocol`` is the WebSocket subprotocol offered (``binary``, as noVNC); the server
+        must choose it, as browsers require. ``subprotocol=${NONE}`` offers none, and then the
+        server must choose none.
+
         Returns the alias (or the connection's index when none is given).
 
         Example:
         | Connect To VNC | 127.0.0.1:5901 | password=${VNC_PASSWORD} | alias=desk |
         | Connect To VNC | ws://127.0.0.1:8080/api/v1/vnc/${id} | token=${TOKEN} | timeout=5s |
+        | Connect To VNC | 127.0.0.1:5901 | encodings=ZRLE | alias=zrle |
+        | Connect To VNC | 127.0.0.1:5901 | encodings=Tight | jpeg_quality=${NONE} |
         """
         target = parse_target(address, port)
         target.token = reveal(token)
         target.token_header = token_header
         target.verify_tls = verify_tls
+        target.subprotocol = subprotocol or None
         seconds = self.seconds(timeout)
-        client = RfbClient(target, reveal(password), seconds, shared, rfb_version).connect()
+        library = self.library
+        asked = choose_encodings(
+            encodings or library.encodings,
+            library.jpeg_quality if jpeg_quality == "library default" else jpeg_quality,
+            library.compress_level if compress_level == "library default" else compress_level,
+        )
+        client = RfbClient(target, reveal(password), seconds, shared, rfb_version, asked).connect()
         try:
             if first_frame:
                 refresh(client)
@@ -65,7 +87,7 @@ class ConnectionKeywords(KeywordGroup):
         logger.info(
             f"Connected to {target.display}: RFB {client.version} (server offers {client.server_version}), "
             f"security {security_name(client.security)}, {client.width}x{client.height} '{client.name}', "
-            f"handshake {client.timings.handshake * 1000:.1f} ms"
+            f"handshake {client.timings.handshake * 1000:.1f} ms; asked for {', '.join(client.encoding_names)}"
         )
         return alias or str(index)
 

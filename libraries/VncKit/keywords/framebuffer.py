@@ -10,10 +10,14 @@ from robot.api.deco import keyword
 
 from kitcore import Check, Wait, getter
 from kitcore.logging import log_png
+from VncKit.compare import check_same_screen
+from VncKit.encodings import NAMES, PIXEL_ENCODINGS
 from VncKit.framebuffer import colour_hex, parse_colour
 from VncKit.keywords.base import KeywordGroup
 from VncKit.rfb import Update
 from VncKit.screen import refresh, wait_for_change
+
+PIXEL_NAMES = {NAMES[code] for code in PIXEL_ENCODINGS.values()}
 
 
 class FramebufferKeywords(KeywordGroup):
@@ -103,6 +107,52 @@ class FramebufferKeywords(KeywordGroup):
         change = wait_for_change(client, area, self.seconds(timeout, 10.0))
         logger.info(f"Region {area} changed after {change.elapsed * 1000:.1f} ms ({change.updates} updates)")
         return change.elapsed
+
+    @keyword("Get Used Encodings", tags=["framebuffer", "getter"])
+    @getter
+    def get_used_encodings(self, *, check: Check, alias: str | None = None) -> list[str]:
+        """The pixel encodings the server has used on this connection so far (``Tight``, ``ZRLE``...).
+
+        What the connection asked for and how the rectangles were coded (``Tight jpeg``,
+        ``ZRLE palette-rle``, ``Hextile subrects``...) are logged with their counts.
+
+        Example:
+        | Request Full Update |
+        | Get Used Encodings | contains | Tight |
+        """
+        client = self.client(alias)
+        logger.info(f"Asked for {', '.join(client.encoding_names)}; rectangles by encoding: "
+                    f"{dict(client.rects_by_encoding)}; coded as: {dict(client.decoded)}")
+        return check(lambda: [name for name, _ in client.rects_by_encoding.most_common()
+                              if name in PIXEL_NAMES], "Encodings used by the server")
+
+    @keyword("Screens Should Match", tags=["framebuffer", "assertion"])
+    def screens_should_match(self, alias: str, other: str, max_mean_error: float = 0.0, max_error: int = 0,
+                             outliers: float = 0.0, region: str | None = None) -> None:
+        """Fetch the whole screen (or ``region``) on two connections and fail unless they show the same pixels.
+
+        Two connections to one desktop with different ``encodings=`` must decode it alike: equal
+        pixel for pixel by default. For a lossy encoding (Tight with ``jpeg_quality``) allow a mean
+        channel error ``max_mean_error`` and a share ``outliers`` (0-1) of the pixels off by more
+        than ``max_error`` in a channel. The screen must stay still meanwhile.
+
+        Example:
+        | Connect To VNC | ${address} | encodings=Raw | alias=raw |
+        | Connect To VNC | ${address} | encodings=ZRLE | alias=zrle |
+        | Screens Should Match | raw | zrle |
+        | Connect To VNC | ${address} | encodings=Tight | jpeg_quality=6 | alias=jpeg |
+        | Screens Should Match | raw | jpeg | max_mean_error=3 | max_error=48 | outliers=0.01 |
+        """
+        first, second = self.client(alias), self.client(other)
+        area = self.region(first, region)
+        self.region(second, str(area))
+        refresh(first, area)
+        refresh(second, area)
+        found = check_same_screen(
+            first.framebuffer.image.crop(area.box), second.framebuffer.image.crop(area.box),
+            f"The screen of '{other}' ({', '.join(second.encoding_names)}) compared with '{alias}'",
+            float(max_mean_error), int(max_error), float(outliers))
+        logger.info(f"Screens of '{alias}' and '{other}' in {area}: {found}")
 
     @keyword("Get Region Color", tags=["framebuffer", "getter"])
     @getter

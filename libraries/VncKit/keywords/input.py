@@ -35,6 +35,7 @@ class InputKeywords(KeywordGroup):
         | Press Key On Desktop | Control_L+Alt_L+Delete |
         """
         client = self.client(alias)
+        client.drain()  # apply what arrived: the next update request is pending, as in a browser
         codes = key_combo(key)
         for code in codes:
             client.key(code, True)
@@ -50,6 +51,7 @@ class InputKeywords(KeywordGroup):
         | Type Text On Desktop | hello world |
         """
         client = self.client(alias)
+        client.drain()  # apply what arrived: the next update request is pending, as in a browser
         for char in text:
             code = char_keysym(char)
             client.key(code, True)
@@ -64,6 +66,7 @@ class InputKeywords(KeywordGroup):
         | Move Pointer | 100 | 50 |
         """
         client = self.client(alias)
+        client.drain()  # apply what arrived: the next update request is pending, as in a browser
         self._check_inside(client.width, client.height, x, y)
         client.pointer(x, y, 0)
 
@@ -76,6 +79,7 @@ class InputKeywords(KeywordGroup):
         | Click On Desktop | 200 | 150 | button=right |
         """
         client = self.client(alias)
+        client.drain()  # apply what arrived: the next update request is pending, as in a browser
         self._check_inside(client.width, client.height, x, y)
         mask = button_mask(button)
         client.pointer(x, y, 0)

@@ -11,7 +11,8 @@ from kitcore.logging import log_table
 from VncKit.errors import VncError
 from VncKit.keysyms import key_combo
 from VncKit.keywords.base import KeywordGroup
-from VncKit.screen import input_latency, refresh, stream, summary
+from VncKit.rfb import RfbClient
+from VncKit.screen import input_change, refresh, stream, summary
 
 
 def log_samples(title: str, samples: list[float]) -> dict[str, float]:
@@ -22,6 +23,15 @@ def log_samples(title: str, samples: list[float]) -> dict[str, float]:
     logger.info(f"{title}: median {stats['median'] * 1000:.2f} ms, p95 {stats['p95'] * 1000:.2f} ms, "
                 f"min {stats['min'] * 1000:.2f} ms, max {stats['max'] * 1000:.2f} ms (n={stats['n']})")
     return stats
+
+
+def encodings_asked(client: RfbClient) -> str:
+    """What a figure was measured with: ``asked for Tight (CopyRect, Tight, ZRLE, ...)``."""
+    return f"asked for {client.preferred_encoding} ({', '.join(client.encoding_names)})"
+
+
+def encodings_used(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} x{count}" for name, count in counts.items()) or "no pixel encoding"
 
 
 def check_samples(samples: int) -> int:
@@ -36,7 +46,8 @@ class MeasurementKeywords(KeywordGroup):
         """Seconds to open a new connection to the current connection's server and finish the handshake.
 
         Covers TCP (or WebSocket upgrade), version, security (and authentication) and ServerInit.
-        Each sample uses a new connection, closed at once. Returns the median of ``samples``.
+        Each sample uses a new connection (asking for the same encodings), closed at once. Returns
+        the median of ``samples``; the log names the encodings asked for.
 
         Example:
         | ${seconds} = | Measure Connect Latency | samples=10 |
@@ -48,20 +59,23 @@ class MeasurementKeywords(KeywordGroup):
             probe = client.reopen().connect()
             probe.close()
             values.append(probe.timings.handshake)
-        return log_samples(f"Connect latency to {client.description}", values)["median"]
+        return log_samples(f"Connect latency to {client.description}, {encodings_asked(client)}",
+                           values)["median"]
 
     @keyword("Measure Time To First Frame", tags=["measurement"])
     def measure_time_to_first_frame(self, samples: int = 1, alias: str | None = None) -> float:
         """Seconds from opening a new connection until the first full framebuffer has arrived.
 
         Each sample: connect, handshake, ask for the whole screen, wait for every pixel, close.
-        Returns the median of ``samples``.
+        Returns the median of ``samples``; the log gives the encodings the frame came in and its bytes.
 
         Example:
         | ${seconds} = | Measure Time To First Frame |
         """
         client = self.client(alias)
         values = []
+        sizes = []
+        used: dict[str, int] = {}
         for _ in range(check_samples(samples)):
             probe = client.reopen().connect()
             try:
@@ -69,7 +83,13 @@ class MeasurementKeywords(KeywordGroup):
             finally:
                 probe.close()
             values.append(update.finished - probe.timings.started)
-        return log_samples(f"Time to first frame from {client.description}", values)["median"]
+            sizes.append(update.nbytes)
+            for name in update.encodings:
+                used[name] = used.get(name, 0) + 1
+        logger.info(f"First frame of {client.width}x{client.height}: {min(sizes)}-{max(sizes)} bytes in "
+                    f"{encodings_used(used)}")
+        return log_samples(f"Time to first frame from {client.description}, {encodings_asked(client)}",
+                           values)["median"]
 
     @keyword("Measure Input Latency", tags=["measurement"])
     def measure_input_latency(self, key: str = "a", samples: int = 1, region: str | None = None,
@@ -79,7 +99,8 @@ class MeasurementKeywords(KeywordGroup):
         Needs a desktop that visibly reacts to the key (a text field, a terminal...). Each sample
         first brings the framebuffer up to date, then keeps an incremental request outstanding,
         presses and releases ``key`` and times the first update that changes the pixels.
-        Returns the median of ``samples``.
+        Returns the median of ``samples``; the log gives the encodings and the bytes per update
+        of the answering updates.
 
         Example:
         | ${seconds} = | Measure Input Latency | key=a | samples=10 |
@@ -95,8 +116,16 @@ class MeasurementKeywords(KeywordGroup):
             for code in reversed(codes):
                 client.key(code, False)
 
-        values = [input_latency(client, press, area, budget) for _ in range(check_samples(samples))]
-        return log_samples(f"Input latency ({key}) on {client.description}", values)["median"]
+        changes = [input_change(client, press, area, budget) for _ in range(check_samples(samples))]
+        used: dict[str, int] = {}
+        for change in changes:
+            for name in change.encodings:
+                used[name] = used.get(name, 0) + 1
+        updates = sum(change.updates for change in changes)
+        logger.info(f"Input answered by {updates} updates, {sum(c.nbytes for c in changes) / updates:.0f} bytes per "
+                    f"update, in {encodings_used(used)}")
+        return log_samples(f"Input latency ({key}) on {client.description}, {encodings_asked(client)}",
+                           [change.elapsed for change in changes])["median"]
 
     @keyword("Measure Stream Throughput", tags=["measurement"])
     def measure_stream_throughput(self, window: str = "3s", incremental: bool = True,
@@ -114,7 +143,8 @@ class MeasurementKeywords(KeywordGroup):
         stats = stream(client, self.seconds(window, 3.0), incremental=bool(incremental))
         logger.info(f"Stream from {client.description}: {stats.nbytes} bytes in {stats.seconds:.2f} s = "
                     f"{stats.bytes_per_second / 1e6:.3f} MB/s ({stats.updates} updates, "
-                    f"{'incremental' if incremental else 'full'} requests)")
+                    f"{stats.bytes_per_update:.0f} bytes per update, {'incremental' if incremental else 'full'} "
+                    f"requests; {encodings_asked(client)}; used {encodings_used(stats.encodings)})")
         return stats.bytes_per_second
 
     @keyword("Check Stream Stability", tags=["measurement"])
