@@ -31,9 +31,8 @@ for entry in (str(ROOT), str(ROOT / "libraries")):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-from environments.local import reaper  # noqa: E402
-from environments.local.procs import ManagedProcess, stop_like_ctrl_c, wait_for  # noqa: E402
-from environments.local.vnc_server import VncServer  # noqa: E402
+from benchmarks.keyboard_desktop import keyboard_desktop  # noqa: E402
+from environments.local.procs import stop_like_ctrl_c  # noqa: E402
 from VncKit.encodings import choose_encodings  # noqa: E402
 from VncKit.framebuffer import Region  # noqa: E402
 from VncKit.rfb import RfbClient  # noqa: E402
@@ -176,23 +175,11 @@ def main() -> int:
         parser.error(f"unknown path {', '.join(unknown)}; known: {', '.join(PATHS)}")
     stop_like_ctrl_c()
     rows: list[Row] = []
-    with reaper.temp_dir("kit-vnc-enc-bench-") as workdir:
-        server = VncServer(workdir, password=PASSWORD, geometry=args.geometry, name="bench")
-        log = workdir / "keyboard.log"
-        app = ManagedProcess("keyboard", [sys.executable, str(ROOT / "environments/local/session/keyboard_display.py")],
-                             log)
-        try:
-            server.start()
-            app.env = {"DISPLAY": f":{server.display}"}
-            app.start()
-            wait_for(lambda: "ready" in log.read_text(), 15, "keyboard display did not start", log, app.popen)
-            address = f"127.0.0.1:{server.port}"
-            for name in paths:
-                for label, encodings, quality in ENCODINGS if name != "browser" else ENCODINGS[:1]:
-                    rows.append(PATHS[name](address, label, encodings, quality, args.samples))
-        finally:
-            app.stop()
-            server.stop()
+    with keyboard_desktop(PASSWORD, args.geometry) as server:
+        address = f"127.0.0.1:{server.port}"
+        for name in paths:
+            for label, encodings, quality in ENCODINGS if name != "browser" else ENCODINGS[:1]:
+                rows.append(PATHS[name](address, label, encodings, quality, args.samples))
     print_table(rows, args.geometry, args.samples)
     return 0
 

@@ -22,9 +22,8 @@ for entry in (str(ROOT), str(ROOT / "libraries")):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-from environments.local import reaper  # noqa: E402
-from environments.local.procs import ManagedProcess, stop_like_ctrl_c, wait_for  # noqa: E402
-from environments.local.vnc_server import VncServer  # noqa: E402
+from benchmarks.keyboard_desktop import keyboard_desktop  # noqa: E402
+from environments.local.procs import stop_like_ctrl_c  # noqa: E402
 from tests.support.ws_bridge import WsBridge  # noqa: E402
 from VncKit.framebuffer import Region  # noqa: E402
 from VncKit.rfb import RfbClient  # noqa: E402
@@ -61,24 +60,11 @@ def main() -> int:
     parser.add_argument("--geometry", default="800x600")
     args = parser.parse_args()
     stop_like_ctrl_c()
-    with reaper.temp_dir("kit-vnc-bench-") as workdir:
-        server = VncServer(workdir, password=PASSWORD, geometry=args.geometry, name="bench")
-        log = workdir / "keyboard.log"
-        app = ManagedProcess("keyboard", [sys.executable, str(ROOT / "environments/local/session/keyboard_display.py")],
-                             log)
-        try:
-            server.start()
-            app.env = {"DISPLAY": f":{server.display}"}
-            app.start()
-            wait_for(lambda: "ready" in log.read_text(), 15, "keyboard display did not start", log, app.popen)
-            with WsBridge(server.port) as bridge:
-                results = {
-                    "TCP": measure(f"127.0.0.1:{server.port}", args.samples),
-                    "WebSocket": measure(bridge.url, args.samples),
-                }
-        finally:
-            app.stop()
-            server.stop()
+    with keyboard_desktop(PASSWORD, args.geometry) as server, WsBridge(server.port) as bridge:
+        results = {
+            "TCP": measure(f"127.0.0.1:{server.port}", args.samples),
+            "WebSocket": measure(bridge.url, args.samples),
+        }
     print(f"VncKit latency against TigerVNC {args.geometry}, VNC authentication, n={args.samples} per row "
           f"({time.strftime('%Y-%m-%d %H:%M')})")
     print(f"{'transport':<10} {'measure':<12} {'median ms':>10} {'p95 ms':>9} {'min ms':>8} {'max ms':>8}")
