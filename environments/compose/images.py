@@ -57,7 +57,7 @@ PLATFORM_DOCKERFILE = f"""\
 FROM {{base}}
 COPY site-packages /opt/kit/site-packages
 COPY app /opt/kit/app
-ENV PYTHONPATH=/opt/kit/app:/opt/kit/site-packages PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+ENV PYTHONPATH=/opt/kit/app:/opt/kit/app/libraries:/opt/kit/site-packages PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /opt/kit/app
 LABEL {IMAGE_LABEL}=platform
 CMD ["python3", "-m", "environments.local.platform.api", "--help"]
@@ -142,11 +142,13 @@ def _top_levels(dist: str) -> set[str]:
 
 
 def _code_files() -> list[Path]:
-    """The stack's code: environments/local (the reference stack and its backends) and the package marker."""
+    """The stack's code: environments/local (the reference stack and its backends), the package marker,
+    and kitcore (the base the stack's process helpers come from: libraries/ is on the image's path)."""
     files = [REPO / "environments" / "__init__.py"]
-    for path in sorted((REPO / "environments" / "local").rglob("*")):
-        if path.is_file() and path.suffix in CODE_SUFFIXES and "__pycache__" not in path.parts:
-            files.append(path)
+    for folder in (REPO / "environments" / "local", REPO / "libraries" / "kitcore"):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix in CODE_SUFFIXES and "__pycache__" not in path.parts:
+                files.append(path)
     return files
 
 

@@ -14,14 +14,42 @@ Every library uses the same pieces so that they behave alike:
 - :mod:`kitcore.logging`     -- compact HTML tables and images in log.html
 """
 
-from kitcore.assertions import AssertionOperator, assert_value, get_and_assert
-from kitcore.cleanup import CleanupListener
-from kitcore.connections import Connections
-from kitcore.credentials import SecretLike, new_password, reveal
-from kitcore.errors import KitError, TargetRefused, WaitTimeout
-from kitcore.getters import ASSERTIONS_DOC, Check, document_getters, getter
-from kitcore.guard import TargetGuard
-from kitcore.waits import Wait, to_seconds
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kitcore.assertions import AssertionOperator, assert_value, get_and_assert
+    from kitcore.cleanup import CleanupListener
+    from kitcore.connections import Connections
+    from kitcore.credentials import SecretLike, new_password, reveal
+    from kitcore.errors import KitError, TargetRefused, WaitTimeout
+    from kitcore.getters import ASSERTIONS_DOC, Check, document_getters, getter
+    from kitcore.guard import TargetGuard
+    from kitcore.waits import Wait, to_seconds
+
+# Each name from the module that defines it, loaded when first used: a program that needs only a
+# light part (kitcore.processes, kitcore.reaper) does not load Robot Framework with the rest.
+_HOMES = {
+    "kitcore.assertions": ("AssertionOperator", "assert_value", "get_and_assert"),
+    "kitcore.cleanup": ("CleanupListener",),
+    "kitcore.connections": ("Connections",),
+    "kitcore.credentials": ("SecretLike", "new_password", "reveal"),
+    "kitcore.errors": ("KitError", "TargetRefused", "WaitTimeout"),
+    "kitcore.getters": ("ASSERTIONS_DOC", "Check", "document_getters", "getter"),
+    "kitcore.guard": ("TargetGuard",),
+    "kitcore.waits": ("Wait", "to_seconds"),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kitcore' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ASSERTIONS_DOC",

@@ -55,6 +55,26 @@ def kill_survivors(family: list[tuple[int, str]]) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
+def kill_mentioning(path: Path) -> list[int]:
+    """SIGKILL every process whose command line names ``path`` or a file below it (a helper a program
+    started in a session of its own, e.g. Chromium's crash handler with its database in the profile);
+    returns their pids."""
+    needle = str(path).encode()
+    killed = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                if needle not in handle.read():
+                    continue
+            os.kill(int(entry), signal.SIGKILL)
+            killed.append(int(entry))
+        except (OSError, ProcessLookupError):
+            continue
+    return killed
+
+
 def mounts_under(*roots: Path) -> list[str]:
     """Mount points at or below ``roots``, deepest first (dockerd bind-mounts its data root on itself)."""
     tops = [str(r).rstrip("/") for r in roots]
@@ -67,4 +87,5 @@ def mounts_under(*roots: Path) -> list[str]:
     return sorted(set(points), key=len, reverse=True)
 
 
-__all__ = ["OWNER_MARK", "descendants", "kill_survivors", "mounts_under", "start_time", "stat_fields"]
+__all__ = ["OWNER_MARK", "descendants", "kill_mentioning", "kill_survivors", "mounts_under", "start_time",
+           "stat_fields"]

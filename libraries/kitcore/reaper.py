@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kitcore.processes import OWNER_MARK, descendants, kill_survivors, mounts_under, start_time
+from kitcore.processes import OWNER_MARK, descendants, kill_mentioning, kill_survivors, mounts_under, start_time
 
 GROUP_GRACE = 3.0  # seconds a process group gets between SIGTERM and SIGKILL
 BUILT_IN = ("group", "path")
@@ -187,6 +187,7 @@ def _remove_path(item: dict[str, Any]) -> list[str]:
     mounted = mounts_under(path)
     if mounted:
         raise RuntimeError(f"{path} is not removed: file systems are still mounted under it ({', '.join(mounted)})")
+    kill_mentioning(path)  # what still works in it from a session of its own (no group of the owner's holds it)
     for _ in range(REMOVE_TRIES):  # a process dying in it may still write a file while the tree is removed
         shutil.rmtree(path, ignore_errors=True)
         if not path.exists():

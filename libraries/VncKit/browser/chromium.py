@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from kitcore import reaper
-from kitcore.processes import OWNER_MARK
+from kitcore.processes import OWNER_MARK, kill_mentioning
 from VncKit.errors import VncError
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium package
@@ -61,7 +61,9 @@ def start(width: int, height: int, timeout: float) -> tuple[object, subprocess.P
         options.add_argument(flag)
     options.page_load_strategy = "normal"
     env = {**os.environ, OWNER_MARK: f"vnckit-browser-of-{os.getpid()}", "KIT_CHROMIUM": str(CHROMIUM),
-           "TMPDIR": str(home)}
+           "TMPDIR": str(home),
+           # its crash handler's database and its caches too: nothing of it outside this folder
+           "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"), "XDG_CACHE_HOME": str(home / "cache")}
     service = Service(executable_path=str(CHROMEDRIVER), env=env, log_output=subprocess.DEVNULL,
                       popen_kw={"start_new_session": True, "preexec_fn": _die_with_parent})
     try:
@@ -98,6 +100,7 @@ def stop(driver: object, process: subprocess.Popen | None, home: Path | None) ->
     if process is not None:
         kill_group(process)
     if home is not None:
+        kill_mentioning(home)  # Chromium's crash handler runs in a session of its own, with its database in home
         shutil.rmtree(home, ignore_errors=True)
         for token in _guards.pop(home, []):
             reaper.release(token)
