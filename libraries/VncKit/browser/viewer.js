@@ -96,6 +96,19 @@ window.WebSocket = ObservedWebSocket;
 
 window.addEventListener('keydown', (event) => { kit.keyAt = event.timeStamp; }, true);
 
+// noVNC may put a message's pixels on the canvas after its message handler (an image decoded, a flip on the
+// next frame): while someone waits, the screen is looked at once more on every animation frame, and a
+// change seen there is dated by the last message, the one after which the screen changed.
+let watchingFrames = false;
+function watchFrames() {
+  if (kit.waiters.length === 0) {
+    watchingFrames = false;
+    return;
+  }
+  settle(kit.lastMessage);
+  requestAnimationFrame(watchFrames);
+}
+
 function until(ready, timeoutMs, outcome) {
   return new Promise((resolve) => {
     const waiter = { ready, done: () => { clearTimeout(waiter.timer); resolve(outcome(true)); } };
@@ -108,6 +121,10 @@ function until(ready, timeoutMs, outcome) {
       resolve(outcome(false));
     }, timeoutMs);
     kit.waiters.push(waiter);
+    if (!watchingFrames) {
+      watchingFrames = true;
+      requestAnimationFrame(watchFrames);
+    }
   });
 }
 
