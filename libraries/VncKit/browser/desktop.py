@@ -23,6 +23,7 @@ STATUS_BAR = 20  # pixels of the viewer page above the desktop
 START_WINDOW = (1280, 1024)  # the window before the desktop's size is known
 PAGE_LOADS = 2  # tries to load the viewer page (the kit's own, served on loopback)
 PAGE_WAIT = 5.0  # seconds at least for the page's script to run after a load
+RESIZE_WAIT = 2.0  # seconds at most for the window to take the desktop's size
 # Wait for the page's script (an ES module loading noVNC's modules) to be ready, or say what the page loaded.
 PAGE_READY = """
 const [timeoutMs, done] = arguments;
@@ -61,17 +62,26 @@ class DesktopInfo:
     framed: bool
     width: int
     height: int
+    sent: int = 0
+    visible: str = ""
+    drawing: bool = False
+    key_on_desktop: bool | None = None
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> DesktopInfo:
         return cls(str(data.get("state")), str(data.get("reason") or ""), int(data.get("messages") or 0),
                    data.get("closeCode"), bool(data.get("framed")), int(data.get("width") or 0),
-                   int(data.get("height") or 0))
+                   int(data.get("height") or 0), int(data.get("sent") or 0), str(data.get("visible") or ""),
+                   bool(data.get("drawing")), data.get("keyOnDesktop"))
 
     def __str__(self) -> str:
         ended = f", closed with code {self.close_code}" if self.close_code is not None else ""
         why = f" ({self.reason})" if self.reason else ""
-        return f"noVNC {self.state}{why}, {self.messages} stream messages{ended}, desktop {self.width}x{self.height}"
+        drawing = ", noVNC still drawing an earlier update" if self.drawing else ""
+        if self.key_on_desktop is False:
+            drawing += ", the last key went to the page, not the desktop (it had lost the focus)"
+        return (f"noVNC {self.state}{why}, {self.messages} stream messages in, {self.sent} out{ended}, "
+                f"desktop {self.width}x{self.height}, page {self.visible or 'unknown'}{drawing}")
 
 
 @dataclass
@@ -185,6 +195,9 @@ class BrowserDesktop:
         """Size the window so that the page shows the status line and the whole desktop, unscaled."""
         extra_width, extra_height = self.script("return kit.frame()")
         self.driver.set_window_size(info.width + extra_width, info.height + STATUS_BAR + extra_height)
+        # the resize ends after the call: input sent before it ended may go to the page, not the desktop
+        self.wait("waitForSize(arguments[0], arguments[1], arguments[2])", info.width, info.height + STATUS_BAR,
+                  RESIZE_WAIT * 1000, seconds=RESIZE_WAIT)
 
     def require_connected(self) -> DesktopInfo:
         info = self.info()

@@ -24,6 +24,7 @@ def trace_typing(desktop: BrowserDesktop, text: str, region: Region, timeout: fl
     painted = Image.new("1", trace.start.size)
     for index, char in enumerate(text):
         before = desktop.mark(region)
+        desktop.focus()  # each key to the desktop, whatever took the focus since the last one
         ActionChains(desktop.driver).send_keys(char).perform()
         change = desktop.wait_for_change(region, timeout)
         if change.info.state != "connected":

@@ -23,6 +23,9 @@ const kit = {
   startedAt: null,      // time (ms) connect() was called
   connectedAt: null,    // time (ms) the RFB handshake ended
   bytesAtConnect: 0,    // bytes received when it ended
+  sent: 0,              // messages noVNC sent
+  keyOnDesktop: null,   // whether the last key pressed had the desktop as its target
+  lastSent: null,       // time (ms) of the last one
 };
 window.kit = kit;
 
@@ -74,6 +77,12 @@ function settle(at) {
 const NativeWebSocket = window.WebSocket;
 function ObservedWebSocket(url, protocols) {
   const socket = new NativeWebSocket(url, protocols);
+  const send = socket.send.bind(socket);
+  socket.send = (data) => {
+    kit.sent += 1;
+    kit.lastSent = performance.now();
+    return send(data);
+  };
   socket.addEventListener('message', (event) => {
     if (typeof event.data === 'string' && !kit.reason) {
       kit.reason = 'the stream sent a text frame where noVNC reads RFB bytes from binary frames';
@@ -94,7 +103,10 @@ ObservedWebSocket.prototype = NativeWebSocket.prototype;
 ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'].forEach((name) => { ObservedWebSocket[name] = NativeWebSocket[name]; });
 window.WebSocket = ObservedWebSocket;
 
-window.addEventListener('keydown', (event) => { kit.keyAt = event.timeStamp; }, true);
+window.addEventListener('keydown', (event) => {
+  kit.keyAt = event.timeStamp;
+  kit.keyOnDesktop = event.target === canvas();  // noVNC hears only keys the desktop has the focus for
+}, true);
 
 // noVNC may put a message's pixels on the canvas after its message handler (an image decoded, a flip on the
 // next frame): while someone waits, the screen is looked at once more on every animation frame, and a
@@ -176,6 +188,8 @@ kit.info = () => {
   return {
     state: kit.state, reason: kit.reason, messages: kit.messages, closeCode: kit.closeCode,
     framed: kit.framed(), width: c ? c.width : 0, height: c ? c.height : 0,
+    sent: kit.sent, visible: document.visibilityState, keyOnDesktop: kit.keyOnDesktop,
+    drawing: kit.rfb ? kit.rfb._display.pending() : false,
   };
 };
 
@@ -232,6 +246,23 @@ kit.focus = () => {
   canvas().focus({ preventScroll: true });
   return document.activeElement === canvas();
 };
+
+// Resolves once the page is at least width x height (a window resize ends after the call that asked for it).
+kit.waitForSize = (width, height, timeoutMs) => new Promise((resolve) => {
+  const fits = () => window.innerWidth >= width && window.innerHeight >= height;
+  if (fits()) {
+    resolve(true);
+    return;
+  }
+  const timer = setTimeout(() => resolve(fits()), timeoutMs);
+  window.addEventListener('resize', function onResize() {
+    if (fits()) {
+      clearTimeout(timer);
+      window.removeEventListener('resize', onResize);
+      resolve(true);
+    }
+  });
+});
 
 // What the window adds around the page (width, height): the window is sized to show the whole desktop.
 kit.frame = () => [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight];
