@@ -89,8 +89,7 @@ class DbContext:
             timeout: float | None = None, what: str | None = None, kind: str = "SQL") -> Result:
         """Run one statement and read its rows; ``timeout`` (s) overrides the statement timeout for it.
         Errors name it ``what``, else ``<kind> '<the SQL, shortened>'``."""
-        budget = timeout if timeout is not None else handle.statement_timeout_ms / 1000
-        with DbCall(self, handle, what, timeout, sql, kind, budget):
+        with DbCall(self, handle, what, timeout, sql, kind, watched=True):
             if timeout is None:
                 return _result(handle.conn.execute(sql, params))
             with handle.conn.transaction():
@@ -102,16 +101,21 @@ class DbCall:
     """The context of :meth:`DbContext.call` and :meth:`DbContext.run`: guarded by the watchdog when given a
     budget; errors translated. A class, not a generator: it runs around every statement."""
 
-    __slots__ = ("budget", "ctx", "handle", "kind", "sql", "timeout", "watched", "what")
+    __slots__ = ("ctx", "handle", "kind", "sql", "timeout", "watch", "watched", "what")
 
     def __init__(self, ctx: DbContext, handle: DbHandle, what: str | None, timeout: float | None, sql: Any = None,
-                 kind: str = "SQL", budget: float | None = None) -> None:
+                 kind: str = "SQL", watched: bool = False) -> None:
         self.ctx, self.handle, self.what, self.timeout = ctx, handle, what, timeout
-        self.sql, self.kind, self.budget = sql, kind, budget
+        self.sql, self.kind, self.watch = sql, kind, watched
         self.watched = False
 
+    @property
+    def budget(self) -> float:
+        """Seconds the statement may take: ``timeout``, else the connection's statement timeout."""
+        return self.timeout if self.timeout is not None else self.handle.statement_timeout_ms / 1000
+
     def __enter__(self) -> None:
-        if self.budget:
+        if self.watch:
             self.watched = self.ctx.watchdog.enter(self.handle.conn, self.budget)
 
     def __exit__(self, _kind: type[BaseException] | None, error: BaseException | None, _trace: object) -> None:
@@ -124,10 +128,9 @@ class DbCall:
         handle = self.handle
         what = self.what or f"{self.kind} '{short(self.sql)}'"
         if self.ctx.watchdog.broke(handle.conn):
-            budget = self.timeout if self.timeout is not None else handle.statement_timeout_ms / 1000
             return KitError(
                 f"{what} got no answer from PostgreSQL at {handle.where}",
-                f"nothing came back {budget:g} s (statement timeout) + {self.ctx.watchdog.grace:g} s after the "
+                f"nothing came back {self.budget:g} s (statement timeout) + {self.ctx.watchdog.grace:g} s after the "
                 f"call; the server seems frozen or unreachable, so the connection was closed",
                 "check that the server runs and is reachable; the next keyword reconnects",
             )
