@@ -4,11 +4,15 @@
 `Connect To PostgreSQL` opens a connection (``alias=`` names it); the last one opened or switched
 to with `Switch Database Connection` is used unless a keyword gets ``alias=``. Every statement
 runs under a statement timeout (30 s unless ``statement_timeout=`` says otherwise, or a
-keyword's ``timeout=`` overrides it for one call) and commits at once. Passwords are accepted
-as ``Secret`` and never logged.
+keyword's ``timeout=`` overrides it for one call) and commits at once. A statement that gets no
+answer 5 s after its timeout (a frozen or unreachable server, which cannot enforce the timeout)
+is cancelled and its connection closed, so a keyword never hangs; the next keyword reconnects.
+Passwords are accepted as ``Secret`` and never logged.
 
 = Queries =
 `Get Query Rows` returns rows as dictionaries (or tuples) and logs them as a compact table.
+Called from Python outside a Robot Framework run, the keywords log through Python logging (the
+``RobotFramework`` logger) and build no message that logger would drop.
 `Execute SQL` and `Execute SQL File` change data; `Get Row Count`, `Query Value Should Be` and
 `Query Result Should Be` check it (see `Assertions`).
 

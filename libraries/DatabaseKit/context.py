@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,6 +14,8 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import RowFactory
+from robot.running.context import EXECUTION_CONTEXTS
 
 from DatabaseKit.watchdog import Watchdog
 from kitcore import CleanupListener, Connections, KitError, TargetGuard
@@ -75,7 +80,7 @@ class DbContext:
 
     def handle(self, alias: str | None = None) -> DbHandle:
         handle = self.connections.get(alias)
-        if handle.conn.closed or handle.conn.broken:
+        if handle.conn.pgconn.status == _BAD:  # closed, or broken (Connection.closed, without its call)
             with self.call(handle, "Reconnect"):
                 handle.reopen()
         return handle
@@ -86,28 +91,43 @@ class DbContext:
         return DbCall(self, handle, what, timeout)
 
     def run(self, handle: DbHandle, sql: Any, params: Sequence[Any] | dict[str, Any] | None = None,
-            timeout: float | None = None, what: str | None = None, kind: str = "SQL") -> Result:
-        """Run one statement and read its rows; ``timeout`` (s) overrides the statement timeout for it.
-        Errors name it ``what``, else ``<kind> '<the SQL, shortened>'``."""
-        with DbCall(self, handle, what, timeout, sql, kind, watched=True):
+            timeout: float | None = None, what: str | None = None, kind: str = "SQL",
+            row_factory: RowFactory[Any] | None = None) -> Result:
+        """Run one statement and read its rows (made by ``row_factory``, tuples by default), guarded by the
+        watchdog; ``timeout`` (s) overrides the statement timeout for it. Errors name it ``what``, else
+        ``<kind> '<the SQL, shortened>'``, and say cause and fix."""
+        conn, watchdog, key = handle.conn, self.watchdog, _thread_id()
+        budget = timeout if timeout is not None else handle.statement_timeout_ms / 1000
+        if budget > 0:  # what watchdog.enter does, without its call (it runs around every statement)
+            watchdog.calls[key] = (_monotonic() + budget + watchdog.grace, conn)
+            if watchdog.thread is None:
+                watchdog.start()
+        try:
             if timeout is None:
-                return _result(handle.conn.execute(sql, params))
-            with handle.conn.transaction():
-                handle.conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(int(timeout * 1000))])
-                return _result(handle.conn.execute(sql, params))
+                cursor = conn.cursor(row_factory=row_factory).execute(sql, params)  # type: ignore[call-overload]
+                result = cursor.pgresult
+                if result is None or result.status not in ROW_STATES:  # _result(cursor), one call less
+                    return Result([], [], cursor.rowcount)
+                return Result(None, cursor.fetchall(), cursor.rowcount, cursor)
+            with conn.transaction():
+                conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(int(timeout * 1000))])
+                return _result(conn.cursor(row_factory=row_factory).execute(sql, params))  # type: ignore[call-overload]
+        except psycopg.Error as error:
+            raise DbCall(self, handle, what, timeout, sql, kind)._explained(error) from None
+        finally:
+            watchdog.calls.pop(key, None)  # watchdog.leave()
 
 
 class DbCall:
-    """The context of :meth:`DbContext.call` and :meth:`DbContext.run`: guarded by the watchdog when given a
-    budget; errors translated. A class, not a generator: it runs around every statement."""
+    """The context of :meth:`DbContext.call`: client errors translated into KitErrors that name cause and
+    fix; :meth:`DbContext.run` explains its errors with it too."""
 
-    __slots__ = ("ctx", "handle", "kind", "sql", "timeout", "watch", "watched", "what")
+    __slots__ = ("ctx", "handle", "kind", "sql", "timeout", "what")
 
     def __init__(self, ctx: DbContext, handle: DbHandle, what: str | None, timeout: float | None, sql: Any = None,
-                 kind: str = "SQL", watched: bool = False) -> None:
+                 kind: str = "SQL") -> None:
         self.ctx, self.handle, self.what, self.timeout = ctx, handle, what, timeout
-        self.sql, self.kind, self.watch = sql, kind, watched
-        self.watched = False
+        self.sql, self.kind = sql, kind
 
     @property
     def budget(self) -> float:
@@ -115,12 +135,9 @@ class DbCall:
         return self.timeout if self.timeout is not None else self.handle.statement_timeout_ms / 1000
 
     def __enter__(self) -> None:
-        if self.watch:
-            self.watched = self.ctx.watchdog.enter(self.handle.conn, self.budget)
+        return None
 
     def __exit__(self, _kind: type[BaseException] | None, error: BaseException | None, _trace: object) -> None:
-        if self.watched:
-            self.ctx.watchdog.leave()
         if isinstance(error, psycopg.Error):
             raise self._explained(error) from None
 
@@ -137,31 +154,65 @@ class DbCall:
         return translate(error, handle, what, self.timeout)
 
 
-ROW_STATES = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.SINGLE_TUPLE, pq.ExecStatus.TUPLES_CHUNK)
+_BAD = pq.ConnStatus.BAD
+_thread_id = threading.get_ident
+_monotonic = time.monotonic
+ROW_STATES = frozenset({pq.ExecStatus.TUPLES_OK, pq.ExecStatus.SINGLE_TUPLE, pq.ExecStatus.TUPLES_CHUNK})
 
 
-@dataclass
 class Result:
-    columns: list[str]
-    rows: list[tuple[Any, ...]]
-    rowcount: int
+    """A statement's column names, rows (as its row factory made them) and the number of rows it touched.
+    Given ``cursor`` and no ``columns``, the names are read from the cursor's result when first asked for."""
+
+    __slots__ = ("_columns", "_cursor", "rowcount", "rows")
+
+    def __init__(self, columns: list[str] | None, rows: list[Any], rowcount: int,
+                 cursor: psycopg.Cursor[Any] | None = None) -> None:
+        self._columns, self.rows, self.rowcount, self._cursor = columns, rows, rowcount, cursor
+
+    @property
+    def columns(self) -> list[str]:
+        """The column names, in order (a name given twice is listed twice)."""
+        if self._columns is None:
+            cursor = self._cursor
+            result = cursor.pgresult if cursor is not None else None
+            if cursor is None or result is None:
+                self._columns = []
+            else:
+                encoding = cursor.connection.info.encoding
+                self._columns = [(result.fname(i) or b"").decode(encoding) for i in range(result.nfields)]
+        return self._columns
+
+    def __repr__(self) -> str:
+        return f"Result(columns={self.columns!r}, rows={self.rows!r}, rowcount={self.rowcount!r})"
 
 
-def _result(cursor: psycopg.Cursor) -> Result:
-    """The rows and the column names (read from the result itself: ``cursor.description`` builds a
-    column object per column on every read, which costs more than a small query)."""
+def _result(cursor: psycopg.Cursor[Any]) -> Result:
+    """The rows of an executed cursor; none (and no columns) for a statement that returns no rows."""
     result = cursor.pgresult
-    if result is None or not (result.nfields or result.status in ROW_STATES):  # no rows (as description is None)
+    if result is None or result.status not in ROW_STATES:
         return Result([], [], cursor.rowcount)
-    encoding = cursor.connection.info.encoding
-    names = [(result.fname(i) or b"").decode(encoding) for i in range(result.nfields)]
-    return Result(names, cursor.fetchall(), cursor.rowcount)
+    return Result(None, cursor.fetchall(), cursor.rowcount, cursor)
 
 
 def short(sql: Any, limit: int = 120) -> str:
-    text = sql if isinstance(sql, str) else str(getattr(sql, "_obj", sql))
+    """The SQL on one line, cut to ``limit`` characters."""
+    return _short(sql if isinstance(sql, str) else str(getattr(sql, "_obj", sql)), limit)
+
+
+@functools.lru_cache(maxsize=512)
+def _short(text: str, limit: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+_PYTHON_LOG = logging.getLogger("RobotFramework")  # where robot.api.logger writes outside a Robot Framework run
+
+
+def info_is_logged() -> bool:
+    """Whether an INFO message is kept: always while Robot Framework runs, else when Python logging (where
+    ``robot.api.logger`` writes outside a run) takes INFO messages; a message nobody keeps is not built."""
+    return EXECUTION_CONTEXTS.current is not None or _PYTHON_LOG.isEnabledFor(logging.INFO)
 
 
 def translate(error: psycopg.Error, handle: DbHandle, what: str, timeout: float | None = None) -> KitError:

@@ -4,6 +4,11 @@ The statement timeout is enforced by the server; a server that is stopped (SIGST
 a black-holed network) cannot enforce anything. One daemon thread per library watches the calls
 in flight; a call still running ``grace`` seconds after its statement timeout is cancelled and,
 if that does not help, its socket is shut down, so the blocked call fails with an error.
+
+Guarding a call costs a clock reading and a dictionary entry per thread, no lock and no timer:
+a call writes its deadline in :attr:`Watchdog.calls` when it starts (:meth:`Watchdog.enter`, or
+directly where every call counts) and removes it when it ends; the thread reads the entries every
+``period`` seconds (a late call is broken at most ``period`` after its deadline).
 """
 
 from __future__ import annotations
@@ -18,15 +23,21 @@ from collections.abc import Iterator
 
 import psycopg
 
+_monotonic = time.monotonic
+_thread_id = threading.get_ident
+
 
 class Watchdog:
     def __init__(self, grace: float = 5.0, period: float = 0.25) -> None:
         self.grace = grace
         self.period = period
-        self._calls: dict[int, tuple[float, psycopg.Connection]] = {}
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        # thread id -> (deadline, connection) of the call that thread has in flight; each thread writes
+        # and removes only its own entry (single dictionary operations, atomic in CPython)
+        self.calls: dict[int, tuple[float, psycopg.Connection]] = {}
+        self._start_lock = threading.Lock()
+        self.thread: threading.Thread | None = None  # the watcher, started with the first guarded call
         self._broken: weakref.WeakSet[psycopg.Connection] = weakref.WeakSet()
+        _WATCHDOGS.add(self)
 
     @contextlib.contextmanager
     def watch(self, conn: psycopg.Connection, budget: float | None) -> Iterator[None]:
@@ -43,28 +54,37 @@ class Watchdog:
         (None or <= 0). Each ``enter`` that returned True is followed by one :meth:`leave`."""
         if not budget or budget <= 0:
             return False
-        with self._lock:
-            self._calls[threading.get_ident()] = (time.monotonic() + budget + self.grace, conn)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="DatabaseKit-watchdog", daemon=True)
-                self._thread.start()
+        self.calls[_thread_id()] = (_monotonic() + budget + self.grace, conn)
+        if self.thread is None:
+            self.start()
         return True
 
     def leave(self) -> None:
-        with self._lock:
-            self._calls.pop(threading.get_ident(), None)
+        """End the guard :meth:`enter` set for this thread."""
+        self.calls.pop(_thread_id(), None)
+
+    def start(self) -> None:
+        """Start the watcher thread unless it runs."""
+        with self._start_lock:
+            if self.thread is None:
+                thread = threading.Thread(target=self._run, name="DatabaseKit-watchdog", daemon=True)
+                thread.start()
+                self.thread = thread
+
+    def forget_thread(self) -> None:
+        """After a fork: the watcher thread did not come along; the next guarded call starts one."""
+        self.thread = None
+        self.calls.clear()
 
     def _run(self) -> None:
         while True:
             time.sleep(self.period)
-            now = time.monotonic()
-            with self._lock:
-                late = [(k, c) for k, (deadline, c) in self._calls.items() if now > deadline]
-                for key, _ in late:
-                    self._calls.pop(key, None)
-            for _, conn in late:
-                self._broken.add(conn)
-                self._break(conn)
+            now = _monotonic()
+            for key, entry in self.calls.copy().items():
+                if now > entry[0] and self.calls.get(key) is entry:  # still that call, and late
+                    self.calls.pop(key, None)
+                    self._broken.add(entry[1])
+                    self._break(entry[1])
 
     def broke(self, conn: psycopg.Connection) -> bool:
         """Whether the watchdog closed ``conn`` (asked once: the answer is forgotten)."""
@@ -81,3 +101,14 @@ class Watchdog:
             fd = conn.pgconn.socket
             with socket.socket(fileno=os.dup(fd)) as sock:
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+_WATCHDOGS: weakref.WeakSet[Watchdog] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for watchdog in list(_WATCHDOGS):
+        watchdog.forget_thread()
+
+
+os.register_at_fork(after_in_child=_after_fork)

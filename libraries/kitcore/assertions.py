@@ -56,7 +56,7 @@ def assert_value(
     if isinstance(value, (int, float)) and isinstance(expected, str):
         with contextlib.suppress(ValueError):
             expected = type(value)(expected)
-    return verify_assertion(value, operator, expected, what, check_message(message))
+    return verify_assertion(value, operator, expected, what, None if message is None else check_message(message))
 
 
 def get_and_assert(
@@ -78,7 +78,10 @@ def get_and_assert(
     """
     if operator is None:
         return getter()
-    message = check_message(message)
+    if message is not None:
+        message = check_message(message)
+    if timeout is None:  # asserted once, at once
+        return assert_value(getter(), operator, expected, what, message)
     budget = to_seconds(timeout, 0.0)
     if budget <= 0:
         return assert_value(getter(), operator, expected, what, message)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from robot.utils import ConnectionCache
+from robot.utils.connectioncache import NoConnection
 
 from kitcore.errors import KitError
 
@@ -28,16 +29,18 @@ class Connections(Generic[C]):
 
     @property
     def current(self) -> C:
-        if not self._cache:
+        current = self._cache.current
+        if isinstance(current, NoConnection):
             raise KitError(
                 f"No {self.kind} connection is open",
                 fix=f"call '{self.connect_keyword}' first",
             )
-        return self._cache.current
+        return current
 
     def get(self, alias: str | None = None) -> C:
         if alias is None:
-            return self.current
+            current = self._cache.current  # what ``current`` returns, without its call (it runs on every keyword)
+            return self.current if isinstance(current, NoConnection) else current
         try:
             return self._cache.get_connection(alias)
         except RuntimeError:

@@ -31,10 +31,9 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from kitcore.assertions import AssertionOperator, get_and_assert
+from kitcore.assertions import AssertionOperator, assert_value, get_and_assert
 from kitcore.errors import KitError
 
 T = TypeVar("T")
@@ -66,9 +65,9 @@ every library of the kit: what to read, then ``assertion_operator``, ``assertion
 """
 
 
-@dataclass(frozen=True)
-class Check:
-    """What a getter's caller asked for: the assertion and the wait (the arguments :data:`COMMON`)."""
+class Check(NamedTuple):
+    """What a getter's caller asked for: the assertion and the wait (the arguments :data:`COMMON`); immutable
+    (a named tuple, which a call builds faster than a frozen dataclass)."""
 
     operator: AssertionOperator | None = None
     expected: Any = None
@@ -79,13 +78,24 @@ class Check:
     def __call__(self, read: Callable[[], T], what: str) -> T:
         """Read with ``read`` and assert the value (retrying until the timeout); ``what`` names the value
         in messages (``State of session alice-1``)."""
+        if self.operator is None:  # what get_and_assert does then, without its call
+            return read()
+        if self.timeout is None and self.message is None:  # asserted once: the same, with two calls less
+            return assert_value(read(), self.operator, self.expected, what)
         return get_and_assert(read, self.operator, self.expected, what, self.timeout, self.poll, self.message)
+
+
+_OPERATORS: dict[str, AssertionOperator] = {**{str(o.value): o for o in AssertionOperator},
+                                            **AssertionOperator.__members__}  # a name wins over a symbol
 
 
 def as_operator(value: AssertionOperator | str | None) -> AssertionOperator | None:
     """An operator from its name or symbol; Robot Framework converts it itself, Python callers may pass ``"=="``."""
     if value is None or isinstance(value, AssertionOperator):
         return value
+    known = _OPERATORS.get(value) if isinstance(value, str) else None
+    if known is not None:
+        return known
     text = str(value)
     if text in AssertionOperator.__members__:
         return AssertionOperator[text]
@@ -158,9 +168,25 @@ def getter(function: F | None = None, *, timeout: str | float | None = None, pol
         known = set(signature.parameters)
         required = {p.name for p in parameters if p.default is p.empty}
         op, expected, message, wait, poll_every = (defaults[name] for name in COMMON)
+        # what a call that asks for no assertion and no wait gets (immutable, so calls can share it)
+        default_check = None if operator_required else Check(as_operator(op), expected, message, wait, poll_every)
+        subjects = len(positional) - len(COMMON)
+        least = sum(1 for name in positional if name in required)  # the required ones come first
+        most = len(positional)
+        options = frozenset(known.difference(positional))
+        required_options = frozenset(required.difference(positional))
+        common_defaults = (op, expected, message, wait, poll_every)
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            count = len(args)
+            if least <= count <= most and options.issuperset(kwargs) and (
+                    not required_options or required_options.issubset(kwargs)):
+                # the subject and the common arguments by position, options by name: nothing to sort out
+                if count <= subjects:
+                    return func(*args, check=default_check, **kwargs)
+                given = args[subjects:] + common_defaults[count - subjects:]
+                return func(*args[:subjects], check=Check(as_operator(given[0]), *given[1:]), **kwargs)
             # what Signature.bind does, without its cost on every call; bind itself names a wrong call
             arguments = dict(zip(positional, args, strict=False))
             if kwargs and (not known.issuperset(kwargs) or not arguments.keys().isdisjoint(kwargs)):
@@ -168,6 +194,8 @@ def getter(function: F | None = None, *, timeout: str | float | None = None, pol
             arguments.update(kwargs)
             if len(args) > len(positional) or not required.issubset(arguments):
                 signature.bind(*args, **kwargs)  # the same: too many arguments, or one missing
+            if default_check is not None and arguments.keys().isdisjoint(COMMON):
+                return func(**arguments, check=default_check)
             pop = arguments.pop
             check = Check(as_operator(pop("assertion_operator", op)), pop("assertion_expected", expected),
                           pop("message", message), pop("timeout", wait), pop("poll", poll_every))

@@ -40,6 +40,9 @@ class KitLibrary(DynamicCore):
         """Offer the keywords of ``keyword_objects``; ``listeners`` (the cleanup listener first) hear the run."""
         self.ROBOT_LIBRARY_LISTENER = listeners[0] if len(listeners) == 1 else list(listeners)
         DynamicCore.__init__(self, keyword_objects)
+        # Python callers reach a keyword method as a plain attribute, not through PythonLibCore's __getattr__
+        vars(self).update({name: method for name, method in self.attributes.items()
+                           if name.isidentifier() and not hasattr(type(self), name)})
 
 
 __all__ = ["KitLibrary"]

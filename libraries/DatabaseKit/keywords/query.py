@@ -2,36 +2,58 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
 
 from psycopg import sql as pgsql
+from psycopg.rows import RowFactory, dict_row
 from robot.api import logger
 from robot.api.deco import keyword
 
-from DatabaseKit.context import DbContext, DbHandle, short
+from DatabaseKit.context import DbContext, Result, info_is_logged, short
 from DatabaseKit.sqlsplit import position_in_source, split_sql
 from kitcore import Check, KitError, getter, to_seconds
 from kitcore.logging import log_table
 
 _SELECT = re.compile(r"^\s*(SELECT|WITH|VALUES|TABLE)\b", re.IGNORECASE)
+ROW_SHAPES: dict[str, RowFactory[Any] | None] = {"dicts": dict_row, "tuples": None}  # None: the connection's tuples
 
 
+@functools.lru_cache(maxsize=128)
 def _seconds(timeout: str | float | None) -> float | None:
-    return None if timeout in (None, "") else to_seconds(timeout)
+    """A keyword's ``timeout=`` in seconds (None: none given); read once per distinct text."""
+    return None if timeout is None or timeout == "" else to_seconds(timeout)
+
+
+@functools.lru_cache(maxsize=256)
+def _count_statement(table_or_select: str) -> tuple[str, str]:
+    """The statement that counts the rows of a table (its name quoted) or of a SELECT, and what it counts."""
+    if _SELECT.match(table_or_select):
+        select = pgsql.SQL("SELECT count(*) FROM ({}) AS q").format(pgsql.SQL(table_or_select))  # type: ignore[arg-type]
+        return select.as_string(), f"Row count of {short(table_or_select)}"
+    name = pgsql.Identifier(*table_or_select.strip().split("."))
+    return pgsql.SQL("SELECT count(*) FROM {}").format(name).as_string(), f"Row count of table {table_or_select}"
+
+
+@functools.lru_cache(maxsize=256)
+def _result_of(statement: str) -> str:
+    """How the assertion keywords name a query's result in messages."""
+    return f"Result of '{short(statement)}'"
+
+
+def _log_rows(statement: str, result: Result) -> None:
+    rows = result.rows
+    if rows and isinstance(rows[0], dict):
+        log_table(short(statement, 200), list(rows[0]), [list(row.values()) for row in rows])
+    else:
+        log_table(short(statement, 200), result.columns, rows)
 
 
 class QueryKeywords:
     def __init__(self, ctx: DbContext) -> None:
         self.ctx = ctx
-
-    def _rows(self, handle: DbHandle, statement: str, parameters: Any, timeout: str | float | None,
-              log: bool = True) -> tuple[list[str], list[tuple[Any, ...]]]:
-        result = self.ctx.run(handle, statement, parameters, _seconds(timeout), kind="Query")
-        if log:
-            log_table(short(statement, 200), result.columns, result.rows)
-        return result.columns, result.rows
 
     @keyword("Get Query Rows", tags=["query"])
     def get_query_rows(self, statement: str, parameters: list[Any] | dict[str, Any] | None = None, rows: str = "dicts",
@@ -46,13 +68,15 @@ class QueryKeywords:
         | ${sessions} = | Get Query Rows | SELECT name, state FROM sessions WHERE user_id = %s | parameters=${{[7]}} |
         | Should Be Equal | ${sessions}[0][state] | running |
         """
-        if rows not in ("dicts", "tuples"):
-            raise KitError(f"Unknown rows='{rows}'", fix="use rows=dicts or rows=tuples")
-        handle = self.ctx.handle(alias)
-        columns, found = self._rows(handle, statement, parameters, timeout, log)
-        if rows == "tuples":
-            return found
-        return [dict(zip(columns, row, strict=False)) for row in found]
+        try:
+            row_factory = ROW_SHAPES[rows]
+        except KeyError:
+            raise KitError(f"Unknown rows='{rows}'", fix="use rows=dicts or rows=tuples") from None
+        result = self.ctx.run(self.ctx.handle(alias), statement, parameters, _seconds(timeout), None, "Query",
+                              row_factory)
+        if log and info_is_logged():
+            _log_rows(statement, result)
+        return result.rows
 
     @keyword("Execute SQL", tags=["query"])
     def execute_sql(self, statement: str, parameters: list[Any] | dict[str, Any] | None = None,
@@ -64,7 +88,8 @@ class QueryKeywords:
         """
         handle = self.ctx.handle(alias)
         result = self.ctx.run(handle, statement, parameters, _seconds(timeout))
-        logger.info(f"{short(statement)}: {result.rowcount} rows")
+        if info_is_logged():
+            logger.info(f"{short(statement)}: {result.rowcount} rows")
         return result.rowcount
 
     @keyword("Execute SQL File", tags=["query"])
@@ -112,18 +137,14 @@ class QueryKeywords:
         | Get Row Count | SELECT 1 FROM sessions WHERE state = 'running' | >= | 3 | timeout=10s |
         """
         handle = self.ctx.handle(alias)
-        if _SELECT.match(table_or_select):
-            statement: Any = pgsql.SQL("SELECT count(*) FROM ({}) AS q").format(pgsql.SQL(table_or_select))
-            label = short(table_or_select)
-        else:
-            statement = pgsql.SQL("SELECT count(*) FROM {}").format(
-                pgsql.Identifier(*table_or_select.strip().split(".")))
-            label = f"table {table_or_select}"
+        statement, what = _count_statement(table_or_select)
+        if check.operator is None:  # nothing to assert: read once, as check() would
+            return int(self.ctx.run(handle, statement, parameters, None, what).rows[0][0])
 
         def count() -> int:
-            return int(self.ctx.run(handle, statement, parameters, what=f"Row count of {label}").rows[0][0])
+            return int(self.ctx.run(handle, statement, parameters, what=what).rows[0][0])
 
-        return check(count, f"Row count of {label}")
+        return check(count, what)
 
     @keyword("Query Value Should Be", tags=["query", "assertion"])
     @getter(operator_required=True)
@@ -140,18 +161,20 @@ class QueryKeywords:
         handle = self.ctx.handle(alias)
 
         def value() -> Any:
-            columns, rows = self._rows(handle, statement, parameters, None, log=False)
+            result = self.ctx.run(handle, statement, parameters, None, None, "Query")
+            rows = result.rows
             if row >= len(rows):
                 raise KitError(f"The query returned {len(rows)} rows, so there is no row {row}",
                                fix="check the query or wait for the data with timeout=")
             index = column
             if isinstance(column, str) and not column.isdigit():
+                columns = result.columns
                 if column not in columns:
                     raise KitError(f"The query has no column '{column}'", f"columns: {', '.join(columns)}")
                 index = columns.index(column)
             return rows[row][int(index)]
 
-        return check(value, f"Result of '{short(statement)}'")
+        return check(value, _result_of(statement))
 
     @keyword("Query Result Should Be", tags=["query", "assertion"])
     @getter(operator_required=True)
@@ -167,12 +190,12 @@ class QueryKeywords:
         handle = self.ctx.handle(alias)
 
         def result() -> Any:
-            _, rows = self._rows(handle, statement, parameters, None, log=False)
+            rows = self.ctx.run(handle, statement, parameters, None, None, "Query").rows
             if len(rows) == 1 and len(rows[0]) == 1:
                 return rows[0][0]
             return [list(r) for r in rows]
 
-        return check(result, f"Result of '{short(statement)}'")
+        return check(result, _result_of(statement))
 
     @keyword("Database Should Answer", tags=["query", "assertion"])
     def database_should_answer(self, alias: str | None = None) -> None:
@@ -186,7 +209,8 @@ class QueryKeywords:
         value = self.ctx.run(handle, "SELECT 1", None, what="Query 'SELECT 1'").rows[0][0]
         if value != 1:
             raise AssertionError(f"PostgreSQL at {handle.where} answered 'SELECT 1' with {value!r}, not 1")
-        logger.info(f"PostgreSQL at {handle.where} answers")
+        if info_is_logged():
+            logger.info(f"PostgreSQL at {handle.where} answers")
 
 
 def script_error(file: Path, source: str, statement: Any, total: int, error: KitError) -> KitError:

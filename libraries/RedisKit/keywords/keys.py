@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from robot.api import logger
 from robot.api.deco import keyword
 
 from kitcore import Check, KitError, Wait, getter, to_seconds
-from RedisKit.context import RedisContext, RedisHandle
+from RedisKit.context import RedisContext, RedisHandle, translate
 
 
 class KeyKeywords:
@@ -20,16 +21,22 @@ class KeyKeywords:
         return KitError(f"Key '{key}' does not exist in Redis at {handle.where}",
                         fix="check the key name and db=, or wait for it with 'Wait Until Key Exists'")
 
+    # the commands of the query paths translate their errors in place (what ``with self.ctx.call(...)``
+    # does, without building its context and its message on every call)
     def _get(self, handle: RedisHandle, key: str) -> str:
-        with self.ctx.call(handle, f"GET {key}", key):
+        try:
             value = handle.client.get(key)
+        except redis.exceptions.RedisError as error:
+            raise translate(error, handle, f"GET {key}", key) from None
         if value is None:
             raise self._missing(handle, key)
         return value
 
     def _exists(self, handle: RedisHandle, key: str) -> bool:
-        with self.ctx.call(handle, f"EXISTS {key}", key):
+        try:
             return bool(handle.client.exists(key))
+        except redis.exceptions.RedisError as error:
+            raise translate(error, handle, f"EXISTS {key}", key) from None
 
     # -- keywords --------------------------------------------------------------------------
     @keyword("Set Value", tags=["keys"])
@@ -44,9 +51,11 @@ class KeyKeywords:
         | Set Value | agent:k8s-local:connected | true | ttl=5 min | cleanup=True |
         """
         handle = self.ctx.handle(alias)
-        px = int(to_seconds(ttl) * 1000) if ttl not in (None, "") else None
-        with self.ctx.call(handle, f"SET {key}", key):
+        px = int(to_seconds(ttl) * 1000) if ttl is not None and ttl != "" else None
+        try:
             done = bool(handle.client.set(key, value, px=px, nx=only_if_absent))
+        except redis.exceptions.RedisError as error:
+            raise translate(error, handle, f"SET {key}", key) from None
         if done and cleanup:
             self.ctx.cleanup.register(f"Redis key '{key}' at {handle.where}",
                                       lambda: handle.client.delete(key), key=f"{handle.where}:{key}")

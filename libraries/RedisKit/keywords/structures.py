@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import redis
 from robot.api.deco import keyword
 
 from kitcore import Check, KitError, getter
-from RedisKit.context import RedisContext, RedisHandle
+from RedisKit.context import RedisContext, RedisHandle, translate
 
 
 class StructureKeywords:
@@ -52,8 +53,10 @@ class StructureKeywords:
         handle = self.ctx.handle(alias)
 
         def read() -> dict[str, str]:
-            with self.ctx.call(handle, f"HGETALL {key}", key):
+            try:  # what ``with self.ctx.call(...)`` does, without building its context on every call
                 value = dict(handle.client.hgetall(key))
+            except redis.exceptions.RedisError as error:
+                raise translate(error, handle, f"HGETALL {key}", key) from None
             self._need(handle, key, value)
             return value
 
@@ -70,8 +73,10 @@ class StructureKeywords:
         handle = self.ctx.handle(alias)
 
         def read() -> str:
-            with self.ctx.call(handle, f"HGET {key} {field}", key):
+            try:  # what ``with self.ctx.call(...)`` does, without building its context on every call
                 value = handle.client.hget(key, field)
+            except redis.exceptions.RedisError as error:
+                raise translate(error, handle, f"HGET {key} {field}", key) from None
             if value is None:
                 self._need(handle, key, None)
                 raise KitError(f"Hash '{key}' has no field '{field}'", fix="check the field name")
