@@ -10,14 +10,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from environments.local import reaper
-from environments.local.control import serve_control
 from environments.local.engine import CHOICES, ENGINE_VAR
 from environments.local.procs import BackendError
 from environments.local.stack import BACKENDS, RUN_LABEL, LocalStack, StackOptions
@@ -81,15 +82,18 @@ async def supervise(args: argparse.Namespace) -> int:
     status = 0
     try:
         starting = loop.run_in_executor(None, stack.start, loop)
+        # the control API's web framework is imported while the stack starts, not before
+        control_module = loop.run_in_executor(None, importlib.import_module, "environments.local.control")
         waiting = asyncio.ensure_future(done.wait())
         finished, _ = await asyncio.wait({starting, waiting}, return_when=asyncio.FIRST_COMPLETED)
         if starting not in finished:
             print("[stack] interrupted while starting; stopping what was started", file=sys.stderr, flush=True)
+            stack.cancel()  # no further step begins, a wait in progress ends
             with contextlib.suppress(Exception):
                 await starting
             return 130
         topology = starting.result()
-        control = await serve_control(stack, done)
+        control = await (await control_module).serve_control(stack, done)
         topology["control"] = control.url
         _announce(topology, stack, quiet=args.quiet)
         if args.ready_file:
@@ -111,7 +115,9 @@ async def supervise(args: argparse.Namespace) -> int:
             watcher.cancel()
         if control:
             await control.close()
+        stopping = time.monotonic()
         await loop.run_in_executor(None, stack.stop)
+        stopped_in = time.monotonic() - stopping
         if stack.stop_errors:
             print(f"[stack] ERROR: run {stack.run_id} could not remove everything it made "
                   f"({'; '.join(stack.stop_errors)}). Fix: list what is left with 'python -m environments.local.leaks' "
@@ -123,7 +129,9 @@ async def supervise(args: argparse.Namespace) -> int:
         if args.ready_fd is not None:
             with contextlib.suppress(OSError):
                 os.close(args.ready_fd)  # never ready: the reader sees the pipe end without a topology
-        print("[stack] stopped", file=sys.stderr, flush=True)
+        took = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in stack.stop_times.items())
+        print(f"[stack] stopped in {stopped_in:.1f} s" + (f"\n  stop took: {took}" if took else ""),
+              file=sys.stderr, flush=True)
     return status
 
 
@@ -137,14 +145,40 @@ def _write_fd(fd: int, text: str) -> None:
 
 
 async def _watch_parent(pid: int, done: asyncio.Event) -> None:
-    while not done.is_set():
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            print(f"[stack] parent {pid} is gone; stopping", file=sys.stderr, flush=True)
-            done.set()
-            return
-        await asyncio.sleep(0.5)
+    """Set ``done`` when process ``pid`` exits: woken by its pidfd (polled where the kernel has none)."""
+    gone = asyncio.Event()
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        handle = None
+        gone.set()
+    except OSError:
+        handle = None
+    if handle is not None:
+        asyncio.get_running_loop().add_reader(handle, gone.set)
+    try:
+        while not gone.is_set():
+            if handle is None and not _alive(pid):
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(gone.wait(), None if handle is not None else 0.5)
+    finally:
+        if handle is not None:
+            asyncio.get_running_loop().remove_reader(handle)
+            os.close(handle)
+    if not done.is_set():
+        print(f"[stack] parent {pid} is gone; stopping", file=sys.stderr, flush=True)
+        done.set()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -179,4 +213,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # everything is stopped and every guard released: exit without tearing the interpreter's modules
+    # down one by one (a few tenths of a second of CPU that would only delay the exit)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -6,6 +6,8 @@ import contextlib
 import errno
 import fcntl
 import os
+import secrets
+import select
 import signal
 import socket
 import subprocess
@@ -91,6 +93,110 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, log: Path | N
         if time.monotonic() - start > timeout:
             raise BackendError(what, f"not ready after {timeout:g} s{log_tail(log)}")
         time.sleep(poll)
+
+
+NOTIFY_VAR = "NOTIFY_SOCKET"
+
+
+class ReadyNotice:
+    """A readiness signal in the systemd convention (``sd_notify``): the child finds a datagram socket
+    in ``NOTIFY_SOCKET`` and sends ``READY=1`` on it once it serves. Redis (``--supervised systemd``),
+    PostgreSQL and the kit's own programs (:func:`notify_ready`) send it; an abstract socket, so no
+    file to leave behind and any user (PostgreSQL runs as ``postgres``) may send to it."""
+
+    def __init__(self) -> None:
+        self.address = f"kit-ready-{os.getpid()}-{secrets.token_hex(6)}"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        self.sock.bind("\0" + self.address)
+        self.sock.setblocking(False)
+        self.ready = False
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The child's environment entry that names this socket."""
+        return {NOTIFY_VAR: "@" + self.address}
+
+    def receive(self) -> bool:
+        """Read what arrived; True once ``READY=1`` came."""
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            while True:
+                message = self.sock.recv(4096)
+                if b"READY=1" in message.split(b"\n"):
+                    self.ready = True
+        return self.ready
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def notify_ready() -> None:
+    """Tell the process that started this one that it serves now (``READY=1`` to ``NOTIFY_SOCKET``,
+    when it gave one; nothing otherwise)."""
+    address = os.environ.get(NOTIFY_VAR, "")
+    if not address:
+        return
+    target = "\0" + address[1:] if address.startswith("@") else address
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b"READY=1", target)
+
+
+def await_ready(what: str, process: subprocess.Popen, timeout: float, log: Path | None = None,
+                notice: ReadyNotice | None = None, check: Callable[[], bool] | None = None,
+                poll: float = 0.25, abort: int | None = None) -> float:
+    """Wait until ``process`` serves: woken by its ``READY=1`` on ``notice`` and by its exit (a pidfd), not
+    by a timer. ``check`` (when given) must then pass too; it is also tried every ``poll`` seconds, for a
+    program that sends no readiness signal. Fails naming ``what`` with the log's tail when the process
+    exits or ``timeout`` runs out, and at once when ``abort`` (a descriptor) becomes readable: a stop
+    was asked. Returns the seconds waited."""
+    started = time.monotonic()
+    deadline = started + timeout
+    next_try = started + poll if notice is not None else started
+    exited = _exit_handle(process)
+    ready = False
+    try:
+        while True:
+            signalled = not ready and notice is not None and notice.receive()
+            ready = ready or signalled
+            now = time.monotonic()
+            if check is None and ready:
+                return now - started
+            if check is not None and (signalled or now >= next_try):
+                if _passes(check):
+                    return time.monotonic() - started
+                next_try = time.monotonic() + poll
+            if process.poll() is not None:
+                raise BackendError(what, f"the process exited with code {process.returncode}{log_tail(log)}")
+            if abort is not None and select.select([abort], [], [], 0)[0]:
+                raise BackendError(what, "a stop was asked while waiting")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BackendError(what, f"not ready after {timeout:g} s{log_tail(log)}")
+            pause = left if check is None else max(0.0, min(left, next_try - time.monotonic()))
+            if exited is None:  # no pidfd: an exit is seen at the next turn
+                pause = min(pause, poll)
+            handles = [h for h in (None if notice is None or ready else notice.sock, exited, abort) if h is not None]
+            if handles:
+                select.select(handles, [], [], pause)
+            else:
+                time.sleep(pause)
+    finally:
+        if exited is not None:
+            os.close(exited)
+
+
+def _exit_handle(process: subprocess.Popen) -> int | None:
+    """A descriptor that becomes readable when ``process`` exits (None when the kernel has no pidfd)."""
+    try:
+        return os.pidfd_open(process.pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _passes(check: Callable[[], bool]) -> bool:
+    try:
+        return bool(check())
+    except Exception:  # noqa: BLE001 - not serving yet
+        return False
 
 
 @contextlib.contextmanager

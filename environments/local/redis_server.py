@@ -6,7 +6,15 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from environments.local.procs import BackendError, ManagedProcess, free_port, port_answers, require_free_port, wait_for
+from environments.local.procs import (
+    BackendError,
+    ManagedProcess,
+    ReadyNotice,
+    await_ready,
+    free_port,
+    port_answers,
+    require_free_port,
+)
 
 
 @dataclass
@@ -16,6 +24,7 @@ class RedisServer:
     port: int = 0
     name: str = "redis"
     process: ManagedProcess | None = field(default=None, repr=False)
+    _notice: ReadyNotice | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -33,14 +42,31 @@ class RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         argv = [binary, "--port", str(self.port), "--bind", self.host, "--save", "", "--appendonly", "no",
                 "--dir", str(self.workdir), "--enable-debug-command", "local", "--protected-mode", "no",
-                "--daemonize", "no",
+                "--daemonize", "no", "--supervised", "systemd",  # READY=1 once it serves (ReadyNotice)
                 # Redis rewrites its command line (and with it the environment the kit marks its
                 # processes with): keep a marker in the title so the leak audit still finds it
                 "--proc-title-template", "{title} {listen-addr} streamspace-kit"]
-        self.process = ManagedProcess(self.name, argv, self.workdir / f"{self.name}.log").start()
-        wait_for(self.ping, timeout, f"Redis on {self.host}:{self.port} did not answer PING",
-                 self.process.log, self.process.popen)
+        self._run(argv, self.workdir / f"{self.name}.log", timeout, "did not answer PING")
         return self
+
+    def _run(self, argv: list[str], log: Path, timeout: float, failure: str) -> None:
+        """Start the server and wait for its readiness signal, then one PING that must answer. The
+        signal's socket stays open while the server runs (Redis logs an error when its last notice,
+        at shutdown, finds no one)."""
+        self._close_notice()
+        self._notice = ReadyNotice()
+        try:
+            self.process = ManagedProcess(self.name, argv, log, env=self._notice.env).start()
+            await_ready(f"Redis on {self.host}:{self.port} {failure}", self.process.popen, timeout, log,
+                        self._notice, self.ping)
+        except BaseException:
+            self._close_notice()
+            raise
+
+    def _close_notice(self) -> None:
+        if self._notice is not None:
+            self._notice.close()
+            self._notice = None
 
     def ping(self) -> bool:
         import socket
@@ -61,10 +87,9 @@ class RedisServer:
         """Start again on the same address and port (empty, as a crashed Redis comes back)."""
         if self.process is None:
             raise BackendError("Redis cannot resume", "it was never started", "call start() first")
-        self.process = ManagedProcess(self.name, list(self.process.argv), self.process.log).start()
-        wait_for(self.ping, timeout, f"Redis on {self.host}:{self.port} did not come back",
-                 self.process.log, self.process.popen)
+        self._run(list(self.process.argv), self.process.log, timeout, "did not come back")
 
     def stop(self) -> None:
         if self.process:
             self.process.stop()
+        self._close_notice()

@@ -16,10 +16,11 @@ import shutil
 import string
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -28,7 +29,15 @@ from environments.local import reaper
 from environments.local.links import LinkTable
 from environments.local.platforms import PartSpec, PlatformSpec, load_platform
 from environments.local.postgres_server import PostgresServer
-from environments.local.procs import BackendError, ManagedProcess, free_port, log_tail, wait_for
+from environments.local.procs import (
+    BackendError,
+    ManagedProcess,
+    ReadyNotice,
+    await_ready,
+    free_port,
+    log_tail,
+    wait_for,
+)
 from environments.local.redis_server import RedisServer
 from environments.local.vnc_server import VncServer
 
@@ -38,6 +47,13 @@ USERS = ("alice", "bob", "carol", "dave", "erin")
 LETTERS = "abcdefghij"
 TEMPLATES = {"desktop-kubernetes": "kubernetes", "desktop-docker": "docker"}  # the suites' templates
 BACKENDS = ("redis", "postgres", "kubernetes", "engine", "vnc")
+PLATFORM_KINDS = ("api", "kubelet", "k8s-agent", "docker-agent")
+HEALTH_TIMEOUT = 30.0  # a platform part's health endpoint must answer 200 within this
+HEALTH_POLL = 0.1  # how often it is asked besides its readiness signal (for programs that send none)
+
+
+class StartCancelled(BackendError):
+    """The stack was asked to stop while starting: the next step is not begun."""
 
 
 @dataclass
@@ -104,14 +120,24 @@ class LocalStack:
         self.agent_api_keys: dict[str, str] = {}  # agent id -> the key the platform issued (seed)
         self.pods: dict[str, str] = {}  # slot name -> pod name
         self._procs: dict[str, ManagedProcess] = {}
-        self._argv: dict[str, tuple[list[str], Callable[[], None] | None]] = {}
+        self._notices: dict[str, ReadyNotice] = {}  # process -> its readiness signal, until it came
+        self._health: dict[str, str | None] = {}  # process -> the URL that answers 200 once it is ready
         self._stopped = False
+        self.cancelled = threading.Event()  # set (by cancel()) to stop a start in progress at its next step
+        self._abort_read, self._abort_write = os.pipe()  # readable once cancelled: ends a wait in progress
         self.stop_errors: list[str] = []  # what could not be removed at stop (a leak the exit status reports)
-        self.start_times: dict[str, float] = {}  # step of the start -> seconds (backends in parallel, then in order)
+        self.start_times: dict[str, float] = {}  # step of the start -> seconds (several run at the same time)
+        self.stop_times: dict[str, float] = {}  # step of the stop -> seconds
 
     # ------------------------------------------------------------------ start
     def start(self, loop: asyncio.AbstractEventLoop) -> dict[str, object]:
-        """Start everything; returns the topology. Runs in a worker thread beside ``loop``."""
+        """Start everything; returns the topology. Runs in a worker thread beside ``loop``.
+
+        Each part starts as soon as what it needs is ready: the backends all at once; the API replicas
+        once Redis, PostgreSQL and the engine (the session image in their configuration) are; the
+        kubelet stand-in once the Kubernetes API stand-in is; the agents beside the API replicas when
+        they need nothing from the seed (see :meth:`_agents_wait_for_seed`), else after it. On a busy
+        machine the early start wins: the agents' imports overlap the API replicas' start."""
         self.loop = loop
         self._check_results_dir()
         started = time.monotonic()
@@ -119,24 +145,53 @@ class LocalStack:
                                        self._start_engine, self._start_vnc), strict=True))
         wanted = self.options.only or frozenset(starters)
         with ThreadPoolExecutor(len(wanted)) as pool:
-            jobs = [pool.submit(self._timed, name, starters[name]) for name in sorted(wanted)]
-            for job in jobs:
-                job.result()
-        self.started_in = time.monotonic() - started
-        if self.options.only is not None:
-            return self.topology()
-        self._write_secrets()
-        self._timed("api", self._start_api_replicas)
-        self._timed("seed", self._seed)
-        if self.options.k8s_agents:
-            self._timed("kubelet", self._start_kubelet)
-        self._timed("agents", self._start_agents)
-        self._timed("agents online", self._wait_for_agents)
+            jobs = {name: pool.submit(self._timed, name, starters[name]) for name in sorted(wanted)}
+            if self.options.only is None:
+                self._start_platform(jobs)  # on a failure the pool still lets every backend's start end
+            _first_failure(jobs.values())
+        if self.options.only is None:
+            self._timed("agents online", self._wait_for_agents)
         self.started_in = time.monotonic() - started
         return self.topology()
 
+    def _start_platform(self, jobs: dict[str, Future[None]]) -> None:
+        _first_failure(jobs[name] for name in ("redis", "postgres", "engine"))
+        self._write_secrets()
+        self._timed("api", self._launch_api_replicas)
+        began = time.monotonic()
+        early = not self._agents_wait_for_seed()
+        _first_failure([jobs["kubernetes"]])
+        if self.options.k8s_agents:
+            self._timed("kubelet", self._start_kubelet)
+        if early:
+            self._timed("agents", self._start_agents)
+        self._await_healthy([name for name, c in self.components.items() if c.kind == "api"])
+        self.start_times["api"] += time.monotonic() - began
+        self._timed("seed", self._seed)
+        if not early:
+            self._timed("agents", self._start_agents)
+
+    def _agents_wait_for_seed(self) -> bool:
+        """Whether the agents must start after the seed: when it obtains something they are given (an
+        API key), or does anything through the API at all (any seed but ``reference``). Otherwise they
+        start beside the API replicas and connect once one answers: the platform's agents retry
+        connecting until an API replica answers, as the reference platform's do."""
+        if self.platform.seed != "reference":
+            return True
+        parts = [self.platform.parts[p] for p in ("kubernetes-agent", "docker-agent") if p in self.platform.parts]
+        return any("secret.agent_api_key" in part.placeholders() for part in parts)
+
+    def cancel(self) -> None:
+        """A stop was asked while starting: no further step begins and a wait in progress ends now."""
+        if not self.cancelled.is_set():
+            self.cancelled.set()
+            os.write(self._abort_write, b"x")
+
     def _timed(self, name: str, step: Callable[[], None]) -> None:
-        """Run one step of the start and keep how long it took (``start_times``, printed when ready)."""
+        """Run one step of the start and keep how long it took (``start_times``, printed when ready);
+        a stop asked meanwhile ends the start before the step."""
+        if self.cancelled.is_set():
+            raise StartCancelled("The stack was not started", f"a stop was asked before '{name}'")
         began = time.monotonic()
         step()
         self.start_times[name] = time.monotonic() - began
@@ -157,8 +212,7 @@ class LocalStack:
                                lambda: self.redis.process.running(), lambda: {"url": self.redis.url})
 
     def _start_postgres(self) -> None:
-        self.postgres = PostgresServer(self.logs, host="127.0.2.2").start()
-        self._create_database()
+        self.postgres = PostgresServer(self.logs, host="127.0.2.2", databases=("streamspace",)).start()
         self._register_backend("postgres", "postgres", self.postgres.resume, self.postgres.halt,
                                self.postgres.crash, lambda: self.postgres.process.running(),
                                lambda: {"dsn": self._dsn(), "url": self._db_url()})
@@ -205,12 +259,6 @@ class LocalStack:
     def _db_url(self) -> str:
         return f"postgresql://postgres@{self.postgres.host}:{self.postgres.port}/streamspace"
 
-    def _create_database(self) -> None:
-        import psycopg
-
-        with psycopg.connect(self.postgres.dsn, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE streamspace")
-
     def _create_namespace(self) -> None:
         body = json.dumps({"apiVersion": "v1", "kind": "Namespace",
                            "metadata": {"name": self.options.namespace}}).encode()
@@ -246,19 +294,33 @@ class LocalStack:
         future = asyncio.run_coroutine_threadsafe(self.links.add(client, server, host, port), self.loop)
         return future.result(10).address
 
-    def _add_process(self, name: str, kind: str, argv: list[str], ready: Callable[[], None] | None,
+    def _add_process(self, name: str, kind: str, argv: list[str], health: str | None,
                      info: Callable[[], dict[str, object]] = dict, env: dict[str, str] | None = None) -> None:
-        self._argv[name] = (argv, ready)
+        """Register and launch one process; with a ``health`` URL, :meth:`_await_healthy` waits for it
+        (a restart by the fault hooks waits at once)."""
         environment = {"PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'libraries'}", "PYTHONUNBUFFERED": "1",
                        **(env or {})}
+        self._health[name] = health
 
-        def start() -> None:
+        def launch() -> None:
             if name in self._procs and self._procs[name].running():
                 return
-            proc = ManagedProcess(name, argv, self.logs / f"{name}.log", cwd=self.state, env=environment)
-            self._procs[name] = proc.start()
-            if ready:
-                ready()
+            notice = ReadyNotice() if health else None
+            extra = notice.env if notice else {}
+            try:
+                proc = ManagedProcess(name, argv, self.logs / f"{name}.log", cwd=self.state,
+                                      env={**environment, **extra})
+                self._procs[name] = proc.start()
+            except BaseException:
+                if notice:
+                    notice.close()
+                raise
+            if notice:
+                self._notices[name] = notice
+
+        def start() -> None:
+            launch()
+            self._await_healthy([name])
 
         def stop() -> None:
             if name in self._procs:
@@ -276,7 +338,26 @@ class LocalStack:
             return {"pid": proc.pid if proc and proc.running() else None, **info()}
 
         self.components[name] = Component(name, kind, start, stop, kill, running, details)
-        start()
+        launch()
+
+    def _await_healthy(self, names: list[str]) -> None:
+        """Wait, all at once, until each of these processes answers its health URL: woken by its
+        readiness signal (READY=1, sent by programs that know the convention) or by its exit, and
+        asking every HEALTH_POLL seconds besides. Fails with the first that did not become healthy."""
+        waiting = [name for name in names if self._health.get(name)]
+        if not waiting:
+            return
+        with ThreadPoolExecutor(len(waiting)) as pool:
+            _first_failure([pool.submit(self._await_one, name) for name in waiting])
+
+    def _await_one(self, name: str) -> None:
+        url, proc, notice = self._health[name], self._procs[name], self._notices.pop(name, None)
+        try:
+            await_ready(f"{name} did not become healthy ({url} did not answer 200)", proc.popen, HEALTH_TIMEOUT,
+                        proc.log, notice, lambda: _http_ok(url), HEALTH_POLL, self._abort_read)
+        finally:
+            if notice:
+                notice.close()
 
     def _python(self, module: str, *args: str) -> list[str]:
         return [sys.executable, "-m", module, *args]
@@ -346,13 +427,14 @@ class LocalStack:
         argv = part.argv(values)
         if part.hostname:
             argv = own_hostname(values["pod"], argv)
-        ready = self._health_waiter(name, f"http://{host}:{port}{part.health}") if part.health else None
+        health = f"http://{host}:{port}{part.health}" if part.health else None
         pod = values["pod"]
         details = info or dict
-        self._add_process(name, kind, argv, ready, lambda: {"pod": pod, **details()},
+        self._add_process(name, kind, argv, health, lambda: {"pod": pod, **details()},
                           env=part.environment(values))
 
-    def _start_api_replicas(self) -> None:
+    def _launch_api_replicas(self) -> None:
+        """Every API replica launched at once; :meth:`_await_healthy` then waits for them together."""
         for index in range(1, self.options.api_replicas + 1):
             name = f"api-{index}"
             host = f"127.0.1.{index}"
@@ -360,13 +442,6 @@ class LocalStack:
             url = f"http://{host}:{port}"
             self.api_urls[name] = url
             self._start_part("api", "api", name, index, host, port, info=lambda url=url: {"url": url})
-
-    def _health_waiter(self, name: str, url: str) -> Callable[[], None]:
-        def ready() -> None:
-            proc = self._procs[name]
-            wait_for(lambda: _http_ok(url), 30, f"API replica {name} did not become healthy",
-                     proc.log, proc.popen)
-        return ready
 
     def _agent_api_urls(self, replica: str) -> str:
         urls = []
@@ -379,7 +454,8 @@ class LocalStack:
         """The kubelet stand-in belongs to the Kubernetes stand-in: it runs the pods any platform asks for."""
         kube = self._link("kubelet", "kubernetes", self.kube.host, self.kube.port)
         argv = self._python("environments.local.platform.agents.kubelet", "--kube-url", f"http://{kube}",
-                            "--namespace", self.options.namespace, "--config", str(self.state / "config.json"))
+                            "--namespace", self.options.namespace, "--config", str(self.state / "config.json"),
+                            "--workdir", str(self.state / "kubelet"))  # in the stack's folder: gone with it
         self._add_process("kubelet", "kubelet", argv, None)
 
     def _start_agents(self) -> None:
@@ -434,6 +510,8 @@ class LocalStack:
             return set(wanted) <= {a["agentId"] for a in agents if a.get("status", "online") == "online"}
 
         def every_replica_of_a_part_exited() -> str | None:
+            if self.cancelled.is_set():
+                return "a stop was asked while waiting"
             for kind in ("k8s-agent", "docker-agent"):
                 replicas = [c for c in self.components.values() if c.kind == kind]
                 if replicas and not any(c.running() for c in replicas):
@@ -442,7 +520,7 @@ class LocalStack:
             return None
 
         wait_for(online, timeout, f"agents {', '.join(wanted)} did not come online (see the agent logs in {self.logs})",
-                 hopeless=every_replica_of_a_part_exited, poll=0.1)
+                 hopeless=every_replica_of_a_part_exited, poll=0.05)
 
     def admin_token(self) -> str:
         url = next(iter(self.api_urls.values()))
@@ -476,7 +554,7 @@ class LocalStack:
                 failures.append(f"{what}: {error}")
 
         sessions = set()
-        for container in client.containers.list(all=True, filters={"network": network}):
+        for container in client.containers.list(all=True, filters={"network": network}, ignore_removed=True):
             label = wanted.get("sessionLabel")
             if label and container.labels.get(label):
                 sessions.add(container.labels[label])
@@ -595,30 +673,43 @@ class LocalStack:
 
     # -------------------------------------------------------------------- stop
     def stop(self) -> None:
-        """Stop everything that was started, newest first; never raises."""
+        """Stop everything that was started; never raises. Two steps, each all at once (SIGTERM to every
+        process of the step, SIGKILL to one still there after its grace): first the platform's programs,
+        the kubelet stand-in and the plain VNC servers, while the backends they may still talk to while
+        stopping are up; then the links, what the run made in the engine (nothing makes more now) and
+        the engine, beside the other backends."""
         if self._stopped:
             return
         self._stopped = True
-        for kinds in (("docker-agent", "k8s-agent"), ("kubelet",), ("api",)):
-            group = [c for c in self.components.values() if c.kind in kinds]
-            with ThreadPoolExecutor(max(1, len(group))) as pool:
-                for component in group:
-                    pool.submit(_quietly, component.stop)
+        self.cancel()
+        began = time.monotonic()
+        platform = [c.stop for c in self.components.values() if c.kind in PLATFORM_KINDS]
+        _all_at_once([*platform, *(vnc.stop for vnc in self.vnc)])
+        for notice in self._notices.values():
+            notice.close()
+        self.stop_times["platform"] = time.monotonic() - began
+        middle = time.monotonic()
         if self.loop and self.loop.is_running():
             _quietly(lambda: asyncio.run_coroutine_threadsafe(self.links.close(), self.loop).result(10))
+        backends = {name: b.stop for name, b in (("kubernetes", self.kube), ("postgres", self.postgres),
+                                                  ("redis", self.redis)) if b is not None}
         if self.engine is not None:
-            from environments.local.engine import cleanup_by_label
-
-            # first what the platform made on the run's network, then everything labelled (the network too)
-            _quietly(self._remove_platform_engine_objects, self.stop_errors)
-            _quietly(lambda: cleanup_by_label(self.engine.client(), f"{RUN_LABEL}={self.run_id}"), self.stop_errors)
-            _quietly(self.engine.stop)
-        for backend in (*self.vnc, self.kube, self.postgres, self.redis):
-            if backend is not None:
-                _quietly(backend.stop)
+            backends["engine"] = self._stop_engine
+        self.stop_times.update(_all_at_once(list(backends.values()), list(backends)))
         shutil.rmtree(self.state, ignore_errors=True)
         for token in self._guards:
             reaper.release(token)
+        for handle in (self._abort_read, self._abort_write):
+            os.close(handle)
+        self.stop_times["backends"] = time.monotonic() - middle
+
+    def _stop_engine(self) -> None:
+        from environments.local.engine import cleanup_by_label
+
+        # first what the platform made on the run's network, then everything labelled (the network too)
+        _quietly(self._remove_platform_engine_objects, self.stop_errors)
+        _quietly(lambda: cleanup_by_label(self.engine.client(), f"{RUN_LABEL}={self.run_id}"), self.stop_errors)
+        self.engine.stop()
 
 
 def strong_password() -> str:
@@ -638,6 +729,23 @@ def own_hostname(hostname: str, argv: list[str]) -> list[str]:
     return [unshare, "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"', hostname, *argv]
 
 
+def _all_at_once(actions: list[Callable[[], object]], names: list[str] | None = None) -> dict[str, float]:
+    """Run every action at the same time and wait for all; a failure is printed, never raised.
+    With ``names``: how long each took (seconds by name)."""
+    took: dict[str, float] = {}
+
+    def timed(name: str, action: Callable[[], object]) -> None:
+        began = time.monotonic()
+        _quietly(action)
+        took[name] = time.monotonic() - began
+
+    if actions:
+        with ThreadPoolExecutor(len(actions)) as pool:
+            for index, action in enumerate(actions):
+                pool.submit(timed, names[index] if names else str(index), action)
+    return took if names else {}
+
+
 def _quietly(action: Callable[[], object], errors: list[str] | None = None) -> None:
     try:
         action()
@@ -645,6 +753,14 @@ def _quietly(action: Callable[[], object], errors: list[str] | None = None) -> N
         print(f"[stack] while stopping: {error}", file=sys.stderr, flush=True)
         if errors is not None:
             errors.append(str(error))
+
+
+def _first_failure(jobs: Iterable[Future[None]]) -> None:
+    """Wait until every job has ended, then raise the failure of the first one that failed."""
+    jobs = list(jobs)
+    wait(jobs)
+    for job in jobs:
+        job.result()
 
 
 def _http_ok(url: str) -> bool:

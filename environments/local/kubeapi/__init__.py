@@ -68,7 +68,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from environments.local.procs import ManagedProcess, free_port, require_free_port, wait_for
+from environments.local.procs import ManagedProcess, ReadyNotice, await_ready, free_port, require_free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -98,10 +98,14 @@ class KubeApiStandIn:
         self.workdir.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, "-m", "environments.local.kubeapi", "--host", self.host, "--port", str(self.port),
                 *(["--access-log"] if self.access_log else [])]
-        self.process = ManagedProcess(self.name, argv, self.workdir / f"{self.name}.log", cwd=ROOT,
-                                      env={"PYTHONUNBUFFERED": "1"}).start()
-        wait_for(self.healthy, timeout, f"The Kubernetes API stand-in on {self.url} did not answer /healthz",
-                 self.process.log, self.process.popen)
+        notice = ReadyNotice()  # it says when it serves; then /healthz must answer
+        try:
+            self.process = ManagedProcess(self.name, argv, self.workdir / f"{self.name}.log", cwd=ROOT,
+                                          env={"PYTHONUNBUFFERED": "1", **notice.env}).start()
+            await_ready(f"The Kubernetes API stand-in on {self.url} did not answer /healthz", self.process.popen,
+                        timeout, self.process.log, notice, self.healthy)
+        finally:
+            notice.close()
         return self
 
     def healthy(self) -> bool:

@@ -9,6 +9,7 @@ import signal
 import sys
 
 from environments.local.kubeapi.server import GIT_VERSION, serve
+from environments.local.procs import notify_ready
 
 
 async def _main(host: str, port: int, access_log: bool) -> None:
@@ -22,6 +23,7 @@ async def _main(host: str, port: int, access_log: bool) -> None:
     await asyncio.wait({task, ready_wait}, return_when=asyncio.FIRST_COMPLETED)
     if ready.is_set():
         print(f"Kubernetes API stand-in {GIT_VERSION} serving on http://{host}:{port}", flush=True)
+        notify_ready()  # to whoever started it and asked (NOTIFY_SOCKET)
     ready_wait.cancel()
     await task
 

@@ -104,6 +104,7 @@ async def watch(request: web.Request, store: Store, res: Resource, namespace: st
 
     deadline = time.monotonic() + budget
     idle_since = time.monotonic()
+    stopped = asyncio.ensure_future(stopping.wait())  # a stopping server ends the watch at once
     try:
         if send_initial:
             while not watcher.queue.empty():
@@ -122,17 +123,19 @@ async def watch(request: web.Request, store: Store, res: Resource, namespace: st
                 if remaining <= BOOKMARK_BEFORE_END:
                     await asyncio.sleep(remaining)
                     break
-            try:
-                wait = min(remaining - (BOOKMARK_BEFORE_END if bookmarks else 0), 1.0)
-                event = await asyncio.wait_for(watcher.queue.get(), max(wait, 0.01))
-            except TimeoutError:
+            wait = min(remaining - (BOOKMARK_BEFORE_END if bookmarks else 0), 1.0)
+            getting = asyncio.ensure_future(watcher.queue.get())
+            await asyncio.wait({getting, stopped}, timeout=max(wait, 0.01), return_when=asyncio.FIRST_COMPLETED)
+            if not getting.done():
+                getting.cancel()  # the event stays in the queue for the next turn
                 continue
-            await send(event)
+            await send(getting.result())
             idle_since = time.monotonic()
         await response.write_eof()
     except ConnectionResetError:
         pass  # the client stopped watching
     finally:
+        stopped.cancel()
         store.watchers.discard(watcher)
     return response
 

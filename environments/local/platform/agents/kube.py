@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
+import types
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
+
+def _client_package_only() -> None:
+    """Let ``kubernetes.client`` be imported without ``kubernetes/__init__.py``, which imports the kubeconfig
+    loaders (google-auth, oauthlib, cryptography...): nine tenths of the package's import time, paid by every
+    agent replica and kubelet at start. These programs talk to the API URL they are given, never a
+    kubeconfig. A process that already imported the whole package keeps it."""
+    if "kubernetes" in sys.modules:
+        return
+    spec = importlib.util.find_spec("kubernetes")
+    if spec is None or not spec.submodule_search_locations:
+        return  # not installed: the import below says so
+    package = types.ModuleType("kubernetes")
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__file__ = spec.origin
+    sys.modules["kubernetes"] = package
+
+
+_client_package_only()
+
+from kubernetes import client  # noqa: E402 - after the package stand-in above
+from kubernetes.client.exceptions import ApiException  # noqa: E402
 
 MERGE_PATCH = "application/merge-patch+json"
 

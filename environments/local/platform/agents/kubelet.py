@@ -344,26 +344,35 @@ def main(argv: list[str] | None = None) -> int:
             log.error("cannot read %s: %s. Fix: pass --config with a readable JSON file", args.config, error)
             return 2
         config = {**raw, **(raw.get("timings") or {}), **(raw.get("kubelet") or {})}
-    own_dir = args.workdir is None
-    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="kit-kubelet-"))
-    kube = Kube(args.kube_url, timeout=float(config.get("requestTimeout", 5.0)))
-    try:
-        kubelet = Kubelet(kube, args.namespace, config, workdir)
-    except BackendError as error:
-        log.error("%s", error)
-        return 2
+    kubelet: Kubelet | None = None
+    stop_asked = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
-        kubelet.stop_event.set()
-        kubelet.wake.set()
+        stop_asked.set()
+        if kubelet is not None:
+            kubelet.stop_event.set()
+            kubelet.wake.set()
 
+    # before anything is made: a stop asked while starting still removes what was made
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    own_dir = args.workdir is None
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="kit-kubelet-"))
+    kube: Kube | None = None
     try:
-        kubelet.run()
+        kube = Kube(args.kube_url, timeout=float(config.get("requestTimeout", 5.0)))
+        try:
+            kubelet = Kubelet(kube, args.namespace, config, workdir)
+        except BackendError as error:
+            log.error("%s", error)
+            return 2
+        if not stop_asked.is_set():
+            kubelet.run()
     finally:
-        kubelet.shutdown()
-        kube.close()
+        if kubelet is not None:
+            kubelet.shutdown()
+        if kube is not None:
+            kube.close()
         if own_dir:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0

@@ -25,7 +25,8 @@ Options:
 ``--access-log``           log every HTTP request
 
 Secrets are read from files or the environment, never from the command line, and never logged.
-Ready when ``GET /health`` answers ``200 {"status": "healthy", "service": "streamspace-api", "pod": NAME}``.
+Ready when ``GET /health`` answers ``200 {"status": "healthy", "service": "streamspace-api", "pod": NAME}``;
+it then also sends ``READY=1`` to ``NOTIFY_SOCKET`` when that is set (the systemd convention).
 SIGTERM/SIGINT stop it gracefully (its agents are marked offline and their Redis keys removed);
 SIGKILL is survived by the others: agents reconnect elsewhere and pending commands are delivered there.
 Exit codes: 0 stopped, 2 bad options or configuration, 3 database could not be migrated or seeded.
@@ -46,6 +47,7 @@ from aiohttp import web
 from environments.local.platform import db
 from environments.local.platform.api.app import create_app
 from environments.local.platform.common.config import ConfigError, load_config, read_secret
+from environments.local.procs import notify_ready
 
 log = logging.getLogger("streamspace.api")
 
@@ -107,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     app = create_app(args.name, config, dsn, args.redis_url, jwt_secret, agent_key)
     log.info("listening on http://%s:%s (prepared in %.2f s)", args.host, args.port, time.monotonic() - started)
-    web.run_app(app, host=args.host, port=args.port, print=None, shutdown_timeout=2.0,
+    # aiohttp calls ``print`` once it listens: then the replica says it is ready (NOTIFY_SOCKET, when given)
+    web.run_app(app, host=args.host, port=args.port, print=lambda _banner: notify_ready(), shutdown_timeout=2.0,
                 access_log=logging.getLogger("aiohttp.access") if args.access_log else None)
     return 0
 
