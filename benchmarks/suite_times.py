@@ -1,10 +1,12 @@
-"""Wall time of the full scenario run, serially and with pabot, and per suite.
+"""Wall time of the full scenario run, serially and in parallel on one shared stack, and per suite.
 
-    .venv/bin/python benchmarks/suite_times.py [--processes 2] [--skip-serial] [--skip-pabot]
+    .venv/bin/python benchmarks/suite_times.py [--processes 3] [--skip-serial] [--skip-pabot]
 
-Runs `robot suites/` and `pabot --processes N suites/` into temporary folders (each starts its
-own local stack; with pabot every process starts one) and prints the wall time of each run, its
-pass/fail counts, and every suite's elapsed time read from output.xml.
+Runs `robot suites/` (one stack for the run) and `python -m EnvironmentKit.parallel --processes N
+suites/` (pabot, every process on one shared stack; the suites that break or measure components on
+stacks of their own) into temporary folders, and prints the wall time of each run, its pass/fail
+counts, every suite's elapsed time read from output.xml, and the parallel run's wall time as a
+share of the serial one's.
 """
 
 from __future__ import annotations
@@ -45,16 +47,21 @@ def report(title: str, wall: float, output: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--skip-serial", action="store_true")
     parser.add_argument("--skip-pabot", action="store_true")
     args = parser.parse_args()
+    walls: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-suites-") as tmp:
         if not args.skip_serial:
-            report("serial (robot)", *run([str(BIN / "robot")], Path(tmp) / "serial"))
+            walls["serial"], output = run([str(BIN / "robot")], Path(tmp) / "serial")
+            report("serial (robot)", walls["serial"], output)
         if not args.skip_pabot:
-            report(f"parallel (pabot --processes {args.processes})",
-                   *run([str(BIN / "pabot"), "--processes", str(args.processes)], Path(tmp) / "pabot"))
+            walls["parallel"], output = run([sys.executable, "-m", "EnvironmentKit.parallel",
+                                             "--processes", str(args.processes)], Path(tmp) / "pabot")
+            report(f"parallel (pabot --processes {args.processes}, one shared stack)", walls["parallel"], output)
+    if len(walls) == 2:
+        print(f"parallel / serial wall time: {walls['parallel'] / walls['serial']:.0%}")
     return 0
 
 

@@ -15,7 +15,7 @@ Resource            ../resources/ha.resource
 Resource            ../resources/protocol.resource
 Variables           ../variables/thresholds.yaml
 
-Suite Setup         The HA Test Environment Is Running
+Suite Setup         The HA Test Environment Is Running    own=${TRUE}
 Suite Teardown      Leave The Platform
 Test Setup          The Platform Is Ready
 Test Teardown       Heal Everything

@@ -18,6 +18,8 @@ from EnvironmentKit.topology import Topology
 from kitcore import KitError
 
 TOPOLOGY_ENV_VAR = "KIT_TOPOLOGY"
+#: set (to 1) by a parallel run whose processes all attach to one environment (EnvironmentKit.parallel)
+SHARED_ENV_VAR = "KIT_SHARED_ENVIRONMENT"
 
 
 @dataclass
@@ -25,6 +27,13 @@ class ActiveEnvironment:
     driver: EnvironmentDriver
     topology: Topology
     attached: bool
+    #: the environment this one stands in for while a suite runs on an environment of its own
+    previous: ActiveEnvironment | None = None
+
+
+def shared() -> bool:
+    """True in a parallel run, where every process attached to one environment (``KIT_SHARED_ENVIRONMENT``)."""
+    return os.environ.get(SHARED_ENV_VAR, "") not in ("", "0")
 
 
 _lock = threading.Lock()

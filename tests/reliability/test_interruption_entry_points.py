@@ -1,15 +1,15 @@
 """Every entry point of the kit, interrupted by every usual signal, leaves nothing of its run.
 
-The matrix: ``./kit stack``, ``./kit run`` (one scenario test), pytest holding the shared
-fixtures' servers, a benchmark (``benchmarks/container_start.py``) and an image build (a throwaway
-image whose ``RUN`` step takes a minute), each stopped by SIGINT to its process group (Ctrl-C), by
-SIGTERM to its process group (a CI system's cancel) and by SIGKILL of the process that started the
-servers and containers (then nothing of the run's own cleanup runs: the kit's watcher,
-:mod:`kitcore.reaper`, must do it). pytest's SIGINT/SIGTERM/SIGHUP and robot's
+The matrix: ``./kit stack``, ``./kit run`` (one scenario test; also in parallel, on a shared stack),
+pytest holding the shared fixtures' servers, a benchmark (``benchmarks/container_start.py``) and an
+image build (a throwaway image whose ``RUN`` step takes a minute), each stopped by SIGINT to its
+process group (Ctrl-C), by SIGTERM to its process group (a CI system's cancel) and by SIGKILL of the
+process that started the servers and containers (then nothing of the run's own cleanup runs: the
+kit's watcher, :mod:`kitcore.reaper`, must do it). pytest's SIGINT/SIGTERM/SIGHUP and robot's
 SIGINT/SIGTERM are in test_interruption.py. Each run has a private ``TMPDIR``; a :class:`RunWatch`
 follows its process tree and the run's engine label. Afterwards, within seconds: no process of the
-tree, no container, volume or network of the run, no temp entry in its ``TMPDIR``. The same check
-on a kit whose watcher is switched off fails; the watcher leaves alone what a process released; a
+tree, no container, volume or network of the run, no temp entry in its ``TMPDIR``. The same check on
+a kit whose watcher is switched off fails; the watcher leaves alone what a process released; a
 killed run's private Docker engine is stopped.
 """
 
@@ -165,6 +165,39 @@ def test_kit_run_interrupted_leaves_nothing(how: str, tmp_path: Path, private_tm
 
 
 KIT_RUN_TEST = "Only The Leader Runs Sessions"
+
+
+@pytest.mark.parametrize("how", SIGNALS)
+def test_kit_run_in_parallel_interrupted_leaves_nothing(how: str, tmp_path: Path, private_tmp: Path) -> None:
+    """``./kit run --processes 2`` (EnvironmentKit.parallel: one shared stack, pabot's processes attached to
+    it) with suite 02, which runs on a stack of its own, stopped once that stack is up (``SIGKILL-parent``:
+    the runner, whose stack stops by its ``--parent-pid`` and whose pabot the kit's watcher stops; the
+    suite alone would run on for most of a minute)."""
+    run = Run(["./kit", "run", "--processes", "2", "--outputdir", str(tmp_path / "results"),
+               "--suite", PARALLEL_SUITE], tmp_path, private_tmp)
+    runner = 0
+    try:
+        deadline = time.monotonic() + 240
+        while len(_supervisors(run)) < 2:  # the shared stack's, then the suite's own
+            assert time.monotonic() < deadline and run.process.poll() is None, run.text()[-2000:]
+            time.sleep(0.2)
+        _stack_ready_of(run, 240)
+        runner = _robot_or_self(run, "EnvironmentKit.parallel")
+        assert runner != run.process.pid, f"no parallel runner under ./kit run: {sorted(run.watch.seen.values())[:5]}"
+        run.interrupt(how, runner)
+        _check(run, how, "./kit run --processes 2")
+        _drop_run_logs(run.watch, runner)
+    finally:
+        run.kill_all()
+
+
+PARALLEL_SUITE = "02 Kubernetes Leader Election"
+
+
+def _supervisors(run: Run) -> list[str]:
+    """The local stack supervisors the run started so far (EnvironmentKit's driver gives them --ready-fd)."""
+    run.watch.sample()
+    return [cmd for cmd in run.watch.seen.values() if "environments.local" in cmd and "--ready-fd " in cmd]
 
 
 def _stack_ready_of(run: Run, timeout: float) -> None:
