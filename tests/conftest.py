@@ -57,6 +57,34 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupted)
+
+
+# Folders whose modules share fixed addresses or programs and must not run at the same time
+SHARED_GROUPS = {"tests/agents/": "agents", "tests/contract/": "contract"}
+
+
+def group_of(nodeid: str) -> str:
+    """The group of a test: its module, or the folder of ``SHARED_GROUPS`` it is in."""
+    module = nodeid.split("::", 1)[0]
+    return next((name for folder, name in SHARED_GROUPS.items() if module.startswith(folder)), module)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With pytest-xdist (``-n N --dist loadgroup``, as ``./kit test`` runs): each group's tests run in one
+    process, one after another, so a module's module-scoped servers start once and the modules of a folder
+    in ``SHARED_GROUPS`` never run at the same time. Tests marked ``machine`` audit the whole machine:
+    ``./kit test`` runs them after the others, alone. (The kit groups by nodeid itself: xdist's own
+    ``xdist_group`` marks do not reach its scheduler under pytest 9.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return ByGroup(config, log)
 MIGRATIONS = Path(__file__).resolve().parent / "data" / "migrations"
 Server = TypeVar("Server", bound=Any)
 

@@ -195,7 +195,7 @@ class ComposeStack:
 
     def _remove_leftovers(self) -> None:
         label = f"{PROJECT_LABEL}={self.project}"
-        for container in self.client.containers.list(all=True, filters={"label": label}):
+        for container in self.client.containers.list(all=True, filters={"label": label}, ignore_removed=True):
             with contextlib.suppress(Exception):
                 container.remove(force=True, v=True)
         for network in self.client.networks.list(filters={"label": label}):
@@ -205,7 +205,8 @@ class ComposeStack:
     # -- reading ----------------------------------------------------------------------------------
     def containers(self) -> dict[str, Any]:
         """Containers of the project by service name."""
-        found = self.client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"})
+        found = self.client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"},
+                                           ignore_removed=True)
         return {c.labels.get(SERVICE_LABEL, c.name): c for c in found}
 
     @staticmethod

@@ -490,7 +490,7 @@ def empty_engine(url: str) -> list[str]:
 
     removed: list[str] = []
     with contextlib.closing(docker.DockerClient(base_url=url, timeout=60, version="1.41")) as client:
-        for container in client.containers.list(all=True):
+        for container in client.containers.list(all=True, ignore_removed=True):
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 container.remove(force=True, v=True)
                 removed.append(f"container:{container.name}")

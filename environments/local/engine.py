@@ -339,7 +339,7 @@ def cleanup_by_label(client: docker.DockerClient, label: str) -> list[str]:
         else:
             removed.append(f"{kind}:{name}")
 
-    for container in client.containers.list(all=True, filters=filters):
+    for container in client.containers.list(all=True, filters=filters, ignore_removed=True):
         attempt("container", container.name, lambda c=container: c.remove(force=True, v=True))
     for volume in client.volumes.list(filters=filters):
         attempt("volume", volume.name, lambda v=volume: v.remove(force=True))

@@ -187,7 +187,7 @@ def leftover_docker_objects(url: str, private: bool) -> list[str]:
                 if network.name not in PREDEFINED_NETWORKS and (reason or private):
                     networks[network.name] = reason
                     found.append(f"network {network.name} ({reason or 'unlabelled'}; on {where})")
-            for container in client.containers.list(all=True):
+            for container in client.containers.list(all=True, ignore_removed=True):
                 reason = kit_reason(container.labels)
                 attached = set(container.attrs.get("NetworkSettings", {}).get("Networks") or {}) & set(networks)
                 if reason or private or attached:

@@ -57,7 +57,7 @@ def _remove_labelled(item: dict[str, Any]) -> list[str]:
                                                 version="1.41")) as client:
         for network in client.networks.list(filters={"label": item["label"]}):
             # what a platform attached to the run's network carries no label of the kit's
-            for container in client.containers.list(all=True, filters={"network": network.name}):
+            for container in client.containers.list(all=True, filters={"network": network.name}, ignore_removed=True):
                 with contextlib.suppress(Exception):
                     container.remove(force=True, v=True)
                     removed.append(f"container:{container.name}")

@@ -95,7 +95,7 @@ class ContainerGroup:
 
     def _containers(self) -> list[Any]:
         if self.label_filter:
-            return self.client.containers.list(filters={"label": self.label_filter})
+            return self.client.containers.list(filters={"label": self.label_filter}, ignore_removed=True)
         found = []
         for name in self.names:
             with contextlib.suppress(Exception):

@@ -187,6 +187,7 @@ def test_published_port_and_logs(kit, busybox):
     assert "listening" in kit.get_container_logs(name, tail=5)
 
 
+@pytest.mark.machine  # measures a container's CPU use against its quota: the cores must be free
 def test_limits_are_declared_measured_and_enforced(kit, busybox):
     here = Path.cwd()  # where the kit (and so the engine it started) runs: nothing may be written there
     before = set(here.iterdir())

@@ -364,6 +364,7 @@ def test_no_dockerd_names_the_package_and_the_fix(tmp_path, monkeypatch):
 
 
 @needs_dockerd
+@pytest.mark.machine  # compares the machine's Docker traces (iptables rules...) before and after
 def test_private_docker_engine_is_shared_and_the_last_run_stops_it_clean(tmp_path):
     home = tmp_path / "home"
     before = _machine_traces()
@@ -433,6 +434,7 @@ def test_dockerd_that_cannot_start_names_the_cause_with_its_log(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     (home / "data").write_text("not a folder")  # dockerd cannot make its data root
+    others = set(Path("/tmp").glob("kit-dockerd-*"))  # engines of other runs (other test processes)
     started = time.monotonic()
     with pytest.raises(BackendError) as caught:
         _private(tmp_path, home).start()
@@ -440,4 +442,4 @@ def test_dockerd_that_cannot_start_names_the_cause_with_its_log(tmp_path):
     text = str(caught.value)
     assert "private Docker engine did not start" in text and "dockerd.log" in text and "Fix:" in text
     assert not (home / "state.json").exists() and not dockerd.link_exists(dockerd.bridge_name(home))
-    assert not any(p.name.startswith("kit-dockerd-") and dockerd.processes_of(p) for p in Path("/tmp").iterdir())
+    assert not any(dockerd.processes_of(p) for p in set(Path("/tmp").glob("kit-dockerd-*")) - others)

@@ -25,12 +25,12 @@ TIMINGS = {"heartbeatInterval": 0.3, "staleAfter": 1.5, "commandPoll": 0.3, "com
 K8S_TEMPLATE, DOCKER_TEMPLATE = "desktop-kubernetes", "desktop-docker"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def contract_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("contract")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def contract_redis(contract_dir: Path) -> Iterator[RedisServer]:
     """A Redis of these tests alone: some tests kill it and start it again on the same port."""
     server = RedisServer(contract_dir / "redis", host="127.0.2.1", name="contract-redis").start()
@@ -38,20 +38,20 @@ def contract_redis(contract_dir: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def contract_dsn(postgres_server: PostgresServer) -> str:
     return (f"host={postgres_server.host} port={postgres_server.port} user={postgres_server.user} "
             "dbname=streamspace_contract connect_timeout=5")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def creds(contract_dir: Path) -> dict[str, Any]:
     return {"admin": ("admin", secrets.token_urlsafe(12)),
             "users": {name: secrets.token_urlsafe(12) for name in USERS},
             "agentKey": secrets.token_hex(32), "jwtSecret": secrets.token_urlsafe(32)}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped after the last contract test: no later test sees its connections
 def stack(contract_dir: Path, contract_redis: RedisServer, contract_dsn: str, creds: dict[str, Any]) -> Iterator[Stack]:
     jwt_file, key_file, config = contract_dir / "jwt.secret", contract_dir / "agent.key", contract_dir / "api.json"
     jwt_file.write_text(creds["jwtSecret"])
@@ -74,20 +74,20 @@ def stack(contract_dir: Path, contract_redis: RedisServer, contract_dsn: str, cr
         running.stop_all()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def admin(stack: Stack, creds: dict[str, Any]) -> Api:
     api = Api(stack["api-1"])
     api.token = api.login(*creds["admin"])
     return api
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tokens(stack: Stack, creds: dict[str, Any]) -> dict[str, str]:
     api = Api(stack["api-2"])
     return {name: api.login(name, password) for name, password in creds["users"].items()}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def k8s_agent(stack: Stack, creds: dict[str, Any], vnc_server: VncServer) -> Iterator[ContractAgent]:
     """A Kubernetes agent connected to api-1 (it falls back to api-2, api-3 when api-1 is gone)."""
     urls = [stack[n].url for n in ("api-1", "api-2", "api-3")]

@@ -31,6 +31,8 @@ import pytest
 from environments.local import dockerd, leaks
 from environments.local.procs import OWNER_MARK
 
+pytestmark = pytest.mark.machine  # the audit is machine-wide, and so are the port rules it removes
+
 
 def _cli() -> tuple[int, str]:
     result = subprocess.run([sys.executable, "-m", "environments.local.leaks"], capture_output=True, text=True,

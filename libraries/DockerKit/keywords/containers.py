@@ -279,7 +279,8 @@ class ContainerKeywords:
 
         def read() -> list[str]:
             with self.ctx.call(handle, "Listing containers"):
-                found = handle.client.containers.list(all=include_stopped, filters={"label": label} if value else {})
+                found = handle.client.containers.list(all=include_stopped, filters={"label": label} if value else {},
+                                                     ignore_removed=True)  # another run may remove one meanwhile
             found = [c for c in found if not key or key in c.labels]
             return sorted(c.name for c in found)
 
