@@ -36,13 +36,14 @@ from EnvironmentKit import state
 from EnvironmentKit.drivers import create_driver
 from EnvironmentKit.keywords.lifecycle import environment_request
 from kitcore import KitError, reaper, to_seconds
+from kitcore.processes import descendants, stat_fields
 from kitreport.__main__ import main as write_reports
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS = ROOT / "variables" / "defaults.yaml"
 ORDER = ROOT / "variables" / "suite-order.txt"
 BIN = Path(sys.executable).parent  # robot and pabot beside this Python
-INTERRUPT_GRACE = 120.0  # seconds pabot's processes get to run their teardowns after Ctrl-C
+INTERRUPT_GRACE = 45.0  # seconds pabot's processes get to run their teardowns after Ctrl-C (a stack stops in 30)
 STOP_TIMEOUT = 30.0
 REPORTS = "kitreport.listener.ReportListener"  # the kit's reports, when the set-up put them in ROBOT_OPTIONS
 
@@ -114,8 +115,7 @@ def run_pabot(command: list[str], env: dict[str, str]) -> int:
         except KeyboardInterrupt:
             print("[parallel] interrupted: stopping the suites (their teardowns run), then the environment",
                   file=sys.stderr, flush=True)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGINT)
+            _interrupt(process.pid)
             try:
                 process.wait(INTERRUPT_GRACE)
             except (subprocess.TimeoutExpired, KeyboardInterrupt):  # too slow, or a second Ctrl-C: now
@@ -125,6 +125,18 @@ def run_pabot(command: list[str], env: dict[str, str]) -> int:
             return 130
     finally:
         reaper.release(guard)
+
+
+def _interrupt(pabot: int) -> None:
+    """Ctrl-C to pabot's process group once it runs suites (its robot processes stop as Robot does, running
+    their teardowns; pabot stops scheduling, merges what they wrote and exits). Still starting, pabot hangs
+    on Ctrl-C: then it is asked to stop (SIGTERM)."""
+    running = any((stat_fields(pid) or ["", ""])[1] == str(pabot) for pid, _ in descendants(pabot))
+    with contextlib.suppress(ProcessLookupError):
+        if running:
+            os.killpg(pabot, signal.SIGINT)
+        else:
+            os.kill(pabot, signal.SIGTERM)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

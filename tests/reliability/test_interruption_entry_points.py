@@ -84,10 +84,14 @@ class Run:
 
     def leftovers(self, budget: float = CLEAN_BUDGET) -> list[str]:
         """What of the run is still there ``budget`` seconds after its end at the latest."""
+        deadline = time.monotonic() + budget
         left = self.watch.wait_clean(budget)
-        # the image build lock is one file for every run of the machine, kept on purpose
-        left += [f"temp entry {p}" for p in sorted(self.tmp.iterdir()) if p.name != LOCK_FILE.name]
-        return left
+        while True:  # a watcher removes a killed process's temp folders just after the process is gone
+            # the image build lock is one file for every run of the machine, kept on purpose
+            temps = [f"temp entry {p}" for p in sorted(self.tmp.iterdir()) if p.name != LOCK_FILE.name]
+            if not temps or time.monotonic() >= deadline:
+                return left + temps
+            time.sleep(0.2)
 
     def kill_all(self) -> None:
         """After a failed case: nothing of it may stay for the next case."""
@@ -194,10 +198,12 @@ def test_kit_run_in_parallel_interrupted_leaves_nothing(how: str, tmp_path: Path
 PARALLEL_SUITE = "02 Kubernetes Leader Election"
 
 
-def _supervisors(run: Run) -> list[str]:
-    """The local stack supervisors the run started so far (EnvironmentKit's driver gives them --ready-fd)."""
+def _supervisors(run: Run) -> set[str]:
+    """The parents of the local stacks the run started so far (EnvironmentKit's driver gives each supervisor
+    --ready-fd and --parent-pid: the runner for the shared stack, a robot process for a suite's own)."""
     run.watch.sample()
-    return [cmd for cmd in run.watch.seen.values() if "environments.local" in cmd and "--ready-fd " in cmd]
+    return {cmd.split("--parent-pid ", 1)[1].split()[0] for cmd in run.watch.seen.values()
+            if "environments.local" in cmd and "--ready-fd " in cmd and "--parent-pid " in cmd}
 
 
 def _stack_ready_of(run: Run, timeout: float) -> None:
