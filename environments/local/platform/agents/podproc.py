@@ -112,9 +112,23 @@ class PodProcesses:
         stop_process(self.app)
         stop_process(self.xvnc)
         if self.xvnc.returncode is not None:
-            for leftover in (f"/tmp/.X{self.display}-lock", f"/tmp/.X11-unix/X{self.display}"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(leftover)
+            remove_display_files(self.display, self.xvnc.pid)
+
+
+def remove_display_files(display: int, pid: int) -> None:
+    """Remove the lock file and socket of ``display`` that the X server ``pid`` left, and only those: an
+    Xtigervnc that could not start because another server (another stack's pod) holds the display must not
+    take that server's lock away, or the display would look free and be handed out again and again."""
+    lock = Path(f"/tmp/.X{display}-lock")
+    try:
+        owner = int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return
+    if owner != pid:
+        return
+    for leftover in (lock, Path(f"/tmp/.X11-unix/X{display}")):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
 
 
 class PodAllocator:
