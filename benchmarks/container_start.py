@@ -20,7 +20,7 @@ import uuid
 
 from environments.local import images, reaper
 from environments.local.engine import Engine, cleanup_by_label
-from environments.local.procs import stop_like_ctrl_c
+from kitcore.processes import stop_like_ctrl_c
 
 
 def rfb_greeting(port: int, deadline: float) -> bool:

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "libraries")]
 
 from environments.local import reaper  # noqa: E402
-from environments.local.procs import stop_like_ctrl_c  # noqa: E402
 from kitcore import CleanupListener  # noqa: E402
+from kitcore.processes import stop_like_ctrl_c  # noqa: E402
 from LoadKit.distributed import GeneratorSettings, run_distributed  # noqa: E402
 from LoadKit.operations import HttpOperation  # noqa: E402
 from LoadKit.runner import run_load  # noqa: E402

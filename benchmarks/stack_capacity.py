@@ -26,7 +26,7 @@ from pathlib import Path
 import requests
 
 from environments.local import reaper
-from environments.local.procs import stop_like_ctrl_c
+from kitcore.processes import stop_like_ctrl_c
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORMS = ("kubernetes", "docker")

@@ -23,7 +23,7 @@ for entry in (str(ROOT), str(ROOT / "libraries")):
         sys.path.insert(0, entry)
 
 from benchmarks.keyboard_desktop import keyboard_desktop  # noqa: E402
-from environments.local.procs import stop_like_ctrl_c  # noqa: E402
+from kitcore.processes import stop_like_ctrl_c  # noqa: E402
 from tests.support.ws_bridge import WsBridge  # noqa: E402
 from VncKit.framebuffer import Region  # noqa: E402
 from VncKit.rfb import RfbClient  # noqa: E402

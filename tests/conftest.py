@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,17 +25,11 @@ from environments.local.postgres_server import PostgresServer
 from environments.local.procs import restore_sigint
 from environments.local.redis_server import RedisServer
 from environments.local.vnc_server import VncServer
+from kitcore.processes import stop_like_ctrl_c
 
 restore_sigint()  # a run started with SIGINT ignored still stops on it, and so do its children
 
 VNC_PASSWORD = "kit-secret"
-
-
-def _interrupted(signum: int, _frame: object) -> None:
-    """A CI system cancels a job with SIGTERM (SIGHUP when a terminal goes): stop as Ctrl-C does, so
-    every fixture's teardown runs and the backends the tests started are stopped."""
-    signal.signal(signum, signal.SIG_IGN)  # a second signal while tearing down must not cut it short
-    raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -55,8 +48,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _interrupted)
+    # a CI system cancels a job with SIGTERM (SIGHUP when a terminal goes): stop as Ctrl-C does, so every
+    # fixture's teardown runs and the backends the tests started are stopped
+    stop_like_ctrl_c()
 
 
 # Folders whose modules share fixed addresses or programs and must not run at the same time

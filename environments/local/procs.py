@@ -29,18 +29,6 @@ class BackendError(RuntimeError):
         super().__init__(text)
 
 
-def stop_like_ctrl_c(*signums: int) -> None:
-    """SIGTERM and SIGHUP (or ``signums``) stop this program as Ctrl-C does: a KeyboardInterrupt, so
-    its ``finally`` blocks remove what it started (a CI system cancels a job with SIGTERM)."""
-
-    def interrupted(signum: int, _frame: object) -> None:
-        signal.signal(signum, signal.SIG_IGN)  # a second signal must not cut the cleanup short
-        raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
-
-    for signum in signums or (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, interrupted)
-
-
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on right now at ``host``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

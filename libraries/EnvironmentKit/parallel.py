@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import psutil
 from robot.errors import DataError
 from robot.variables import Variables
 
@@ -36,7 +37,7 @@ from EnvironmentKit import state
 from EnvironmentKit.drivers import create_driver
 from EnvironmentKit.keywords.lifecycle import environment_request
 from kitcore import KitError, reaper, to_seconds
-from kitcore.processes import descendants, stat_fields
+from kitcore.processes import stop_like_ctrl_c
 from kitreport.__main__ import main as write_reports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +55,7 @@ def parse(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, list[s
     parser.add_argument("--processes", type=int, default=3, help="suites at once (default 3)")
     parser.add_argument("-V", "--variablefile", action="append", default=[], help="as robot's")
     parser.add_argument("-v", "--variable", action="append", default=[], help="as robot's (NAME:value)")
-    parser.add_argument("-d", "--outputdir", default=None, help="as robot's (default: results/)")
+    parser.add_argument("-d", "--outputdir", type=Path, default=ROOT / "results", help="as robot's (default: results/)")
     args, rest = parser.parse_known_args(argv)
     if args.processes < 1:
         parser.error("--processes must be at least 1")
@@ -90,7 +91,7 @@ def lookup_in(variables: Variables) -> Callable[[str], Any]:
 
 def pabot_command(args: argparse.Namespace, rest: Sequence[str]) -> list[str]:
     command = [str(BIN / "pabot"), "--processes", str(args.processes),
-               "--no-pabotlib", "--outputdir", args.outputdir or str(ROOT / "results")]
+               "--no-pabotlib", "--outputdir", str(args.outputdir)]
     if ORDER.exists():
         command += ["--ordering", str(ORDER)]
     for path in args.variablefile:
@@ -98,10 +99,6 @@ def pabot_command(args: argparse.Namespace, rest: Sequence[str]) -> list[str]:
     for item in args.variable:
         command += ["--variable", item]
     return [*command, *rest]
-
-
-def _interrupted(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
 
 
 def run_pabot(command: list[str], env: dict[str, str]) -> int:
@@ -131,9 +128,8 @@ def _interrupt(pabot: int) -> None:
     """Ctrl-C to pabot's process group once it runs suites (its robot processes stop as Robot does, running
     their teardowns; pabot stops scheduling, merges what they wrote and exits). Still starting, pabot hangs
     on Ctrl-C: then it is asked to stop (SIGTERM)."""
-    running = any((stat_fields(pid) or ["", ""])[1] == str(pabot) for pid, _ in descendants(pabot))
-    with contextlib.suppress(ProcessLookupError):
-        if running:
+    with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
+        if psutil.Process(pabot).children():
             os.killpg(pabot, signal.SIGINT)
         else:
             os.kill(pabot, signal.SIGTERM)
@@ -141,8 +137,7 @@ def _interrupt(pabot: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args, rest = parse(argv)
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _interrupted)
+    stop_like_ctrl_c()
     try:
         lookup = lookup_in(run_variables(args.variablefile, args.variable))
         name, module, options = environment_request(lookup)
@@ -170,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             print("[parallel] stopping the environment", file=sys.stderr, flush=True)
             driver.stop(STOP_TIMEOUT)
-    output = Path(args.outputdir or ROOT / "results") / "output.xml"
+    output = args.outputdir / "output.xml"
     if output.exists() and REPORTS in os.environ.get("ROBOT_OPTIONS", ""):
         write_reports([str(output)])  # the kit's reports of the whole run (each process's were not written)
     return code

@@ -87,5 +87,18 @@ def mounts_under(*roots: Path) -> list[str]:
     return sorted(set(points), key=len, reverse=True)
 
 
+def stop_like_ctrl_c(*signums: int) -> None:
+    """SIGTERM and SIGHUP (or ``signums``) stop this program as Ctrl-C does: a KeyboardInterrupt, so
+    its ``finally`` blocks remove what it started (a CI system cancels a job with SIGTERM)."""
+
+    def interrupted(signum: int, _frame: object) -> None:
+        signal.signal(signum, signal.SIG_IGN)  # a second signal must not cut the cleanup short
+        raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+
+    for signum in signums or (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupted)
+
+
 __all__ = ["OWNER_MARK", "descendants", "kill_mentioning", "kill_survivors", "mounts_under", "start_time",
-           "stat_fields"]
+           "stat_fields", "stop_like_ctrl_c"]
+

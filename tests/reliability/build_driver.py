@@ -12,7 +12,7 @@ from pathlib import Path
 
 from environments.local import images, reaper
 from environments.local.engine import Engine
-from environments.local.procs import stop_like_ctrl_c
+from kitcore.processes import stop_like_ctrl_c
 
 SLOW_DOCKERFILE = """\
 FROM {base}

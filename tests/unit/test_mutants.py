@@ -189,9 +189,9 @@ HANGING_ROBOT = """\
 import signal, sys, time
 from pathlib import Path
 from environments.local.mutants import Mutant, TestRef
-from environments.local.mutants.__main__ import _interrupted
 from environments.local.mutants.runner import run_mutant
-signal.signal(signal.SIGTERM, _interrupted)
+from kitcore.processes import stop_like_ctrl_c
+stop_like_ctrl_c(signal.SIGTERM)
 marker = Path(sys.argv[1])
 
 def command(ws, mutant, suite, names, outdir):

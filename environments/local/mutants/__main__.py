@@ -13,15 +13,11 @@ import argparse
 import signal
 import sys
 import time
-from types import FrameType
 
 from environments.local.mutants.catalogue import MUTANTS, Mutant, by_name
 from environments.local.mutants.runner import KILLED, Verdict, run_mutant
 from environments.local.procs import restore_sigint
-
-
-def _interrupted(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+from kitcore.processes import stop_like_ctrl_c
 
 
 def choose(names: list[str], fast: bool) -> list[Mutant]:
@@ -78,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    {test}")
         return 0
     restore_sigint()
-    signal.signal(signal.SIGTERM, _interrupted)
+    stop_like_ctrl_c(signal.SIGTERM)
     started = time.monotonic()
     verdicts: list[Verdict] = []
     try:
