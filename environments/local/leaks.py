@@ -266,6 +266,20 @@ def leftover_x_displays(root: Path = X_ROOT) -> list[str]:
     return found
 
 
+def remove_stale_x_displays(root: Path = X_ROOT) -> list[str]:
+    """Remove the lock files and sockets of X displays in the kit's range whose server is gone (as an X
+    server does itself when it finds a stale lock); returns what was removed."""
+    removed = []
+    for display in X_DISPLAYS:
+        lock, sock = root / f".X{display}-lock", root / ".X11-unix" / f"X{display}"
+        if (lock.exists() or sock.exists()) and not _lock_holder(lock):
+            for path in (sock, lock):  # the socket first: a lock without a socket still keeps the display taken
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed.append(f"X display file {path}")
+    return removed
+
+
 def _lock_holder(lock: Path) -> int:
     """The pid in an X display lock file if that process lives, else 0."""
     try:

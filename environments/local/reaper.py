@@ -3,7 +3,8 @@ directories, a process that dies may leave engine objects (containers, volumes a
 a run's label) and its lease on the private Docker engine. This module registers those
 (:func:`guard_labelled`, :func:`guard_private_docker`), removes them for the watcher
 (:func:`remove_left`), and after a clean-up removes the port-forwarding rules and DNS servers that
-containers which died with their engine leave (:func:`after_clean`).
+containers which died with their engine leave, and the X display files of killed X servers
+(:func:`after_clean`).
 """
 
 from __future__ import annotations
@@ -66,13 +67,14 @@ def _remove_labelled(item: dict[str, Any]) -> list[str]:
 
 
 def after_clean(items: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    """Containers that died with their engine keep their port-forwarding rules (and DNS server)."""
+    """Containers that died with their engine keep their port-forwarding rules (and DNS server); X servers
+    killed with their group keep their display's lock file and socket."""
     if not any(item["kind"] in ("labelled", "group") for item in items):
         return [], []
-    from environments.local import netrules
+    from environments.local import leaks, netrules
 
     gone, errors = netrules.remove_stale()
-    return gone, [f"port-forwarding rule {error}" for error in errors]
+    return gone + leaks.remove_stale_x_displays(), [f"port-forwarding rule {error}" for error in errors]
 
 
 __all__ = ["clean", "guard", "guard_group", "guard_labelled", "guard_path", "guard_private_docker", "release",

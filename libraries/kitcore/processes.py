@@ -46,13 +46,26 @@ def descendants(pid: int) -> list[tuple[int, str]]:
     return found
 
 
-def kill_survivors(family: list[tuple[int, str]]) -> None:
-    """SIGKILL those of ``family`` (from :func:`descendants`) still alive -- the same processes, not reused pids."""
+def alive(family: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Those of ``family`` (from :func:`descendants`) still alive -- the same processes, not reused pids."""
+    living = []
     for pid, started in family:
         fields = stat_fields(pid)
         if fields and fields[19] == started and fields[0] != "Z":
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+            living.append((pid, started))
+    return living
+
+
+def signal_each(family: list[tuple[int, str]], signum: int) -> None:
+    """Send ``signum`` to those of ``family`` still alive."""
+    for pid, _ in alive(family):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
+
+
+def kill_survivors(family: list[tuple[int, str]]) -> None:
+    """SIGKILL those of ``family`` (from :func:`descendants`) still alive -- the same processes, not reused pids."""
+    signal_each(family, signal.SIGKILL)
 
 
 def kill_mentioning(path: Path) -> list[int]:
@@ -99,6 +112,6 @@ def stop_like_ctrl_c(*signums: int) -> None:
         signal.signal(signum, interrupted)
 
 
-__all__ = ["OWNER_MARK", "descendants", "kill_mentioning", "kill_survivors", "mounts_under", "start_time",
-           "stat_fields", "stop_like_ctrl_c"]
+__all__ = ["OWNER_MARK", "alive", "descendants", "kill_mentioning", "kill_survivors", "mounts_under", "signal_each",
+           "start_time", "stat_fields", "stop_like_ctrl_c"]
 

@@ -32,7 +32,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kitcore.processes import OWNER_MARK, descendants, kill_mentioning, kill_survivors, mounts_under, start_time
+from kitcore.processes import (
+    OWNER_MARK,
+    alive,
+    descendants,
+    kill_mentioning,
+    kill_survivors,
+    mounts_under,
+    signal_each,
+    start_time,
+)
 
 GROUP_GRACE = 3.0  # seconds a process group gets between SIGTERM and SIGKILL
 BUILT_IN = ("group", "path")
@@ -162,18 +171,28 @@ def _still_ours(item: dict[str, Any]) -> bool:
 
 
 def _stop_groups(items: list[dict[str, Any]]) -> list[str]:
+    """SIGTERM to each group; within the grace the groups and every descendant they had (a stack a test
+    started in a session of its own, which stops itself once its parent is gone) end by themselves; then
+    SIGKILL to the groups, and what is left of the descendants gets SIGTERM (an X server removes its lock
+    files then) and, after a short grace, SIGKILL."""
     groups = [item for item in items if _still_ours(item)]
     family = [member for item in groups for member in descendants(int(item["pgid"]))]
     for item in groups:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(item["pgid"]), signal.SIGTERM)
     deadline = time.monotonic() + max((float(item.get("grace", GROUP_GRACE)) for item in groups), default=0)
-    while time.monotonic() < deadline and any(_group_members(int(item["pgid"])) for item in groups):
+    while time.monotonic() < deadline and (any(_group_members(int(item["pgid"])) for item in groups)
+                                           or alive(family)):
         time.sleep(0.05)
     for item in groups:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(item["pgid"]), signal.SIGKILL)
-    kill_survivors(family)
+    survivors = alive(family)
+    signal_each(survivors, signal.SIGTERM)
+    deadline = time.monotonic() + GROUP_GRACE
+    while time.monotonic() < deadline and alive(survivors):
+        time.sleep(0.05)
+    kill_survivors(survivors)
     return [f"process group {item['pgid']} ({item.get('name', '?')})" for item in groups]
 
 

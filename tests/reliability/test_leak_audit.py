@@ -61,9 +61,9 @@ def test_a_kit_temp_dir_under_a_runs_own_tmpdir_is_reported_then_gone(tmp_path: 
     assert f"temp dir {path}" not in leaks.leftover_temp_dirs()
 
 
-def test_a_dead_x_servers_display_is_reported_then_gone() -> None:
-    """An X server killed without its stop leaves its display's lock file and socket: the next run
-    must skip that display, and the audit names both."""
+@contextlib.contextmanager
+def _dead_x_servers_display() -> Iterator[tuple[int, Path, Path]]:
+    """The lock file and socket a killed X server leaves (display, lock, socket); removed at the end."""
     import socket
 
     from environments.local.vnc_server import free_display
@@ -77,13 +77,22 @@ def test_a_dead_x_servers_display_is_reported_then_gone() -> None:
         sock.parent.mkdir(mode=0o1777, exist_ok=True)
         with socket.socket(socket.AF_UNIX) as server:
             server.bind(str(sock))  # the socket file stays after the close, as a killed server's does
+        yield display, lock, sock
+    finally:
+        lock.unlink(missing_ok=True)
+        sock.unlink(missing_ok=True)
+
+
+def test_a_dead_x_servers_display_is_reported_then_gone() -> None:
+    """An X server killed without its stop leaves its display's lock file and socket: the next run
+    must skip that display, and the audit names both."""
+    from environments.local.vnc_server import free_display
+
+    with _dead_x_servers_display() as (display, lock, sock):
         found = leaks.leftover_x_displays()
         assert f"X display lock {lock} (its server is gone)" in found, found
         assert f"X display socket {sock} (its server is gone)" in found, found
         assert free_display() != display, "a display with a stale lock must not be chosen"
-    finally:
-        lock.unlink(missing_ok=True)
-        sock.unlink(missing_ok=True)
     assert not [item for item in leaks.leftover_x_displays() if f"X{display}" in item]
 
 
@@ -285,6 +294,26 @@ def test_the_watcher_of_a_killed_run_removes_stale_port_rules() -> None:
         removed, failed = reaper.clean([gone_group])
         assert not _rules_in(chain), (removed, failed)
         assert any(chain in line for line in removed), removed
+
+
+def test_the_watcher_of_a_killed_run_removes_stale_x_displays(tmp_path: Path) -> None:
+    """An X server killed with its run's process group leaves its display's lock file and socket; once the
+    watcher stopped the groups it removes them -- and never a display whose server lives."""
+    from environments.local import reaper
+    from environments.local.vnc_server import VncServer
+
+    live = VncServer(tmp_path).start()
+    try:
+        with _dead_x_servers_display() as (_, lock, sock):
+            gone_group = {"kind": "group", "pgid": 2**22 - 1, "started": "0", "name": "a killed run's VNC server",
+                          "module": reaper.MODULE}
+            removed, failed = reaper.clean([gone_group])
+            assert not lock.exists() and not sock.exists(), (removed, failed)
+            assert f"X display file {lock}" in removed, removed
+        assert Path(f"/tmp/.X{live.display}-lock").exists(), "the watcher removed the lock of a live X server"
+        assert Path(f"/tmp/.X11-unix/X{live.display}").exists(), "the watcher removed a live X server's socket"
+    finally:
+        live.stop()
 
 
 @pytest.mark.engine

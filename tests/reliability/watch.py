@@ -54,9 +54,10 @@ class RunWatch:
         for proc in procs:
             with contextlib.suppress(psutil.Error):
                 key = (proc.pid, proc.create_time())
-                if key in self.seen:
-                    continue
                 cmdline = " ".join(proc.cmdline())
+                if self.seen.get(key) == cmdline:
+                    continue
+                # a process seen between its fork and its exec showed its parent's command line: keep the newest
                 self.seen[key] = cmdline
                 self.temp_dirs.update(match.rstrip("/") for match in TEMP_DIR.findall(cmdline))
                 for match in re.findall(r"kit-stack-([0-9a-f]{8})-", cmdline):

@@ -111,14 +111,23 @@ window.addEventListener('keydown', (event) => {
 // noVNC may put a message's pixels on the canvas after its message handler (an image decoded, a flip on the
 // next frame): while someone waits, the screen is looked at once more on every animation frame, and a
 // change seen there is dated by the last message, the one after which the screen changed.
+// So does a mark the screen has not yet differed from: a key's echo drawn before anyone waits for it (the
+// wait starts a round trip after the key) is still dated by its message.
 let watchingFrames = false;
 function watchFrames() {
-  if (kit.waiters.length === 0) {
+  if (kit.waiters.length === 0 && !(kit.mark && kit.changedAt === null)) {
     watchingFrames = false;
     return;
   }
   settle(kit.lastMessage);
   requestAnimationFrame(watchFrames);
+}
+
+function watchTheFrames() {
+  if (!watchingFrames) {
+    watchingFrames = true;
+    requestAnimationFrame(watchFrames);
+  }
 }
 
 function until(ready, timeoutMs, outcome) {
@@ -133,10 +142,7 @@ function until(ready, timeoutMs, outcome) {
       resolve(outcome(false));
     }, timeoutMs);
     kit.waiters.push(waiter);
-    if (!watchingFrames) {
-      watchingFrames = true;
-      requestAnimationFrame(watchFrames);
-    }
+    watchTheFrames();
   });
 }
 
@@ -209,14 +215,21 @@ kit.markScreen = (region) => {
   kit.mark = { region, pixels: pixels([0, 0, c.width, c.height]), width: c.width, height: c.height, messages: kit.messages };
   kit.changedAt = null;
   kit.keyAt = null;
+  watchTheFrames();
 };
 
 kit.waitForChange = (region, timeoutMs) => until(
   () => differs(region) || kit.state !== 'connected',
-  timeoutMs, () => ({
-    changed: kit.state === 'connected' && differs(region),
-    keyAt: kit.keyAt, changedAt: kit.changedAt, messages: kit.messages - kit.mark.messages, ...kit.info(),
-  }));
+  timeoutMs, () => {
+    const changed = kit.state === 'connected' && differs(region);
+    if (changed && kit.changedAt === null) {  // drawn since the last look: dated as the frame watcher dates it
+      kit.changedAt = kit.lastMessage;
+    }
+    return {
+      changed,
+      keyAt: kit.keyAt, changedAt: kit.changedAt, messages: kit.messages - kit.mark.messages, ...kit.info(),
+    };
+  });
 
 // Quiet: no stream message for quietMs (the screen has caught up), or limitMs has passed.
 kit.waitForQuiet = (quietMs, limitMs) => new Promise((resolve) => {
