@@ -1,70 +1,153 @@
-"""Thin helpers over the official ``kubernetes`` client: plain JSON in and out, a timeout on every call."""
+"""The reference agents' and the kubelet stand-in's Kubernetes client: the REST calls they make, as plain JSON
+over urllib3, with a timeout on every call.
+
+The official ``kubernetes`` client builds its typed APIs from some 700 model modules: half a CPU-second at the
+start of every agent replica and kubelet, which these programs never use (they send and read plain JSON). The
+kit's keyword library for Kubernetes (KubeKit) keeps the official client; these programs name the same
+operations (``kube.core.list_namespaced_pod``...) with the same arguments, so reading them against the client's
+documentation still works.
+"""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
+from urllib.parse import quote, urlencode
 
-
-def _client_package_only() -> None:
-    """Let ``kubernetes.client`` be imported without ``kubernetes/__init__.py``, which imports the kubeconfig
-    loaders (google-auth, oauthlib, cryptography...): nine tenths of the package's import time, paid by every
-    agent replica and kubelet at start. These programs talk to the API URL they are given, never a
-    kubeconfig. A process that already imported the whole package keeps it."""
-    if "kubernetes" in sys.modules:
-        return
-    spec = importlib.util.find_spec("kubernetes")
-    if spec is None or not spec.submodule_search_locations:
-        return  # not installed: the import below says so
-    package = types.ModuleType("kubernetes")
-    package.__path__ = list(spec.submodule_search_locations)
-    package.__file__ = spec.origin
-    sys.modules["kubernetes"] = package
-
-
-_client_package_only()
-
-from kubernetes import client  # noqa: E402 - after the package stand-in above
-from kubernetes.client.exceptions import ApiException  # noqa: E402
+import urllib3
 
 MERGE_PATCH = "application/merge-patch+json"
 
-__all__ = ["MERGE_PATCH", "ApiException", "Kube", "is_status"]
+__all__ = ["MERGE_PATCH", "ApiException", "Kube", "Request", "is_status"]
+
+
+class ApiException(Exception):  # the official client's name for the same error
+    """A non-2xx answer of the API server: ``status``, ``reason`` and the answer's ``body``."""
+
+    def __init__(self, status: int, reason: str, body: str = "") -> None:
+        super().__init__(f"({status}) Reason: {reason}: {body[:300]}")
+        self.status = status
+        self.reason = reason
+        self.body = body
 
 
 def is_status(error: BaseException, *codes: int) -> bool:
     return isinstance(error, ApiException) and error.status in codes
 
 
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    body: Any = None
+    query: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of the API, called with the official client's positional arguments (``name``,
+    ``namespace``, ``body`` as its path needs them) and its query arguments in snake case."""
+
+    method: str
+    path: str
+
+    def __call__(self, *args: Any, **query: Any) -> Request:
+        names = [name for name in ("name", "namespace") if f"{{{name}}}" in self.path]  # the client's order
+        wants_body = self.method in ("POST", "PUT", "PATCH")
+        if len(args) != len(names) + wants_body:
+            raise TypeError(f"{self.method} {self.path} takes {', '.join(names + ['body'] * wants_body)}")
+        path = self.path.format(**{n: quote(str(v), safe="") for n, v in zip(names, args, strict=False)})
+        return Request(self.method, path, args[-1] if wants_body else None,
+                       {_camel(key): _text(value) for key, value in query.items()})
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _group(prefix: str, **operations: tuple[str, str]) -> SimpleNamespace:
+    return SimpleNamespace(**{name: Operation(method, prefix + path) for name, (method, path) in operations.items()})
+
+
+NAMESPACED = "/namespaces/{namespace}"
+CORE = _group(
+    "/api/v1",
+    read_namespace=("GET", "/namespaces/{name}"),
+    create_namespace=("POST", "/namespaces"),
+    create_node=("POST", "/nodes"),
+    patch_node_status=("PATCH", "/nodes/{name}/status"),
+    list_namespaced_pod=("GET", NAMESPACED + "/pods"),
+    create_namespaced_pod=("POST", NAMESPACED + "/pods"),
+    delete_namespaced_pod=("DELETE", NAMESPACED + "/pods/{name}"),
+    patch_namespaced_pod_status=("PATCH", NAMESPACED + "/pods/{name}/status"),
+    create_namespaced_service=("POST", NAMESPACED + "/services"),
+    delete_namespaced_service=("DELETE", NAMESPACED + "/services/{name}"),
+    create_namespaced_persistent_volume_claim=("POST", NAMESPACED + "/persistentvolumeclaims"),
+    delete_namespaced_persistent_volume_claim=("DELETE", NAMESPACED + "/persistentvolumeclaims/{name}"),
+)
+APPS = _group(
+    "/apis/apps/v1",
+    list_namespaced_deployment=("GET", NAMESPACED + "/deployments"),
+    create_namespaced_deployment=("POST", NAMESPACED + "/deployments"),
+    patch_namespaced_deployment=("PATCH", NAMESPACED + "/deployments/{name}"),
+    delete_namespaced_deployment=("DELETE", NAMESPACED + "/deployments/{name}"),
+    patch_namespaced_deployment_status=("PATCH", NAMESPACED + "/deployments/{name}/status"),
+)
+COORDINATION = _group(
+    "/apis/coordination.k8s.io/v1",
+    read_namespaced_lease=("GET", NAMESPACED + "/leases/{name}"),
+    create_namespaced_lease=("POST", NAMESPACED + "/leases"),
+    replace_namespaced_lease=("PUT", NAMESPACED + "/leases/{name}"),
+)
+
+
 @dataclass
 class Kube:
-    """The typed APIs of one cluster, and ``call`` returning decoded JSON."""
+    """One cluster's API at ``url``; ``call`` returns the answer's decoded JSON."""
 
     url: str
     timeout: float = 5.0
 
     def __post_init__(self) -> None:
-        configuration = client.Configuration()
-        configuration.host = self.url.rstrip("/")
-        self.api_client = client.ApiClient(configuration)
-        self.core = client.CoreV1Api(self.api_client)
-        self.apps = client.AppsV1Api(self.api_client)
-        self.coordination = client.CoordinationV1Api(self.api_client)
+        self.url = self.url.rstrip("/")
+        self.pool = urllib3.PoolManager(retries=False, maxsize=8, headers={"Accept": "application/json",
+                                                                          "User-Agent": "streamspace-kit-agent"})
+        self.core, self.apps, self.coordination = CORE, APPS, COORDINATION
 
-    def call(self, method: Any, *args: Any, timeout: float | None = None, **kwargs: Any) -> dict[str, Any]:
-        """Call an API method; raw JSON as a dict. ``ApiException`` on any non-2xx answer."""
-        wait = timeout or self.timeout
-        response = method(*args, _preload_content=False, _request_timeout=(wait, wait), **kwargs)
-        data = response.data
-        return json.loads(data) if data else {}
+    def _send(self, request: Request, read: float, stream: bool = False) -> urllib3.BaseHTTPResponse:
+        url = self.url + request.path + (f"?{urlencode(request.query)}" if request.query else "")
+        headers = {}
+        body = None
+        if request.body is not None:
+            body = json.dumps(request.body).encode()
+            headers["Content-Type"] = MERGE_PATCH if request.method == "PATCH" else "application/json"
+        response = self.pool.request(request.method, url, body=body, headers=headers, preload_content=not stream,
+                                     timeout=urllib3.Timeout(connect=self.timeout, read=read))
+        if response.status >= 300:
+            text = response.data.decode(errors="replace")
+            response.release_conn()
+            raise ApiException(response.status, response.reason or "", text)
+        return response
 
-    def patch(self, method: Any, *args: Any, timeout: float | None = None) -> dict[str, Any]:
-        """A JSON merge patch (the client's default content type would be a JSON patch list)."""
-        return self.call(method, *args, timeout=timeout, _content_type=MERGE_PATCH)
+    def call(self, operation: Operation, *args: Any, timeout: float | None = None, **query: Any) -> dict[str, Any]:
+        """Call an operation; the answer's JSON as a dict. ``ApiException`` on any non-2xx answer."""
+        response = self._send(operation(*args, **query), timeout or self.timeout)
+        return json.loads(response.data) if response.data else {}
+
+    def patch(self, operation: Operation, *args: Any, timeout: float | None = None) -> dict[str, Any]:
+        """A JSON merge patch (every PATCH this client sends is one)."""
+        return self.call(operation, *args, timeout=timeout)
+
+    def watch(self, operation: Operation, *args: Any, read_timeout: float, **query: Any) -> urllib3.BaseHTTPResponse:
+        """A watch: the streamed answer, one JSON event per line (release it with ``release_conn``)."""
+        return self._send(operation(*args, watch=True, **query), read_timeout, stream=True)
 
     def ensure_namespace(self, namespace: str) -> None:
         try:
@@ -80,4 +163,4 @@ class Kube:
                     raise
 
     def close(self) -> None:
-        self.api_client.close()
+        self.pool.clear()

@@ -103,8 +103,8 @@ class Kubelet:
     def _watch(self, method: Any) -> None:
         while not self.stop_event.is_set():
             try:
-                response = method(self.namespace, label_selector=SELECTOR, watch=True, timeout_seconds=30,
-                                  _preload_content=False, _request_timeout=(self.kube.timeout, 45))
+                response = self.kube.watch(method, self.namespace, label_selector=SELECTOR, timeout_seconds=30,
+                                           read_timeout=45)
                 try:
                     for _line in response:
                         self.wake.set()
