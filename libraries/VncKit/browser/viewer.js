@@ -111,11 +111,9 @@ window.addEventListener('keydown', (event) => {
 // noVNC may put a message's pixels on the canvas after its message handler (an image decoded, a flip on the
 // next frame): while someone waits, the screen is looked at once more on every animation frame, and a
 // change seen there is dated by the last message, the one after which the screen changed.
-// So does a mark the screen has not yet differed from: a key's echo drawn before anyone waits for it (the
-// wait starts a round trip after the key) is still dated by its message.
 let watchingFrames = false;
 function watchFrames() {
-  if (kit.waiters.length === 0 && !(kit.mark && kit.changedAt === null)) {
+  if (kit.waiters.length === 0) {
     watchingFrames = false;
     return;
   }
@@ -215,14 +213,15 @@ kit.markScreen = (region) => {
   kit.mark = { region, pixels: pixels([0, 0, c.width, c.height]), width: c.width, height: c.height, messages: kit.messages };
   kit.changedAt = null;
   kit.keyAt = null;
-  watchTheFrames();
 };
 
 kit.waitForChange = (region, timeoutMs) => until(
   () => differs(region) || kit.state !== 'connected',
   timeoutMs, () => {
     const changed = kit.state === 'connected' && differs(region);
-    if (changed && kit.changedAt === null) {  // drawn since the last look: dated as the frame watcher dates it
+    // a key's echo drawn before this wait began (it starts a round trip after the key), and before the page
+    // looked at the screen after that message: dated by the last message, as the frame watcher dates a change
+    if (changed && kit.changedAt === null) {
       kit.changedAt = kit.lastMessage;
     }
     return {
