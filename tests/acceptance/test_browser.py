@@ -166,6 +166,17 @@ def test_keys_typed_in_the_browser_change_the_desktop(vnc: VncKit, bridge: WsBri
     vnc.wait_until_browser_desktop_changes(region="0,0,320,40", timeout="5s")
 
 
+def test_the_browser_waits_until_the_desktop_is_drawn(vnc: VncKit, bridge: WsBridge,
+                                                      behind_bridge: Callable[..., str]) -> None:
+    """The kit's session program marks the screen once it listens; a desktop that shows one colour only (its
+    programs still starting) is not drawn."""
+    vnc.open_desktop_in_browser(bridge.url, token=TOKEN)
+    vnc.wait_until_browser_desktop_is_drawn(timeout="5s")
+    vnc.open_desktop_in_browser(behind_bridge(scripted_desktop(lambda _k, _t: [])), alias="blank")
+    with pytest.raises(VncError, match=r"was not drawn in 0,0,64,8 within 0.5 s: it shows one colour only"):
+        vnc.wait_until_browser_desktop_is_drawn(timeout="500ms", alias="blank")
+
+
 def test_a_still_desktop_does_not_change(vnc: VncKit, behind_bridge: Callable[..., str]) -> None:
     vnc.open_desktop_in_browser(behind_bridge(scripted_desktop(lambda _k, _t: [])))
     vnc.type_in_browser_desktop("ab")

@@ -241,6 +241,27 @@ def test_click_paints_a_cross_where_it_lands(vnc: VncKit, desktop: Desktop) -> N
         vnc.click_on_desktop(400, 10)
 
 
+def test_a_desktop_is_drawn_once_its_program_runs_and_not_before(vnc: VncKit, desktop: Desktop,
+                                                                   tmp_path: Path) -> None:
+    """A session's VNC server answers before the program of its desktop runs: the screen is then one colour,
+    and a viewer waits until it is not (the kit's session program marks itself ready on the screen)."""
+    vnc.connect_to_vnc(desktop.address)
+    vnc.wait_until_desktop_is_drawn(timeout="5s")
+    bare = VncServer(tmp_path, geometry=GEOMETRY, name="bare").start()
+    try:
+        vnc.connect_to_vnc(f"127.0.0.1:{bare.port}", alias="bare")
+        with pytest.raises(WaitTimeout, match=r"to be drawn .* one colour only \(#000000\)"):
+            vnc.wait_until_desktop_is_drawn(timeout="500ms", alias="bare")
+        app = ManagedProcess("bare-keyboard", [sys.executable, str(KEYBOARD_DISPLAY)], tmp_path / "keyboard.log",
+                             env={"DISPLAY": f":{bare.display}"}).start()
+        try:
+            vnc.wait_until_desktop_is_drawn(timeout="10s", alias="bare")
+        finally:
+            app.stop()
+    finally:
+        bare.stop()
+
+
 def test_copyrect_is_decoded_when_a_window_moves(vnc: VncKit, tmp_path: Path) -> None:
     server = VncServer(tmp_path, geometry="200x150", name="copyrect").start()
     try:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import Any
 
 from Xlib import X, display, error
 
 CELL = 16
 MARGIN = 8
+READY_MARK = 0x808080
 
 
 def colour_for(code: int) -> int:
@@ -38,6 +40,13 @@ def connect(name: str | None, timeout: float = 10.0) -> display.Display:
             time.sleep(0.05)
 
 
+def ready_mark(window: Any, gc: Any, width: int) -> None:
+    """A grey line along the top edge: the screen is no longer one colour once this program listens for
+    keys and clicks (a viewer waits for that before it types or clicks; typed cells start below it)."""
+    gc.change(foreground=READY_MARK)
+    window.fill_rectangle(gc, 0, 0, width, 2)
+
+
 def main() -> int:
     disp = connect(os.environ.get("DISPLAY"))
     screen = disp.screen()
@@ -51,6 +60,7 @@ def main() -> int:
     window.map()
     window.set_input_focus(X.RevertToParent, X.CurrentTime)
     gc = window.create_gc(foreground=screen.white_pixel, background=screen.black_pixel)
+    ready_mark(window, gc, width)
     columns = max(1, (width - 2 * MARGIN) // CELL)
     typed = 0
     disp.flush()
@@ -67,6 +77,7 @@ def main() -> int:
             window.fill_rectangle(gc, event.event_x - 6, event.event_y - 1, 13, 3)
             window.fill_rectangle(gc, event.event_x - 1, event.event_y - 6, 3, 13)
         elif event.type == X.Expose and event.count == 0:
+            ready_mark(window, gc, width)
             window.set_input_focus(X.RevertToParent, X.CurrentTime)
         disp.flush()
 

@@ -227,6 +227,13 @@ class BrowserDesktop:
             raise VncError(f"The viewer page on {self.description} failed", str(data))
         return Change(bool(data.get("changed")), data.get("keyAt"), data.get("changedAt"), DesktopInfo.of(data))
 
+    def wait_for_drawn(self, region: Region, seconds: float) -> tuple[bool, DesktopInfo]:
+        """Whether ``region`` shows more than one colour within ``seconds`` (looked at on every drawn message)."""
+        data = self.wait("waitForDrawn(arguments[0], arguments[1])", _box(region), seconds * 1000, seconds=seconds)
+        if not isinstance(data, dict):
+            raise VncError(f"The viewer page on {self.description} failed", str(data))
+        return bool(data.get("drawn")), DesktopInfo.of(data)
+
     def wait_for_quiet(self, quiet: float, limit: float) -> None:
         self.wait("waitForQuiet(arguments[0], arguments[1])", quiet * 1000, limit * 1000, seconds=limit)
 

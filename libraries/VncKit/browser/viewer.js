@@ -230,6 +230,21 @@ kit.waitForChange = (region, timeoutMs) => until(
     };
   });
 
+// Whether the region shows more than one colour: the programs of the desktop have drawn on it.
+function drawn(region) {
+  const data = pixels(region);
+  for (let i = 4; i < data.length; i += 4) {
+    if (data[i] !== data[0] || data[i + 1] !== data[1] || data[i + 2] !== data[2]) {
+      return true;
+    }
+  }
+  return false;
+}
+
+kit.waitForDrawn = (region, timeoutMs) => until(
+  () => drawn(region) || kit.state !== 'connected',
+  timeoutMs, () => ({ drawn: kit.state === 'connected' && drawn(region), ...kit.info() }));
+
 // Quiet: no stream message for quietMs (the screen has caught up), or limitMs has passed.
 kit.waitForQuiet = (quietMs, limitMs) => new Promise((resolve) => {
   const started = performance.now();

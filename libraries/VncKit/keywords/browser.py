@@ -158,6 +158,30 @@ class BrowserKeywords(KeywordGroup):
                            f"{change.info}", "check the input reaches the session and its screen answers it")
         logger.info(f"The desktop in the browser changed in {area}")
 
+    @keyword("Wait Until Browser Desktop Is Drawn", tags=["browser", "wait"])
+    @screenshot_on_failure
+    def wait_until_browser_desktop_is_drawn(self, region: str | None = None, timeout: str = "10s",
+                                            alias: str | None = None) -> None:
+        """Wait until the desktop in the browser (or its ``region``) shows more than one colour: a program of the
+        desktop has drawn on it. The browser's counterpart of `Wait Until Desktop Is Drawn`.
+
+        A session's VNC server may answer while the programs of its desktop are still starting; a key or a
+        click sent then reaches none. The page looks at its canvas each time a stream message has been drawn.
+
+        Example:
+        | Open Desktop In Browser | ${url} | token=${token} |
+        | Wait Until Browser Desktop Is Drawn | timeout=10s |
+        """
+        desktop = self.desktop(alias)
+        area = desktop.region(region)
+        seconds = self.seconds(timeout, 10.0)
+        drawn, info = desktop.wait_for_drawn(area, seconds)
+        if not drawn:
+            raise VncError(f"The desktop in the browser was not drawn in {area} within {seconds:g} s",
+                           f"it shows one colour only ({info})",
+                           "check that the session's desktop programs start (the log of its container or pod)")
+        logger.info(f"The desktop in the browser is drawn in {area}")
+
     @keyword("Typed Text Should Appear In Browser Desktop", tags=["browser", "input", "assertion"])
     @screenshot_on_failure
     def typed_text_should_appear_in_browser_desktop(self, text: str, timeout: str = "5s", region: str | None = None,

@@ -201,3 +201,31 @@ class FramebufferKeywords(KeywordGroup):
                     self.seconds(timeout, 5.0), 0.1)
         outcome = wait.until(probe, lambda found: found >= float(share), describe)
         logger.info(f"Region {area}: {outcome.value:.1%} {colour_hex(wanted)} after {outcome.tries} tries")
+
+    @keyword("Wait Until Desktop Is Drawn", tags=["framebuffer", "wait"])
+    def wait_until_desktop_is_drawn(self, region: str | None = None, timeout: str = "10s",
+                                    alias: str | None = None) -> None:
+        """Wait until the desktop (or ``region``) shows more than one colour: a program has drawn on it.
+
+        A session's VNC server may answer while the programs of its desktop are still starting: the screen is
+        then the X server's plain background, and a click or a key sent now reaches no program. Wait for the
+        desktop before interacting with it, as a user waits to see it.
+
+        Example:
+        | Connect To VNC | ${url} |
+        | Wait Until Desktop Is Drawn | timeout=10s |
+        """
+        client = self.client(alias)
+        area = self.region(client, region)
+
+        def probe() -> list[tuple[int, tuple[int, int, int]]]:
+            refresh(client, area)
+            return client.framebuffer.colours(area)[:2]
+
+        def describe(found: list[tuple[int, tuple[int, int, int]]]) -> str:
+            return f"one colour only ({colour_hex(found[0][1])})" if found else "no pixels"
+
+        wait = Wait(f"The desktop {area} of {client.description} to be drawn (more than one colour)",
+                    self.seconds(timeout, 10.0), 0.1)
+        outcome = wait.until(probe, lambda found: len(found) > 1, describe)
+        logger.info(f"The desktop {area} is drawn (after {outcome.tries} tries, {outcome.elapsed:.2f} s)")
