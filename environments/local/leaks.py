@@ -267,17 +267,34 @@ def leftover_x_displays(root: Path = X_ROOT) -> list[str]:
 
 
 def remove_stale_x_displays(root: Path = X_ROOT) -> list[str]:
-    """Remove the lock files and sockets of X displays in the kit's range whose server is gone (as an X
-    server does itself when it finds a stale lock); returns what was removed."""
+    """Remove the lock files, and their sockets, of X displays in the kit's range whose lock names a process
+    that is gone (as an X server does itself when it finds a stale lock); returns what was removed. A socket
+    without a lock is left alone: it cannot say whose it is."""
     removed = []
     for display in X_DISPLAYS:
         lock, sock = root / f".X{display}-lock", root / ".X11-unix" / f"X{display}"
-        if (lock.exists() or sock.exists()) and not _lock_holder(lock):
+        if lock.exists() and _stale(lock):
             for path in (sock, lock):  # the socket first: a lock without a socket still keeps the display taken
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
                     removed.append(f"X display file {path}")
     return removed
+
+
+def _stale(lock: Path) -> bool:
+    """The lock names a pid, and no process (or a zombie) has it."""
+    try:
+        pid = int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return False  # being written, or not an X lock: not ours to judge
+    return not psutil.pid_exists(pid) or _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _lock_holder(lock: Path) -> int:

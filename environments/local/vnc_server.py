@@ -78,7 +78,8 @@ class VncServer:
                          self.process.popen)
                 return self
             except BackendError as error:
-                if "already active for display" not in str(error):
+                # taken meanwhile: its lock ("already active"), or its socket by a server whose lock is gone
+                if not any(sign in str(error) for sign in ("already active for display", "server already running")):
                     raise
                 taken.add(self.display)
                 self.display = 0  # not ours: stop() must not remove the other server's lock files

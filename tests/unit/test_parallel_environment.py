@@ -170,3 +170,75 @@ def test_the_suite_order_names_every_suite_and_only_suites() -> None:
     lines = parallel.ORDER.read_text().splitlines()
     ordered = [line.removeprefix("--suite ").strip() for line in lines if line.strip()]
     assert sorted(ordered) == sorted(names), f"variables/suite-order.txt lists {ordered}; the suites are {names}"
+
+
+# ChaosKit keywords that break a component other suites use (the healing and reading ones do not)
+BREAKING = {"kill api replica", "kill random api replica", "stop api replica", "restart api replica",
+            "kill agent leader", "kill docker agent", "kill component", "lose redis", "lose the database",
+            "partition"}
+
+
+def _normal(name: str) -> str:
+    """A keyword name as Robot Framework matches it: no library prefix, no BDD prefix, case and spaces ignored."""
+    words = name.removeprefix("ChaosKit.").replace("_", " ").lower().split()
+    return " ".join(words[1:] if len(words) > 1 and words[0] in ("given", "when", "then", "and", "but") else words)
+
+
+def _calls(body: Any) -> Any:
+    """Every keyword call in a body, its control structures' bodies included: (name, args)."""
+    for item in body or ():
+        if getattr(item, "type", "") in ("KEYWORD", "SETUP", "TEARDOWN") and getattr(item, "name", None):
+            yield item.name, tuple(str(arg) for arg in item.args)
+        yield from _calls(getattr(item, "body", None))
+
+
+def _keyword_bodies() -> dict[str, Any]:
+    from robot.running import ResourceFileBuilder
+
+    found: dict[str, Any] = {}
+    for path in sorted((REPO / "resources").glob("*.resource")):
+        for keyword in ResourceFileBuilder().build(path).keywords:
+            found[_normal(keyword.name)] = keyword
+    return found
+
+
+def _reaches(calls: Any, bodies: dict[str, Any], wanted: Any, seen: set[str] | None = None) -> bool:
+    """Whether ``calls`` (name, args) or the resource keywords they call reach a call ``wanted(name, args)``."""
+    import re
+
+    seen = set() if seen is None else seen
+    for name, args in calls:
+        if wanted(_normal(name), args):
+            return True
+        key = _normal(name)
+        if key not in bodies:  # an embedded-argument keyword: its name as a pattern
+            key = next((known for known in bodies if "${" in known and re.fullmatch(
+                re.sub(r"\\\$\\{[^}]*\\}", ".+", re.escape(known)), key)), key)
+        if key in bodies and key not in seen:
+            seen.add(key)
+            keyword = bodies[key]
+            inner = list(_calls(keyword.body)) + list(_calls([keyword.setup, keyword.teardown]))
+            if _reaches(inner, bodies, wanted, seen):
+                return True
+    return False
+
+
+def test_every_suite_that_breaks_components_asks_for_its_own_environment() -> None:
+    """In a parallel run a suite that kills, stops or cuts off a component on the shared environment breaks the
+    suites using it at that moment (08 killed every Docker agent while 04's browser watched a Docker desktop:
+    its stream ended with 1011). Such a suite must start with ``own=${TRUE}``."""
+    from robot.api import TestSuiteBuilder
+
+    bodies = _keyword_bodies()
+    breaking = lambda name, _args: name in BREAKING  # noqa: E731
+    owns = lambda name, args: "own=${TRUE}" in args  # noqa: E731
+    offenders = []
+    for suite in TestSuiteBuilder().build(str(REPO / "suites")).suites:
+        local = {_normal(k.name): k for k in suite.resource.keywords}
+        known = {**bodies, **local}
+        tests = [call for test in suite.tests for call in _calls([test.setup, *test.body, test.teardown])]
+        setup = list(_calls([suite.setup]))
+        if _reaches(tests, known, breaking) and not _reaches(setup, known, owns):
+            offenders.append(suite.name)
+    assert not offenders, f"these suites break shared components without own=${{TRUE}} in their setup: {offenders}"
+    assert _reaches([("The Cross Platform Test Environment Is Running", ())], bodies, owns)

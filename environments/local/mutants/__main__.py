@@ -25,7 +25,7 @@ def choose(names: list[str], fast: bool) -> list[Mutant]:
     return [mutant for mutant in chosen if mutant.fast] if fast else chosen
 
 
-def _cut(text: str, limit: int = 300) -> str:
+def _cut(text: str, limit: int = 600) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 

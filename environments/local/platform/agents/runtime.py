@@ -340,7 +340,10 @@ class AgentRuntime:
             log.info("command %s: %s not sent, it was refused when leadership was lost", command_id, final[0])
             return
         self.commands[command_id] = final
-        log.info("command %s: %s", command_id, final[0])
+        if final[0] == "failed":  # the reason in the component log too, not only in the answer
+            log.warning("command %s: failed: %s", command_id, final[1]["error"])
+        else:
+            log.info("command %s: %s", command_id, final[0])
         await self.send(*final)
         if status is not None:
             await self.send("status", status)
