@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,11 +66,11 @@ class Snapshot:
         sockets = me.net_connections("inet")
         # sockets a fake server of the test accepted are the test's, not the library's
         # /proc files are psutil's own reads (the stack's watch thread samples while a test runs)
-        files = sum(1 for t in _fd_targets().values() if not t.startswith("/proc/"))
+        self.fd_targets = _fd_targets()  # one look: the count and the names of the same moment
+        files = sum(1 for t in self.fd_targets.values() if not t.startswith("/proc/"))
         fakes = sum(1 for c in sockets if c.laddr and c.laddr.port in ignore_ports and c.status != psutil.CONN_LISTEN)
         self.fds = files - fakes
         self.connections = {c.laddr for c in sockets if c.status != psutil.CONN_LISTEN}
-        self.fd_targets = _fd_targets()
         self.temp = set(temp_root.iterdir())
 
     def processes(self) -> list[psutil.Process]:
@@ -87,6 +88,16 @@ class Snapshot:
             except psutil.Error:
                 continue
         return found
+
+    def settled_leaks_since(self, before: Snapshot, settle: float = 2.0) -> list[str]:
+        """:meth:`leaks_since`, looked at again for up to ``settle`` seconds: a thread of this process that is
+        just finishing (a connection pool closing, the stack's watch sampling) holds a file for a moment."""
+        deadline = time.monotonic() + settle
+        now = self
+        while (left := now.leaks_since(before)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            now = Snapshot(self.temp_root, self.ignore_ports)
+        return left
 
     def leaks_since(self, before: Snapshot, fd_slack: int = 0) -> list[str]:
         found = []
@@ -151,8 +162,7 @@ def no_leaks(temp_root: Path) -> Iterator[None]:
     """Fail the test if it leaves a child process, socket, file descriptor or temp entry behind."""
     before = Snapshot(temp_root)
     yield
-    after = Snapshot(temp_root)
-    left = after.leaks_since(before)
+    left = Snapshot(temp_root).settled_leaks_since(before)
     assert not left, f"left behind: {left}"
 
 
