@@ -8,6 +8,8 @@ Each run starts the supervisor with ``--ready-fd`` and measures, from events onl
 - the supervisor's own count (``ready in``: from the start of its first step, after its imports) and
   each **step** it reports when ready (its ``took:`` line: backends, API replicas, agents online...)
   and, when stopping, its ``stopped in`` line;
+- **CPU when ready**: the CPU time the supervisor and every process it started used until then (with what
+  the children they waited for used), from ``/proc``;
 - **stop**: from SIGTERM to the supervisor's exit; **gone**: from SIGTERM until every process it had
   started (its descendants when ready, whatever their session) has exited, each seen through a pidfd
   (one still there 10 s after the supervisor's exit fails the benchmark, naming it).
@@ -124,6 +126,17 @@ def started_by(pid: int) -> dict[int, tuple[str, str]]:
     return found
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """The CPU time ``pids`` used so far, with that of the children each waited for (clock ticks of
+    ``/proc/<pid>/stat``: utime, stime, cutime, cstime)."""
+    ticks = 0
+    for pid in pids:
+        fields = stat_fields(pid)
+        if len(fields) > 14:
+            ticks += sum(int(value) for value in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def wait_gone(processes: dict[int, tuple[str, str]], timeout: float) -> list[str]:
     """Wait until each of ``processes`` has exited (a pidfd each); what is still there after ``timeout``."""
     handles: dict[int, int] = {}
@@ -157,6 +170,7 @@ def one_run(label: str, run: int, repo: Path, extra: list[str], figures: dict[st
     ready, _topology = timer.start_and_wait_ready()
     assert timer.process is not None
     processes = started_by(timer.process.pid)
+    cpu = cpu_seconds([timer.process.pid, *processes])
     began = time.monotonic()
     stopped = timer.stop()
     left = wait_gone(processes, GONE_TIMEOUT)
@@ -167,10 +181,11 @@ def one_run(label: str, run: int, repo: Path, extra: list[str], figures: dict[st
     figures.setdefault("ready", []).append(ready)
     figures.setdefault("stop", []).append(stopped)
     figures.setdefault("gone", []).append(gone)
+    figures.setdefault("CPU when ready", []).append(cpu)
     for name, took in timer.steps.items():
         figures.setdefault(name, []).append(took)
-    print(f"{label} run {run}: ready {ready:.2f} s, stop {stopped:.2f} s, all {len(processes)} processes gone "
-          f"{gone:.2f} s after SIGTERM", flush=True)
+    print(f"{label} run {run}: ready {ready:.2f} s ({cpu:.2f} CPU-seconds), stop {stopped:.2f} s, all "
+          f"{len(processes)} processes gone {gone:.2f} s after SIGTERM", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
