@@ -282,19 +282,12 @@ def remove_stale_x_displays(root: Path = X_ROOT) -> list[str]:
 
 
 def _stale(lock: Path) -> bool:
-    """The lock names a pid, and no process (or a zombie) has it."""
+    """The lock names a pid, and no living process has it."""
     try:
-        pid = int(lock.read_text().strip())
+        int(lock.read_text().strip())
     except (OSError, ValueError):
         return False  # being written, or not an X lock: not ours to judge
-    return not psutil.pid_exists(pid) or _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
+    return not _lock_holder(lock)
 
 
 def _lock_holder(lock: Path) -> int:

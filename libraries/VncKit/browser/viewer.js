@@ -121,13 +121,6 @@ function watchFrames() {
   requestAnimationFrame(watchFrames);
 }
 
-function watchTheFrames() {
-  if (!watchingFrames) {
-    watchingFrames = true;
-    requestAnimationFrame(watchFrames);
-  }
-}
-
 function until(ready, timeoutMs, outcome) {
   return new Promise((resolve) => {
     const waiter = { ready, done: () => { clearTimeout(waiter.timer); resolve(outcome(true)); } };
@@ -140,7 +133,10 @@ function until(ready, timeoutMs, outcome) {
       resolve(outcome(false));
     }, timeoutMs);
     kit.waiters.push(waiter);
-    watchTheFrames();
+    if (!watchingFrames) {
+      watchingFrames = true;
+      requestAnimationFrame(watchFrames);
+    }
   });
 }
 

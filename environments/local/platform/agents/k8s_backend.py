@@ -63,10 +63,10 @@ class KubernetesPlatform:
     def metadata(self) -> dict[str, Any]:
         return {"namespace": self.namespace, "kind": "deployment", "standIn": True}
 
-    async def _call(self, method: Any, *args: Any, patch: bool = False, **kwargs: Any) -> dict[str, Any]:
-        fn = self.kube.patch if patch else self.kube.call
+    async def _call(self, method: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         try:
-            return await asyncio.wait_for(asyncio.to_thread(fn, method, *args, **kwargs), self.kube.timeout * 2 + 1)
+            return await asyncio.wait_for(asyncio.to_thread(self.kube.call, method, *args, **kwargs),
+                                          self.kube.timeout * 2 + 1)
         except ApiException:
             raise
         except TimeoutError:
@@ -163,7 +163,7 @@ class KubernetesPlatform:
     async def _patch_replicas(self, session_id: str, namespace: str, replicas: int) -> None:
         try:
             await self._call(self.kube.apps.patch_namespaced_deployment, session_id, namespace,
-                             {"spec": {"replicas": replicas}}, patch=True)
+                             {"spec": {"replicas": replicas}})
         except ApiException as error:
             if error.status == 404:
                 raise CommandError(f"session {session_id} has no deployment in namespace {namespace}") from None

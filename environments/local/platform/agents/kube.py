@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
 import urllib3
@@ -114,12 +114,14 @@ class Kube:
 
     url: str
     timeout: float = 5.0
+    core: ClassVar[SimpleNamespace] = CORE
+    apps: ClassVar[SimpleNamespace] = APPS
+    coordination: ClassVar[SimpleNamespace] = COORDINATION
 
     def __post_init__(self) -> None:
         self.url = self.url.rstrip("/")
         self.pool = urllib3.PoolManager(retries=False, maxsize=8, headers={"Accept": "application/json",
                                                                           "User-Agent": "streamspace-kit-agent"})
-        self.core, self.apps, self.coordination = CORE, APPS, COORDINATION
 
     def _send(self, request: Request, read: float, stream: bool = False) -> urllib3.BaseHTTPResponse:
         url = self.url + request.path + (f"?{urlencode(request.query)}" if request.query else "")
@@ -137,13 +139,10 @@ class Kube:
         return response
 
     def call(self, operation: Operation, *args: Any, timeout: float | None = None, **query: Any) -> dict[str, Any]:
-        """Call an operation; the answer's JSON as a dict. ``ApiException`` on any non-2xx answer."""
+        """Call an operation; the answer's JSON as a dict. ``ApiException`` on any non-2xx answer. A PATCH is a
+        JSON merge patch."""
         response = self._send(operation(*args, **query), timeout or self.timeout)
         return json.loads(response.data) if response.data else {}
-
-    def patch(self, operation: Operation, *args: Any, timeout: float | None = None) -> dict[str, Any]:
-        """A JSON merge patch (every PATCH this client sends is one)."""
-        return self.call(operation, *args, timeout=timeout)
 
     def watch(self, operation: Operation, *args: Any, read_timeout: float, **query: Any) -> urllib3.BaseHTTPResponse:
         """A watch: the streamed answer, one JSON event per line (release it with ``release_conn``)."""

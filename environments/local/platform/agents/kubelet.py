@@ -134,7 +134,7 @@ class Kubelet:
         except ApiException as error:
             if error.status != 409:
                 raise
-            self.kube.patch(self.kube.core.patch_node_status, NODE, {"status": status})
+            self.kube.call(self.kube.core.patch_node_status, NODE, {"status": status})
 
     def run(self) -> None:
         with contextlib.suppress(Exception):
@@ -279,7 +279,7 @@ class Kubelet:
 
     def _patch_pod_status(self, name: str, status: dict[str, Any]) -> bool:
         try:
-            self.kube.patch(self.kube.core.patch_namespaced_pod_status, name, self.namespace, {"status": status})
+            self.kube.call(self.kube.core.patch_namespaced_pod_status, name, self.namespace, {"status": status})
             return True
         except ApiException as error:
             log.warning("pod %s status not patched: HTTP %s", name, error.status)
@@ -294,7 +294,7 @@ class Kubelet:
         if all(current.get(k, 0) == v for k, v in want.items()):
             return
         try:
-            self.kube.patch(self.kube.apps.patch_namespaced_deployment_status, meta["name"], self.namespace,
+            self.kube.call(self.kube.apps.patch_namespaced_deployment_status, meta["name"], self.namespace,
                             {"status": want})
         except ApiException as error:
             log.warning("deployment %s status not patched: HTTP %s", meta["name"], error.status)
