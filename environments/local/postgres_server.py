@@ -34,6 +34,7 @@ from environments.local.procs import (
     free_port,
     port_answers,
     require_free_port,
+    start_or_undo,
 )
 
 RUN_AS = "postgres"
@@ -151,7 +152,13 @@ class PostgresServer:
     def _as_owner(self) -> str | None:
         return RUN_AS if os.geteuid() == 0 else None
 
-    def start(self, timeout: float = 30.0) -> PostgresServer:
+    def start(self, timeout: float = 30.0, abort: int | None = None) -> PostgresServer:
+        """Start PostgreSQL on a copy of the template cluster, undone if it fails half-way; ``abort``: a
+        descriptor whose readability (a stop asked) ends the wait at once."""
+        start_or_undo(lambda: self._start(timeout, abort), self.stop)
+        return self
+
+    def _start(self, timeout: float, abort: int | None) -> None:
         bindir = postgres_bin()
         if self.port:
             require_free_port(self.port, self.host, "PostgreSQL")
@@ -168,7 +175,6 @@ class PostgresServer:
         copied = subprocess.run(["cp", "-a", "--sparse=always", str(template), str(self.datadir)],
                                 capture_output=True, text=True, timeout=60, check=False)
         if copied.returncode != 0:
-            self._remove_files()
             raise BackendError("PostgreSQL cannot start", f"copying its template cluster failed: "
                                f"{copied.stderr.strip()[-300:]}", f"check the free space; delete {template} "
                                "to have it made again")
@@ -181,17 +187,17 @@ class PostgresServer:
         if owner:
             shutil.chown(log, owner, owner)
         self._run([str(bindir / "postgres"), "-D", str(self.datadir), *options], log, timeout,
-                  "did not accept connections")
-        return self
+                  "did not accept connections", abort)
 
-    def _run(self, argv: list[str], log: Path, timeout: float, failure: str) -> None:
+    def _run(self, argv: list[str], log: Path, timeout: float, failure: str, abort: int | None = None) -> None:
         """Start the server; ready when it says so (READY=1, see ReadyNotice) and its address accepts a
         connection, or, from a build that sends no READY=1, when pg_isready says so."""
         notice = ReadyNotice()
         try:
             self.process = ManagedProcess(self.name, argv, log, user=self._as_owner(), env=notice.env).start()
             await_ready(f"PostgreSQL on {self.host}:{self.port} {failure}", self.process.popen, timeout, log,
-                        notice, lambda: port_answers(self.port, self.host) if notice.ready else self._ready())
+                        notice, lambda: port_answers(self.port, self.host) if notice.ready else self._ready(),
+                        abort=abort)
         finally:
             notice.close()
 

@@ -128,6 +128,16 @@ def notify_ready() -> None:
         sock.sendto(b"READY=1", target)
 
 
+def start_or_undo(start: Callable[[], None], undo: Callable[[], None]) -> None:
+    """``start()``; when it fails or is interrupted (Ctrl-C, a stop signal) half-way, ``undo()`` first, so that
+    nothing of the half-made start outlives the failure (its owner keeps no handle on it)."""
+    try:
+        start()
+    except BaseException:
+        undo()
+        raise
+
+
 def await_ready(what: str, process: subprocess.Popen, timeout: float, log: Path | None = None,
                 notice: ReadyNotice | None = None, check: Callable[[], bool] | None = None,
                 poll: float = 0.25, abort: int | None = None) -> float:

@@ -14,6 +14,7 @@ from environments.local.procs import (
     free_port,
     port_answers,
     require_free_port,
+    start_or_undo,
 )
 
 
@@ -30,7 +31,13 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://{self.host}:{self.port}/0"
 
-    def start(self, timeout: float = 10.0) -> RedisServer:
+    def start(self, timeout: float = 10.0, abort: int | None = None) -> RedisServer:
+        """Start Redis, undone if it fails half-way; ``abort``: a descriptor whose readability (a stop
+        asked) ends the wait at once."""
+        start_or_undo(lambda: self._start(timeout, abort), self.stop)
+        return self
+
+    def _start(self, timeout: float, abort: int | None) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise BackendError("Redis cannot start", "redis-server is not installed",
@@ -46,10 +53,9 @@ class RedisServer:
                 # Redis rewrites its command line (and with it the environment the kit marks its
                 # processes with): keep a marker in the title so the leak audit still finds it
                 "--proc-title-template", "{title} {listen-addr} streamspace-kit"]
-        self._run(argv, self.workdir / f"{self.name}.log", timeout, "did not answer PING")
-        return self
+        self._run(argv, self.workdir / f"{self.name}.log", timeout, "did not answer PING", abort)
 
-    def _run(self, argv: list[str], log: Path, timeout: float, failure: str) -> None:
+    def _run(self, argv: list[str], log: Path, timeout: float, failure: str, abort: int | None = None) -> None:
         """Start the server and wait for its readiness signal, then one PING that must answer. The
         signal's socket stays open while the server runs (Redis logs an error when its last notice,
         at shutdown, finds no one)."""
@@ -58,7 +64,7 @@ class RedisServer:
         try:
             self.process = ManagedProcess(self.name, argv, log, env=self._notice.env).start()
             await_ready(f"Redis on {self.host}:{self.port} {failure}", self.process.popen, timeout, log,
-                        self._notice, self.ping)
+                        self._notice, self.ping, abort=abort)
         except BaseException:
             self._close_notice()
             raise

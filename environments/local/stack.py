@@ -207,12 +207,15 @@ class LocalStack:
                                "make results/ writable (chmod u+w results) or pass --results DIR") from None
 
     def _start_redis(self) -> None:
-        self.redis = RedisServer(self.logs, host="127.0.2.1").start()
+        # kept before it starts: a start that fails or is cancelled half-way is stopped with the rest
+        self.redis = RedisServer(self.logs, host="127.0.2.1")
+        self.redis.start(abort=self._abort_read)
         self._register_backend("redis", "redis", self.redis.resume, self.redis.crash, self.redis.crash,
                                lambda: self.redis.process.running(), lambda: {"url": self.redis.url})
 
     def _start_postgres(self) -> None:
-        self.postgres = PostgresServer(self.logs, host="127.0.2.2", databases=("streamspace",)).start()
+        self.postgres = PostgresServer(self.logs, host="127.0.2.2", databases=("streamspace",))
+        self.postgres.start(abort=self._abort_read)
         self._register_backend("postgres", "postgres", self.postgres.resume, self.postgres.halt,
                                self.postgres.crash, lambda: self.postgres.process.running(),
                                lambda: {"dsn": self._dsn(), "url": self._db_url()})
@@ -220,7 +223,8 @@ class LocalStack:
     def _start_kube(self) -> None:
         from environments.local.kubeapi import KubeApiStandIn
 
-        self.kube = KubeApiStandIn(self.logs, host="127.0.2.3").start()
+        self.kube = KubeApiStandIn(self.logs, host="127.0.2.3")
+        self.kube.start(abort=self._abort_read)
         self._register_backend("kubernetes", "kubernetes", self.kube.start, self.kube.stop, self.kube.stop,
                                lambda: self.kube.process is not None and self.kube.process.running(),
                                lambda: {"url": self.kube.url, "namespace": self.options.namespace, "standIn": True})
@@ -228,8 +232,10 @@ class LocalStack:
 
     def _start_vnc(self) -> None:
         """Two plain TigerVNC servers, security None and VNC authentication, for checks of the VNC path."""
-        self.vnc = [VncServer(self.logs, host="127.0.2.4", name="vnc-none").start(),
-                    VncServer(self.state, host="127.0.2.4", name="vnc-auth", password=self.secrets["vnc"]).start()]
+        for server in (VncServer(self.logs, host="127.0.2.4", name="vnc-none"),
+                       VncServer(self.state, host="127.0.2.4", name="vnc-auth", password=self.secrets["vnc"])):
+            self.vnc.append(server)
+            server.start()
 
     def _start_engine(self) -> None:
         from environments.local.engine import Engine

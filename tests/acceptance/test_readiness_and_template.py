@@ -9,6 +9,7 @@ template.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -132,3 +133,30 @@ def test_servers_started_at_once_share_one_template_and_never_write_to_it(
         for server in servers:
             server.stop()
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.parametrize("kind", ["postgres", "redis", "kubernetes"])
+def test_a_start_stopped_while_waiting_ends_at_once_and_leaves_nothing(kind: str, tmp_path: Path) -> None:
+    """A stop asked while a backend waits for its program (the stack's abort descriptor readable) ends the
+    wait at once; the program and its files are gone when ``start`` raises (the stack keeps no handle on a
+    server whose start failed, so nothing else would remove them before the supervisor exits)."""
+    from environments.local.kubeapi import KubeApiStandIn
+    from environments.local.redis_server import RedisServer
+
+    server = {"postgres": lambda: PostgresServer(tmp_path),
+              "redis": lambda: RedisServer(tmp_path),
+              "kubernetes": lambda: KubeApiStandIn(tmp_path)}[kind]()
+    before = set(Path(tempfile.gettempdir()).glob("kit-pg-*"))
+    reading, writing = os.pipe()
+    os.write(writing, b"x")  # the stop was asked before the program could answer
+    began = time.monotonic()
+    try:
+        with pytest.raises(BackendError, match="a stop was asked"):
+            server.start(abort=reading)
+    finally:
+        os.close(reading)
+        os.close(writing)
+    assert time.monotonic() - began < 5, "the start did not end at once"
+    assert server.process is not None and server.process.popen is not None
+    assert server.process.popen.poll() is not None, f"the {kind} program outlived its failed start"
+    assert set(Path(tempfile.gettempdir()).glob("kit-pg-*")) <= before, "a failed start left its folder"

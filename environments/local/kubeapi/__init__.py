@@ -68,7 +68,14 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from environments.local.procs import ManagedProcess, ReadyNotice, await_ready, free_port, require_free_port
+from environments.local.procs import (
+    ManagedProcess,
+    ReadyNotice,
+    await_ready,
+    free_port,
+    require_free_port,
+    start_or_undo,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -90,7 +97,13 @@ class KubeApiStandIn:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 15.0) -> KubeApiStandIn:
+    def start(self, timeout: float = 15.0, abort: int | None = None) -> KubeApiStandIn:
+        """Start the stand-in, undone if it fails half-way; ``abort``: a descriptor whose readability (a stop
+        asked) ends the wait at once."""
+        start_or_undo(lambda: self._start(timeout, abort), self.stop)
+        return self
+
+    def _start(self, timeout: float, abort: int | None) -> None:
         if self.port:
             require_free_port(self.port, self.host, "The Kubernetes API stand-in")
         else:
@@ -103,10 +116,9 @@ class KubeApiStandIn:
             self.process = ManagedProcess(self.name, argv, self.workdir / f"{self.name}.log", cwd=ROOT,
                                           env={"PYTHONUNBUFFERED": "1", **notice.env}).start()
             await_ready(f"The Kubernetes API stand-in on {self.url} did not answer /healthz", self.process.popen,
-                        timeout, self.process.log, notice, self.healthy)
+                        timeout, self.process.log, notice, self.healthy, abort=abort)
         finally:
             notice.close()
-        return self
 
     def healthy(self) -> bool:
         with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as answer:
