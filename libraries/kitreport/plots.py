@@ -105,8 +105,10 @@ def concurrency_chart(suite: SuiteReport, path: Path) -> Path | None:
 
 
 def verdicts_chart(run: RunReport, path: Path) -> Path | None:
-    """Passed / failed / skipped tests per suite, stacked."""
-    if not run.suites:
+    """Passed / failed / skipped tests per suite, stacked; only for two suites or more (the chart compares
+    suites: one suite's verdicts read as well from the report's table, and a run of one suite without
+    figures then loads no plotting library, half a CPU-second)."""
+    if len(run.suites) < 2:
         return None
     plt = _pyplot()
     names = [s.name for s in run.suites]

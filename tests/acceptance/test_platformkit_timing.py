@@ -92,7 +92,10 @@ def test_a_transition_is_timed_to_within_tens_of_milliseconds(kit: PlatformKit, 
     clock.running_at = start + 0.37  # the truth: 0.37 s after the request
     timing = kit.run_keyword("Time Until Session Is", ["s-1", "running"], {"since": start, "timeout": "5s"})
     assert 0.37 <= timing["seconds"] <= 0.37 + timing["resolution"] + 0.01
-    assert timing["resolution"] < 0.1, f"a 0.5 s poll would read 0.5 or 1.0 s; this one is {timing}"
+    # a 0.5 s poll would read 0.5 or 1.0 s with a resolution of 0.5 s; this one asks every few tens of
+    # milliseconds (one read on a busy machine can take 0.1 s)
+    assert timing["resolution"] < 0.2, f"a 0.5 s poll would read 0.5 or 1.0 s; this one is {timing}"
+    assert timing["tries"] >= 5, f"the keyword asked only {timing['tries']} times in {timing['seconds']} s"
     assert timing["seconds"] - timing["resolution"] <= 0.37, "the change lies inside the interval reported"
 
 

@@ -34,7 +34,7 @@ from environments.local.vnc_server import VncServer
 from VncKit import VncKit
 
 POINTER_BUDGET = 1.0  # seconds from Move Pointer until the X server has the pointer there
-REQUEST_GRACE = 0.25  # seconds from an update reaching the viewer until its next request (busy 2-core machine)
+REQUEST_GRACE = 0.25  # seconds from an update starting towards the viewer until its next request (busy 2-core machine)
 POSITIONS = [(50, 40), (300, 200), (120, 260), (390, 10)]
 
 
@@ -135,14 +135,15 @@ class RecordingProxy:
                 if kind == 0:
                     with self.lock:
                         self.pending = False  # this update answers every request made so far
+                        # when it begins: the viewer cannot ask again before it has all of it, and once it
+                        # has, its next request may come before this thread notes the time of the last byte
+                        self.update_times.append(time.monotonic())
                 viewer.sendall(bytes([kind]))
                 if kind == 0:
                     (count,) = struct.unpack(">xH", forward(3))
                     for _ in range(count):
                         _x, _y, w, h, encoding = struct.unpack(">HHHHi", forward(12))
                         forward(w * h * 4 if encoding == 0 else 0)
-                    with self.lock:
-                        self.update_times.append(time.monotonic())  # all of it is on its way to the viewer
                 elif kind == 1:
                     (colours,) = struct.unpack(">3xH", forward(5))
                     forward(6 * colours)

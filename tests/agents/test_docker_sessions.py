@@ -83,7 +83,8 @@ def test_docker_session_lifecycle(engine, docker_client, session_image, run_labe
     assert kind == "complete", done
     assert done["result"]["state"] == "running"
     first_port = done["result"]["vncHostPort"]
-    status = [s for s in fake_cp.of_type("status") if s["sessionId"] == sid][-1]
+    # the status and the command's result are two messages: the status may come second
+    status = fake_cp.wait(lambda: [s for s in fake_cp.of_type("status") if s["sessionId"] == sid], 5, "status")[-1]
     assert status["vncReady"] is True and status["platformMetadata"]["hostPort"] == first_port
 
     container = docker_client.containers.get(name)

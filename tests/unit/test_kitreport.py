@@ -186,6 +186,8 @@ def test_run_without_figures_writes_reports(tmp_path: Path) -> None:
     case = ET.parse(out / "junit.xml").getroot().find("testsuite/testcase")
     assert case is not None and case.find("properties") is None and case.find("failure") is None
     assert not list((out / "plots").glob("only-*.png"))
+    assert not (out / "plots" / "verdicts.png").exists(), "a chart of one suite's verdicts compares nothing"
+    assert "Verdicts per suite" not in (out / "REPORT.md").read_text()
 
 
 def test_missing_output_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
