@@ -19,6 +19,7 @@ import pytest
 
 from environments.local.postgres_server import PostgresServer
 from environments.local.redis_server import RedisServer
+from kitcore.processes import descendants
 
 from .stackrun import StackRun
 
@@ -88,10 +89,7 @@ class Snapshot:
     def processes(self) -> list[psutil.Process]:
         """Living descendants of this test process, except those of the shared stack."""
         found = []
-        stack = set(STACK_PIDS)
-        for pid in STACK_PIDS:
-            with contextlib.suppress(psutil.Error):
-                stack |= {p.pid for p in psutil.Process(pid).children(recursive=True)}
+        stack = set(STACK_PIDS) | {child for pid in STACK_PIDS for child, _ in descendants(pid)}
         for proc in psutil.Process().children(recursive=True):
             try:
                 if proc.pid in stack or not _alive(proc):
