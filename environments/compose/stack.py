@@ -25,6 +25,7 @@ import yaml
 
 from environments.local.procs import free_port
 from kitcore import KitError, TargetGuard
+from kitcore.containers import list_containers
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -195,7 +196,7 @@ class ComposeStack:
 
     def _remove_leftovers(self) -> None:
         label = f"{PROJECT_LABEL}={self.project}"
-        for container in self.client.containers.list(all=True, filters={"label": label}, ignore_removed=True):
+        for container in list_containers(self.client, all=True, filters={"label": label}):
             with contextlib.suppress(Exception):
                 container.remove(force=True, v=True)
         for network in self.client.networks.list(filters={"label": label}):
@@ -205,8 +206,7 @@ class ComposeStack:
     # -- reading ----------------------------------------------------------------------------------
     def containers(self) -> dict[str, Any]:
         """Containers of the project by service name."""
-        found = self.client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"},
-                                           ignore_removed=True)
+        found = list_containers(self.client, all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"})
         return {c.labels.get(SERVICE_LABEL, c.name): c for c in found}
 
     @staticmethod

@@ -51,6 +51,7 @@ import psutil
 
 from environments.local import reaper
 from environments.local.procs import BackendError, ManagedProcess, file_lock
+from kitcore.containers import list_containers
 from kitcore.processes import mounts_under
 
 HOME_VAR = "KIT_DOCKER_HOME"
@@ -490,7 +491,7 @@ def empty_engine(url: str) -> list[str]:
 
     removed: list[str] = []
     with contextlib.closing(docker.DockerClient(base_url=url, timeout=60, version="1.41")) as client:
-        for container in client.containers.list(all=True, ignore_removed=True):
+        for container in list_containers(client, all=True):
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 container.remove(force=True, v=True)
                 removed.append(f"container:{container.name}")

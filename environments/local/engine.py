@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from environments.local.procs import BackendError, ManagedProcess, wait_for
+from kitcore.containers import list_containers
 
 if TYPE_CHECKING:
     import docker
@@ -339,7 +340,7 @@ def cleanup_by_label(client: docker.DockerClient, label: str) -> list[str]:
         else:
             removed.append(f"{kind}:{name}")
 
-    for container in client.containers.list(all=True, filters=filters, ignore_removed=True):
+    for container in list_containers(client, all=True, filters=filters):
         attempt("container", container.name, lambda c=container: c.remove(force=True, v=True))
     for volume in client.volumes.list(filters=filters):
         attempt("volume", volume.name, lambda v=volume: v.remove(force=True))

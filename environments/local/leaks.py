@@ -41,6 +41,7 @@ from typing import Any
 import psutil
 
 from environments.local.procs import OWNER_MARK
+from kitcore.containers import list_containers
 
 LABELS = ("streamspace.kit/run", "streamspace.kit/test")
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
@@ -187,7 +188,7 @@ def leftover_docker_objects(url: str, private: bool) -> list[str]:
                 if network.name not in PREDEFINED_NETWORKS and (reason or private):
                     networks[network.name] = reason
                     found.append(f"network {network.name} ({reason or 'unlabelled'}; on {where})")
-            for container in client.containers.list(all=True, ignore_removed=True):
+            for container in list_containers(client, all=True):
                 reason = kit_reason(container.labels)
                 attached = set(container.attrs.get("NetworkSettings", {}).get("Networks") or {}) & set(networks)
                 if reason or private or attached:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kitcore.containers import list_containers
 from kitcore.reaper import GROUP_GRACE, clean, guard, guard_path, release, start, temp_dir
 from kitcore.reaper import guard_group as _guard_group
 
@@ -58,7 +59,7 @@ def _remove_labelled(item: dict[str, Any]) -> list[str]:
                                                 version="1.41")) as client:
         for network in client.networks.list(filters={"label": item["label"]}):
             # what a platform attached to the run's network carries no label of the kit's
-            for container in client.containers.list(all=True, filters={"network": network.name}, ignore_removed=True):
+            for container in list_containers(client, all=True, filters={"network": network.name}):
                 with contextlib.suppress(Exception):
                     container.remove(force=True, v=True)
                     removed.append(f"container:{container.name}")

@@ -40,6 +40,7 @@ from environments.local.procs import (
 )
 from environments.local.redis_server import RedisServer
 from environments.local.vnc_server import VncServer
+from kitcore.containers import list_containers
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_LABEL = "streamspace.kit/run"
@@ -560,7 +561,7 @@ class LocalStack:
                 failures.append(f"{what}: {error}")
 
         sessions = set()
-        for container in client.containers.list(all=True, filters={"network": network}, ignore_removed=True):
+        for container in list_containers(client, all=True, filters={"network": network}):
             label = wanted.get("sessionLabel")
             if label and container.labels.get(label):
                 sessions.add(container.labels[label])

@@ -13,6 +13,8 @@ from typing import Any
 
 import psutil
 
+from kitcore.containers import list_containers
+
 MB = 1024 * 1024
 
 
@@ -95,7 +97,7 @@ class ContainerGroup:
 
     def _containers(self) -> list[Any]:
         if self.label_filter:
-            return self.client.containers.list(filters={"label": self.label_filter}, ignore_removed=True)
+            return list_containers(self.client, filters={"label": self.label_filter})
         found = []
         for name in self.names:
             with contextlib.suppress(Exception):

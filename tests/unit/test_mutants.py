@@ -270,3 +270,14 @@ def test_the_summary_counts_kills_and_names_the_rest() -> None:
     shown = show(1, 3, verdicts[0])
     assert "killed by x :: T in 1.0 s" in shown
     assert "message: the lease names two leaders" in shown
+
+
+def test_a_stillborn_mutant_shows_why_its_platform_did_not_start() -> None:
+    message = ("Parent suite setup failed:\nThe local environment stopped before it was ready: its supervisor "
+               "exited with code 2; supervisor log tail:\n  [stack] starting\n  BackendError: the port is taken\n")
+    shown = show(1, 1, Verdict(MUTANTS[0], STILLBORN, 3.0, message=message)).splitlines()
+    assert shown[2] == ("    message: Parent suite setup failed: The local environment stopped before it was ready: "
+                        "its supervisor exited with code 2; supervisor log tail:")
+    assert shown[3:] == ["    | [stack] starting", "    | BackendError: the port is taken"]
+    killed = Verdict(MUTANTS[0], KILLED, 1.0, TestRef("x.robot", "T"), "two leaders\n  a traceback line")
+    assert "a traceback line" not in show(1, 1, killed), "a killed mutant's message is shown by its first line"

@@ -25,6 +25,9 @@ def choose(names: list[str], fast: bool) -> list[Mutant]:
     return [mutant for mutant in chosen if mutant.fast] if fast else chosen
 
 
+MORE_LINES = 15  # of a verdict other than killed, the lines of its message after the first
+
+
 def _cut(text: str, limit: int = 600) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
@@ -38,6 +41,8 @@ def show(index: int, total: int, verdict: Verdict) -> str:
         lines.append(f"    message: {_cut(verdict.first_line)}")
     if verdict.naming_line:
         lines.append(f"    names it: {_cut(verdict.naming_line)}")
+    if verdict.status != KILLED:  # why: a platform that did not start says it in its log's tail
+        lines += [f"    | {_cut(line, 200)}" for line in verdict.rest_of_message[:MORE_LINES]]
     return "\n".join(lines)
 
 

@@ -69,10 +69,19 @@ class Verdict:
     def first_line(self) -> str:
         """The message's first line; with the next one when it only introduces it ("Parent suite setup
         failed:"), so that a stillborn mutant says why its platform did not start."""
-        lines = [line.strip() for line in self.message.splitlines() if line.strip()]
+        lines = self._lines()
         if len(lines) > 1 and lines[0].endswith(":"):
             return f"{lines[0]} {lines[1]}"
         return lines[0] if lines else ""
+
+    @property
+    def rest_of_message(self) -> list[str]:
+        """The message's lines after :attr:`first_line` (a log's tail, a traceback...)."""
+        lines = self._lines()
+        return lines[2:] if len(lines) > 1 and lines[0].endswith(":") else lines[1:]
+
+    def _lines(self) -> list[str]:
+        return [line.strip() for line in self.message.splitlines() if line.strip()]
 
     @property
     def naming_line(self) -> str:
@@ -80,7 +89,7 @@ class Verdict:
         if self.status != KILLED:
             return ""
         pattern = re.compile(self.mutant.message, re.IGNORECASE)
-        lines = [line.strip() for line in self.message.splitlines() if line.strip()]
+        lines = self._lines()
         if not lines or pattern.search(lines[0]):
             return ""
         return next((line for line in lines if pattern.search(line)), "")

@@ -17,6 +17,7 @@ from DockerKit.context import (
     parse_volumes,
 )
 from kitcore import Check, KitError, Wait, getter, to_seconds
+from kitcore.containers import list_containers
 from kitcore.logging import log_table
 from kitcore.units import converted, parse_bytes, parse_cpu
 
@@ -279,8 +280,8 @@ class ContainerKeywords:
 
         def read() -> list[str]:
             with self.ctx.call(handle, "Listing containers"):
-                found = handle.client.containers.list(all=include_stopped, filters={"label": label} if value else {},
-                                                     ignore_removed=True)  # another run may remove one meanwhile
+                # another run may remove one meanwhile: left out
+                found = list_containers(handle.client, all=include_stopped, filters={"label": label} if value else {})
             found = [c for c in found if not key or key in c.labels]
             return sorted(c.name for c in found)
 
