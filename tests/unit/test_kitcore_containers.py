@@ -20,7 +20,7 @@ class Engine:
         self.asked: list[dict[str, Any]] = []
         self.containers = self
 
-    def list(self, **options: Any) -> list[str]:  # noqa: ANN401 - docker's options
+    def list(self, **options: Any) -> list[str]:
         self.asked.append(options)
         if self.failures:
             raise docker.errors.APIError("500 Server Error", explanation=self.failures.pop(0))
