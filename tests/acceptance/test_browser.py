@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 import psutil
 import pytest
@@ -35,7 +36,9 @@ from tests.acceptance.test_vnckit_failures import ScriptedServer, handshake
 from tests.support.ws_bridge import WsBridge
 from VncKit import VncKit
 from VncKit.browser import chromium
+from VncKit.browser import desktop as browser_desktop
 from VncKit.browser.desktop import BrowserDesktop, Change
+from VncKit.browser.pages import PageServer, _Handler
 from VncKit.echo import TypedTextMissing
 from VncKit.errors import VncClosed, VncError, VncStalled
 from VncKit.framebuffer import Region
@@ -235,6 +238,57 @@ def test_a_stream_without_frames_is_a_desktop_that_never_shows(vnc: VncKit,
                                                                behind_bridge: Callable[..., str]) -> None:
     with pytest.raises(VncStalled, match=r"connected to .* but the desktop never showed: no frame within 2 s"):
         vnc.open_desktop_in_browser(behind_bridge(never_draws), timeout="2s")
+
+
+class DroppingPages(PageServer):
+    """The viewer page's server, cutting ``display.js`` (one of noVNC's modules) short ``drops`` times: the
+    browser gets a body shorter than its Content-Length, as when it drops requests on a network change."""
+
+    drops = 1
+    asked: ClassVar[list[str]] = []
+
+    class handler(_Handler):
+        def copyfile(self, source: Any, outputfile: Any) -> None:
+            if not self.path.endswith("/core/display.js"):
+                super().copyfile(source, outputfile)
+                return
+            DroppingPages.asked.append(self.path)
+            if len(DroppingPages.asked) > DroppingPages.drops:
+                super().copyfile(source, outputfile)
+                return
+            outputfile.write(source.read(100))
+            outputfile.flush()
+            self.close_connection = True
+
+
+@pytest.fixture
+def dropping(monkeypatch: pytest.MonkeyPatch) -> type[DroppingPages]:
+    DroppingPages.asked = []
+    monkeypatch.setattr(browser_desktop, "PageServer", DroppingPages)
+    return DroppingPages
+
+
+def test_a_module_the_browser_could_not_fetch_is_loaded_again_at_once(
+        vnc: VncKit, bridge: WsBridge, dropping: type[DroppingPages]) -> None:
+    dropping.drops = 2
+    started = time.monotonic()
+    vnc.open_desktop_in_browser(bridge.url, token=TOKEN)
+    seconds = time.monotonic() - started
+    assert len(dropping.asked) == 3, f"display.js asked for {len(dropping.asked)} times, not once per load"
+    assert seconds < browser_desktop.PAGE_WAIT, \
+        f"two dropped loads took {seconds:.1f} s: a failed load must be seen at once, not after a wait"
+
+
+def test_a_page_the_browser_never_gets_whole_names_the_dropped_module(
+        vnc: VncKit, bridge: WsBridge, dropping: type[DroppingPages]) -> None:
+    dropping.drops = 1000
+    started = time.monotonic()
+    lost = r"did not load noVNC: 5 loads failed; the last: .* a module of it could not be fetched"
+    with pytest.raises(VncError, match=lost) as caught:
+        vnc.open_desktop_in_browser(bridge.url, token=TOKEN)
+    assert time.monotonic() - started < 2 * browser_desktop.PAGE_WAIT, "five failed loads must fail fast"
+    assert len(dropping.asked) == browser_desktop.PAGE_LOADS
+    assert "dropped by the browser" in str(caught.value) and "network interface" in str(caught.value)
 
 
 SUITE = """\

@@ -21,17 +21,23 @@ from VncKit.framebuffer import Region
 
 STATUS_BAR = 20  # pixels of the viewer page above the desktop
 START_WINDOW = (1280, 1024)  # the window before the desktop's size is known
-PAGE_LOADS = 2  # tries to load the viewer page (the kit's own, served on loopback)
+# tries to load the viewer page (the kit's own, on loopback). Chromium fails the requests it has in flight
+# whenever a network interface comes or goes (net::ERR_NETWORK_CHANGED): on a machine whose container
+# engine adds and removes a veth for every container, a load now and then loses some of noVNC's modules
+PAGE_LOADS = 5
 PAGE_WAIT = 5.0  # seconds at least for the page's script to run after a load
 RESIZE_WAIT = 2.0  # seconds at most for the window to take the desktop's size
 # Wait for the page's script (an ES module loading noVNC's modules) to be ready, or say what the page loaded.
 PAGE_READY = """
 const [timeoutMs, done] = arguments;
-const report = () => `the page is ${document.readyState}, its script ${window.kit ? window.kit.state : 'not run'}; `
+const report = () => `the page is ${document.readyState}, its script ${window.kit ? window.kit.state
+  : window.kitFailed ? 'not loaded: a module of it could not be fetched' : 'not run'}; `
   + performance.getEntriesByType('resource').filter((e) => e.responseStatus !== 200)
     .map((e) => `${e.name} answered ${e.responseStatus}`).join(', ');
 if (window.kit && window.kit.state === 'ready') { done('ready'); return; }
+if (window.kitFailed) { done(report()); return; }
 window.addEventListener('kit-ready', () => done('ready'));
+window.addEventListener('kit-failed', () => done(report()));
 setTimeout(() => done(report()), timeoutMs);
 """
 
@@ -128,12 +134,16 @@ class BrowserDesktop:
         if state != "ready":
             self.close()
             raise VncError("The viewer page did not load noVNC", f"{PAGE_LOADS} loads failed; the last: {state}",
-                           "check Debian's novnc package (core/rfb.js and its modules)")
+                           "a module that answered 404 is missing: check Debian's novnc package (core/rfb.js and "
+                           "its modules); one that answered 0 was dropped by the browser: Chromium drops its requests "
+                           "whenever a network interface comes or goes, so check what keeps changing the machine's "
+                           "interfaces")
 
     def load_page(self) -> str:
-        """Load the viewer page and wait for its script; ``ready``, or what the page loaded. A page whose module
-        requests the browser dropped is loaded once more (it is the kit's page: the platform plays no part)."""
-        from selenium.common.exceptions import TimeoutException
+        """Load the viewer page and wait for its script; ``ready``, or what the page loaded. A page whose requests
+        the browser dropped (the page says so at once) is loaded again, up to ``PAGE_LOADS`` times: it is the
+        kit's page, the platform plays no part."""
+        from selenium.common.exceptions import TimeoutException, WebDriverException
 
         state = ""
         for attempt in range(PAGE_LOADS):
@@ -141,6 +151,12 @@ class BrowserDesktop:
                 self.driver.get(self.pages.url)
             except TimeoutException:
                 state = "the page did not finish loading"
+                continue
+            except WebDriverException as error:  # the page itself was dropped: net::ERR_NETWORK_CHANGED...
+                if "net::ERR_" not in str(error.msg):
+                    raise
+                state = f"the page did not load: {str(error.msg).strip().splitlines()[0]}"
+                logger.info(f"The viewer page did not load (load {attempt + 1} of {PAGE_LOADS}): {state}")
                 continue
             state = self.driver.execute_async_script(PAGE_READY, max(self.timeout, PAGE_WAIT) * 1000)
             if state == "ready":

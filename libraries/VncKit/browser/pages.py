@@ -47,11 +47,13 @@ class _Server(ThreadingHTTPServer):
 class PageServer:
     """Serves the viewer page at ``http://127.0.0.1:<port>/viewer.html`` until :meth:`stop`."""
 
+    handler: ClassVar[type[_Handler]] = _Handler
+
     def __init__(self, novnc: Path = NOVNC_DIR) -> None:
         if not (novnc / "core" / "rfb.js").is_file():
             raise VncError(f"noVNC is not installed: {novnc / 'core' / 'rfb.js'} is missing",
                            fix="install Debian's novnc package ('./kit setup' does)")
-        self.server = _Server(("127.0.0.1", 0), partial(_Handler, novnc=novnc))
+        self.server = _Server(("127.0.0.1", 0), partial(self.handler, novnc=novnc))
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
                                        name="vnc-viewer-page", daemon=True)
         self.thread.start()
