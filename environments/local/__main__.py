@@ -22,6 +22,7 @@ from environments.local import reaper
 from environments.local.engine import CHOICES, ENGINE_VAR
 from environments.local.procs import BackendError
 from environments.local.stack import BACKENDS, RUN_LABEL, LocalStack, StackOptions
+from kitcore.processes import pid_alive
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -158,7 +159,7 @@ async def _watch_parent(pid: int, done: asyncio.Event) -> None:
         asyncio.get_running_loop().add_reader(handle, gone.set)
     try:
         while not gone.is_set():
-            if handle is None and not _alive(pid):
+            if handle is None and not pid_alive(pid):
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(gone.wait(), None if handle is not None else 0.5)
@@ -169,16 +170,6 @@ async def _watch_parent(pid: int, done: asyncio.Event) -> None:
     if not done.is_set():
         print(f"[stack] parent {pid} is gone; stopping", file=sys.stderr, flush=True)
         done.set()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _write_private(path: Path, text: str) -> None:

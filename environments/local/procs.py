@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from environments.local.zygote import ForkedProcess, Zygote, ZygoteError
 from kitcore.processes import OWNER_MARK, descendants, kill_survivors
 
 
@@ -238,28 +239,37 @@ class ManagedProcess:
     cwd: Path | None = None
     user: str | None = None
     reap: bool = True  # stopped by a watcher if the process that started it dies (kitcore.reaper)
-    popen: subprocess.Popen | None = field(default=None, repr=False)
+    zygote: Zygote | None = field(default=None, repr=False)  # forks the program when it can (zygote.py)
+    popen: subprocess.Popen | ForkedProcess | None = field(default=None, repr=False)
     _guard: int | None = field(default=None, repr=False)
 
     def start(self) -> ManagedProcess:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.log, "ab")  # noqa: SIM115 - handed to the child
+        env = {**os.environ, OWNER_MARK: self.name, **(self.env or {})}
+        if self.zygote is not None and self.user is None and self.zygote.accepts(self.argv, env):
+            try:
+                self.popen = self.zygote.spawn(self.argv, env, self.cwd, self.log)
+            except ZygoteError:
+                self.popen = None  # started the usual way below
+        handle = None if self.popen is not None else open(self.log, "ab")  # noqa: SIM115 - handed to the child
         try:
-            self.popen = subprocess.Popen(
-                list(self.argv),
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, OWNER_MARK: self.name, **(self.env or {})},
-                cwd=self.cwd,
-                user=self.user,
-                start_new_session=True,
-            )
+            if handle is not None:
+                self.popen = subprocess.Popen(
+                    list(self.argv),
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                    cwd=self.cwd,
+                    user=self.user,
+                    start_new_session=True,
+                )
         except FileNotFoundError as error:
             raise BackendError(f"{self.name} cannot start", f"'{error.filename}' is not installed",
                                "run './kit setup' to install what is missing") from None
         finally:
-            handle.close()
+            if handle is not None:
+                handle.close()
         if self.reap:
             from environments.local import reaper
 

@@ -40,6 +40,7 @@ from environments.local.procs import (
 )
 from environments.local.redis_server import RedisServer
 from environments.local.vnc_server import VncServer
+from environments.local.zygote import PLATFORM, Zygote
 from kitcore.containers import list_containers
 
 REPO = Path(__file__).resolve().parents[2]
@@ -121,6 +122,7 @@ class LocalStack:
         self.agent_api_keys: dict[str, str] = {}  # agent id -> the key the platform issued (seed)
         self.pods: dict[str, str] = {}  # slot name -> pod name
         self._procs: dict[str, ManagedProcess] = {}
+        self.zygote: Zygote | None = None  # forks the platform's Python programs (zygote.py)
         self._notices: dict[str, ReadyNotice] = {}  # process -> its readiness signal, until it came
         self._health: dict[str, str | None] = {}  # process -> the URL that answers 200 once it is ready
         self._stopped = False
@@ -142,6 +144,7 @@ class LocalStack:
         self.loop = loop
         self._check_results_dir()
         started = time.monotonic()
+        self._start_zygote()
         starters = dict(zip(BACKENDS, (self._start_redis, self._start_postgres, self._start_kube,
                                        self._start_engine, self._start_vnc), strict=True))
         wanted = self.options.only or frozenset(starters)
@@ -305,8 +308,7 @@ class LocalStack:
                      info: Callable[[], dict[str, object]] = dict, env: dict[str, str] | None = None) -> None:
         """Register and launch one process; with a ``health`` URL, :meth:`_await_healthy` waits for it
         (a restart by the fault hooks waits at once)."""
-        environment = {"PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'libraries'}", "PYTHONUNBUFFERED": "1",
-                       **(env or {})}
+        environment = {"PYTHONPATH": self._pythonpath(), "PYTHONUNBUFFERED": "1", **(env or {})}
         self._health[name] = health
 
         def launch() -> None:
@@ -316,7 +318,7 @@ class LocalStack:
             extra = notice.env if notice else {}
             try:
                 proc = ManagedProcess(name, argv, self.logs / f"{name}.log", cwd=self.state,
-                                      env={**environment, **extra})
+                                      env={**environment, **extra}, zygote=self.zygote)
                 self._procs[name] = proc.start()
             except BaseException:
                 if notice:
@@ -365,6 +367,22 @@ class LocalStack:
         finally:
             if notice:
                 notice.close()
+
+    def _start_zygote(self) -> None:
+        """Start the zygote when the platform runs Python programs of the kit's (the reference platform, a
+        mutant's copy): it imports them while the backends start. With the ``PYTHONPATH`` those parts are run
+        with; a part run otherwise is started the usual way."""
+        paths = {part.env.get("PYTHONPATH", self._pythonpath()) for part in self.platform.parts.values()
+                 if len(part.command) > 2 and tuple(part.command[:2]) == ("{python}", "-m")
+                 and part.command[2].startswith(PLATFORM)}
+        if len(paths) != 1 or "{" in next(iter(paths)):
+            return
+        self.zygote = Zygote(self.state, self.logs / "zygote.log", paths.pop(), name="zygote")
+        self.zygote.start()
+
+    @staticmethod
+    def _pythonpath() -> str:
+        return f"{REPO}{os.pathsep}{REPO / 'libraries'}"
 
     def _python(self, module: str, *args: str) -> list[str]:
         return [sys.executable, "-m", module, *args]
@@ -694,6 +712,8 @@ class LocalStack:
         _all_at_once([*platform, *(vnc.stop for vnc in self.vnc)])
         for notice in self._notices.values():
             notice.close()
+        if self.zygote is not None:  # after its programs: it reports their exits
+            self.zygote.stop()
         self.stop_times["platform"] = time.monotonic() - began
         middle = time.monotonic()
         if self.loop and self.loop.is_running():

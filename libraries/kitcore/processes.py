@@ -46,6 +46,17 @@ def descendants(pid: int) -> list[tuple[int, str]]:
     return found
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user's too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def alive(family: list[tuple[int, str]]) -> list[tuple[int, str]]:
     """Those of ``family`` (from :func:`descendants`) still alive -- the same processes, not reused pids."""
     living = []
@@ -112,6 +123,6 @@ def stop_like_ctrl_c(*signums: int) -> None:
         signal.signal(signum, interrupted)
 
 
-__all__ = ["OWNER_MARK", "alive", "descendants", "kill_mentioning", "kill_survivors", "mounts_under", "signal_each",
-           "start_time", "stat_fields", "stop_like_ctrl_c"]
+__all__ = ["OWNER_MARK", "alive", "descendants", "kill_mentioning", "kill_survivors", "mounts_under", "pid_alive",
+           "signal_each", "start_time", "stat_fields", "stop_like_ctrl_c"]
 
