@@ -372,6 +372,8 @@ class LocalStack:
         """Start the zygote when the platform runs Python programs of the kit's (the reference platform, a
         mutant's copy): it imports them while the backends start. With the ``PYTHONPATH`` those parts are run
         with; a part run otherwise is started the usual way."""
+        if os.environ.get("KIT_ZYGOTE", "1") == "0":  # each program a process of its own, as its command says
+            return
         paths = {part.env.get("PYTHONPATH", self._pythonpath()) for part in self.platform.parts.values()
                  if len(part.command) > 2 and tuple(part.command[:2]) == ("{python}", "-m")
                  and part.command[2].startswith(PLATFORM)}

@@ -76,11 +76,12 @@ class ForkedProcess:
 class Zygote:
     """The stack's side: starts the zygote, asks it for programs, learns their exit codes."""
 
-    def __init__(self, state: Path, log: Path, pythonpath: str, name: str = "zygote") -> None:
+    def __init__(self, state: Path, log: Path, pythonpath: str, name: str = "zygote", modules: str = PLATFORM) -> None:
         self.state = state
         self.log = log
         self.pythonpath = pythonpath
         self.name = name
+        self.modules = modules  # the prefix of the modules it runs
         self.process: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
         self._lock = threading.Lock()  # one request at a time
@@ -120,7 +121,7 @@ class Zygote:
         if self._gone or self.sock is None or len(argv) < 3 or list(argv[:2]) != [sys.executable, "-m"]:
             return None
         module = argv[2]
-        if not module.startswith(PLATFORM) or env.get("PYTHONPATH") != self.pythonpath:
+        if not module.startswith(self.modules) or env.get("PYTHONPATH") != self.pythonpath:
             return None
         return module
 
