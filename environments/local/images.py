@@ -16,13 +16,15 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
-import tempfile
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from DockerKit import helper_image
 from DockerKit.helper_image import (
@@ -34,7 +36,7 @@ from DockerKit.helper_image import (
     input_hash,
 )
 from environments.local import reaper
-from environments.local.procs import BackendError, file_lock
+from environments.local.procs import BackendError, cache_root, file_lock
 from kitcore import KitError
 
 if TYPE_CHECKING:
@@ -42,9 +44,10 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).resolve().parent
 SESSION_DIR = HERE / "session"
+ABORT_LOOK = 0.2  # seconds between two looks at the abort descriptor while a build step runs
+T = TypeVar("T")
 ROOTFS_REPO = "streamspace-kit/session-rootfs"
 SESSION_REPO = "streamspace-kit/session"
-LOCK_FILE = Path(tempfile.gettempdir()) / "streamspace-kit-images.lock"
 SUITE = "bookworm"
 SESSION_PACKAGES = ("tigervnc-standalone-server", "tigervnc-tools", "python3-minimal", "python3-xlib")
 # no recommends; no docs; no GL drivers (Xvnc runs without them; they are 160 MB)
@@ -80,18 +83,58 @@ def _quiet(_: str) -> None:
 
 
 # -- locking and hashing -------------------------------------------------------------------------
-def build_lock(timeout: float = 900.0, path: Path = LOCK_FILE) -> contextlib.AbstractContextManager[None]:
-    """An exclusive lock shared by every process on the machine that builds the kit's images."""
-    return file_lock(path, timeout, "Image build lock", "another run is building images; wait for it, or stop it")
+def lock_file() -> Path:
+    """The images' build lock: in the kit's cache, beside what it caches, shared by every run of the machine (in
+    the temp folder, a run with a temp folder of its own had a lock of its own, left behind)."""
+    return cache_root() / "images.lock"
+
+
+def build_lock(timeout: float = 900.0, path: Path | None = None,
+               abort: int | None = None) -> contextlib.AbstractContextManager[None]:
+    """An exclusive lock shared by every process on the machine that builds the kit's images; a wait for it
+    ends at once when ``abort`` becomes readable."""
+    return file_lock(path or lock_file(), timeout, "Image build lock",
+                     "another run is building images; wait for it, or stop it", abort)
+
+
+def _stop_asked(abort: int | None, timeout: float = 0.0) -> bool:
+    return abort is not None and bool(select.select([abort], [], [], timeout)[0])
+
+
+def _abortable(call: Callable[[], T], abort: int | None, what: str) -> T:
+    """``call()``, or a :class:`BackendError` at once when ``abort`` becomes readable first: the call goes on in
+    a daemon thread until the engine it waits on is stopped (the run stops it next)."""
+    if abort is None:
+        return call()
+    outcome: dict[str, object] = {}
+    finished = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as error:  # noqa: BLE001 - raised in the caller's thread below
+            outcome["error"] = error
+        finished.set()
+
+    threading.Thread(target=run, name="kit-image-call", daemon=True).start()
+    while not finished.wait(ABORT_LOOK):
+        if _stop_asked(abort):
+            raise BackendError(f"{what} was stopped", "a stop was asked while it ran")
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]
 
 
 def _build(client: docker.DockerClient, context: Path, tag: str, timeout: float | None = None,
-           maker: str = "environments/local/images.py", network: str | None = None) -> None:
+           maker: str = "environments/local/images.py", network: str | None = None, abort: int | None = None) -> None:
     import docker.errors
 
-    try:
+    def build() -> None:
         client.images.build(path=str(context), tag=tag, pull=False, rm=True, forcerm=True, timeout=timeout,
                             network_mode=network)
+
+    try:
+        _abortable(build, abort, f"Building image {tag}")
     except docker.errors.BuildError as error:
         lines = [str(c.get("stream") or c.get("error") or "").strip() for c in error.build_log]
         tail = "\n  ".join([line for line in lines if line][-8:])
@@ -102,25 +145,28 @@ def _build(client: docker.DockerClient, context: Path, tag: str, timeout: float 
 def ensure_image(client: docker.DockerClient, tag: str, fill: Callable[[Path], None], progress: Progress = _quiet,
                  timeout: float = 900.0, rootfs: tuple[str, tuple[str, ...]] | None = None, image: str = "session",
                  build_timeout: float | None = None, maker: str = "environments/local/images.py",
-                 after: Callable[[], None] | None = None, network: str | None = None) -> bool:
+                 after: Callable[[], None] | None = None, network: str | None = None,
+                 abort: int | None = None) -> bool:
     """Build ``tag`` unless the engine has it; returns whether it built.
 
     Under the machine-wide build lock: the Debian root file system ``rootfs`` (its tag and
     packages) first when given and missing, then the context that ``fill`` writes into a fresh
     folder (a Dockerfile and what it copies), then ``after`` (e.g. pruning older tags). ``network``:
     the network mode of the ``RUN`` steps (``none`` for steps that need none; default: the engine's).
+    When ``abort`` (a descriptor) becomes readable, a wait for the lock, mmdebstrap or a build ends at once
+    with a :class:`BackendError` (mmdebstrap is stopped; a build goes with the engine, which its run stops).
     """
     if image_exists(client, tag):
         return False
-    with build_lock(timeout):
+    with build_lock(timeout, abort=abort):
         if image_exists(client, tag):
             return False
         if rootfs is not None and not image_exists(client, rootfs[0]):
-            make_rootfs(client, rootfs[0], rootfs[1], progress, timeout, image)
+            make_rootfs(client, rootfs[0], rootfs[1], progress, timeout, image, abort)
         progress(f"building {tag}")
         with reaper.temp_dir(f"kit-{image}-") as tmp:
             fill(tmp)
-            _build(client, tmp, tag, build_timeout, maker, network)
+            _build(client, tmp, tag, build_timeout, maker, network, abort)
         if after is not None:
             after()
     return True
@@ -200,7 +246,7 @@ def _session_inputs() -> tuple[str, str]:
 
 
 def make_rootfs(client: docker.DockerClient, ref: str, packages: tuple[str, ...], progress: Progress,
-                timeout: float, image: str = "session") -> None:
+                timeout: float, image: str = "session", abort: int | None = None) -> None:
     """Make a Debian root file system with ``packages`` (mmdebstrap, this machine's apt mirror) and
     import it as the image ``ref``; ``image`` names what it is for in messages."""
     cannot = f"The {image} image cannot be built"
@@ -214,7 +260,7 @@ def make_rootfs(client: docker.DockerClient, ref: str, packages: tuple[str, ...]
         argv = [tool, *MMDEBSTRAP_OPTIONS, f"--include={','.join(packages)}", SUITE, str(tarball), mirror]
         progress(f"making a Debian {SUITE} root file system for the {image} image with mmdebstrap "
                  "(about a minute, once per machine)")
-        result = _run_in_group(argv, timeout, tmp, "mmdebstrap")
+        result = _run_in_group(argv, timeout, tmp, "mmdebstrap", abort)
         if result is None:
             raise BackendError(cannot, f"mmdebstrap took more than {timeout:g} s",
                                "check that the Debian mirror in the apt sources is reachable and fast")
@@ -224,7 +270,8 @@ def make_rootfs(client: docker.DockerClient, ref: str, packages: tuple[str, ...]
                                "check 'apt-get update' works; mmdebstrap needs root (or unprivileged user "
                                "namespaces)")
         progress(f"importing the root file system as {ref}")
-        answer = client.api.import_image_from_file(str(tarball), repository=repository, tag=tag)
+        answer = _abortable(lambda: client.api.import_image_from_file(str(tarball), repository=repository, tag=tag),
+                            abort, f"Importing the root file system as {ref}")
     image_id = re.search(r"sha256:[0-9a-f]{64}", str(answer))
     if image_id and not image_exists(client, ref):
         # podman's compatible API ignores the tag of an import and names it ':latest'
@@ -237,17 +284,25 @@ def make_rootfs(client: docker.DockerClient, ref: str, packages: tuple[str, ...]
         raise BackendError(cannot, f"importing the root file system as {ref} failed", "check the engine's log")
 
 
-def _run_in_group(argv: list[str], timeout: float, tmp: Path, name: str) -> subprocess.CompletedProcess[str] | None:
+def _run_in_group(argv: list[str], timeout: float, tmp: Path, name: str,
+                  abort: int | None = None) -> subprocess.CompletedProcess[str] | None:
     """Run ``argv`` in a process group of its own with its temp files under ``tmp``; the group is
-    stopped if this process is interrupted or killed. None if it ran longer than ``timeout``."""
+    stopped if this process is interrupted or killed, or when ``abort`` becomes readable (then a
+    :class:`BackendError`). None if it ran longer than ``timeout``."""
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, "TMPDIR": str(tmp)})
     token = reaper.guard_group(process.pid, name)
+    deadline = time.monotonic() + timeout
     try:
-        out, err = process.communicate(timeout=timeout)
-        return subprocess.CompletedProcess(argv, process.returncode, out, err)
-    except subprocess.TimeoutExpired:
-        return None
+        while True:  # communicate() may be asked again after a timeout: no output is lost
+            try:
+                out, err = process.communicate(timeout=max(0.0, min(ABORT_LOOK, deadline - time.monotonic())))
+                return subprocess.CompletedProcess(argv, process.returncode, out, err)
+            except subprocess.TimeoutExpired:
+                if _stop_asked(abort):
+                    raise BackendError(f"{name} was stopped", "a stop was asked while it ran") from None
+                if time.monotonic() >= deadline:
+                    return None
     finally:
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -262,7 +317,7 @@ def _run_in_group(argv: list[str], timeout: float, tmp: Path, name: str) -> subp
 
 
 def ensure_session_image(client: docker.DockerClient, progress: Progress = _quiet,
-                         timeout: float = 900.0) -> str:
+                         timeout: float = 900.0, abort: int | None = None) -> str:
     """The tag of the StreamSpace session image, built now if the engine does not have it yet."""
     rootfs_hash, session_hash = _session_inputs()
     tag = f"{SESSION_REPO}:{session_hash}"
@@ -273,5 +328,5 @@ def ensure_session_image(client: docker.DockerClient, progress: Progress = _quie
         for name in ("keyboard_display.py", "entrypoint.sh"):
             shutil.copy2(SESSION_DIR / name, context / name)
 
-    ensure_image(client, tag, fill, progress, timeout, rootfs=(rootfs, SESSION_PACKAGES))
+    ensure_image(client, tag, fill, progress, timeout, rootfs=(rootfs, SESSION_PACKAGES), abort=abort)
     return tag

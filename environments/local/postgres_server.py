@@ -30,6 +30,7 @@ from environments.local.procs import (
     ManagedProcess,
     ReadyNotice,
     await_ready,
+    cache_root,
     file_lock,
     free_port,
     port_answers,
@@ -55,10 +56,7 @@ def postgres_bin() -> Path:
 
 def template_root() -> Path:
     """Root runs ``initdb`` as the postgres user, who cannot enter root's home: its cache is in /var/cache."""
-    if os.geteuid() == 0:
-        return Path("/var/cache/streamspace-kit/postgres")
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "streamspace-kit" / "postgres"
+    return cache_root() / "postgres"
 
 
 def template_key(bindir: Path, user: str, owner: str | None, databases: tuple[str, ...]) -> str:

@@ -198,10 +198,20 @@ def _passes(check: Callable[[], bool]) -> bool:
         return False
 
 
+def cache_root() -> Path:
+    """The kit's cache, kept between runs and shared by every run of the machine: ``/var/cache/streamspace-kit``
+    as root (a program run as another user, e.g. PostgreSQL's ``initdb``, can reach it), else
+    ``$XDG_CACHE_HOME/streamspace-kit`` (``~/.cache/streamspace-kit``)."""
+    if os.geteuid() == 0:
+        return Path("/var/cache/streamspace-kit")
+    return Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")) / "streamspace-kit"
+
+
 @contextlib.contextmanager
-def file_lock(path: Path, timeout: float, what: str, fix: str) -> Iterator[None]:
+def file_lock(path: Path, timeout: float, what: str, fix: str, abort: int | None = None) -> Iterator[None]:
     """An exclusive ``flock`` on ``path`` shared by every process on the machine (the kernel releases
-    it when the holder dies); fails naming ``what`` and ``fix`` after ``timeout`` seconds."""
+    it when the holder dies); fails naming ``what`` and ``fix`` after ``timeout`` seconds, and at once
+    when ``abort`` (a descriptor) becomes readable: a stop was asked."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
         deadline = time.monotonic() + timeout
@@ -214,7 +224,10 @@ def file_lock(path: Path, timeout: float, what: str, fix: str) -> Iterator[None]
                     raise
                 if time.monotonic() > deadline:
                     raise BackendError(what, f"{path} is still held after {timeout:g} s by another run", fix) from None
-                time.sleep(0.1)
+                if abort is not None and select.select([abort], [], [], 0.1)[0]:
+                    raise BackendError(what, "a stop was asked while waiting for it") from None
+                if abort is None:
+                    time.sleep(0.1)
         try:
             yield
         finally:

@@ -247,7 +247,7 @@ class LocalStack:
 
         self.engine = Engine(self.state / "engine").start()
         self._guards.append(reaper.guard_labelled(self.engine.url, f"{RUN_LABEL}={self.run_id}"))
-        self.session_image = ensure_session_image(self.engine.client())
+        self.session_image = ensure_session_image(self.engine.client(), abort=self._abort_read)  # a stop ends a build
         if self.platform.engine_objects.get("network"):
             # made here with the run's label, so the leak audit finds it and what is attached to it
             # even if this supervisor is killed; the platform's agent finds it and joins it

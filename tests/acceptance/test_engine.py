@@ -7,6 +7,8 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -15,7 +17,7 @@ import docker
 import psutil
 import pytest
 
-from environments.local import dockerd, images
+from environments.local import dockerd, images, procs
 from environments.local.engine import Engine, cleanup_by_label, containers_conf_text, ping
 from environments.local.procs import BackendError
 
@@ -246,24 +248,79 @@ def test_busybox_must_be_static(tmp_path):
         images.busybox_binary(tmp_path / "missing")
 
 
-def test_concurrent_builds_wait_for_the_lock(tmp_path):
-    """Another process holding the build lock makes a second builder wait (or time out)."""
-    lock = tmp_path / "images.lock"
+def test_the_build_lock_is_the_machines_not_the_temp_folders(tmp_path, monkeypatch):
+    """Runs with temp folders of their own share it, and it is not left in anyone's temp folder."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    tempfile.tempdir = None  # the module caches the folder
+    try:
+        assert images.lock_file() == procs.cache_root() / "images.lock"
+        assert not images.lock_file().is_relative_to(tmp_path)
+    finally:
+        tempfile.tempdir = None
+
+
+@contextlib.contextmanager
+def _stop_after(delay: float):
+    """A descriptor that becomes readable after ``delay`` seconds: a stop asked while a step runs."""
+    read, write = os.pipe()
+    timer = threading.Timer(delay, os.write, (write, b"x"))
+    timer.start()
+    try:
+        yield read
+    finally:
+        timer.cancel()
+        os.close(read)
+        os.close(write)
+
+
+@contextlib.contextmanager
+def _lock_held(lock: Path, seconds: float):
+    """Another process holding the build lock ``lock`` for ``seconds``."""
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from pathlib import Path; from environments.local import images\n"
-         f"with images.build_lock(path=Path({str(lock)!r})):\n    print('held', flush=True); time.sleep(1.5)"],
+         f"with images.build_lock(path=Path({str(lock)!r})):\n    print('held', flush=True); time.sleep({seconds})"],
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.kill()
+        holder.wait(5)
+
+
+def test_a_stop_ends_a_wait_for_the_build_lock_and_a_build_step_at_once(tmp_path):
+    lock = tmp_path / "images.lock"
+    with _lock_held(lock, 30):
+        started = time.monotonic()
+        with _stop_after(0.3) as abort, pytest.raises(BackendError, match="a stop was asked while waiting"), \
+                images.build_lock(path=lock, timeout=60, abort=abort):
+            pass
+        assert time.monotonic() - started < 2
+    started = time.monotonic()
+    with _stop_after(0.3) as abort, \
+            pytest.raises(BackendError, match="mmdebstrap was stopped: a stop was asked while it ran"):
+        images._run_in_group(["sleep", "30"], 60, tmp_path, "mmdebstrap", abort)
+    assert time.monotonic() - started < 2
+    assert not [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "30"]], \
+        "the stopped step's process group must be gone"
+    started = time.monotonic()
+    with _stop_after(0.3) as abort, pytest.raises(BackendError, match="Building image x was stopped"):
+        images._abortable(lambda: time.sleep(5), abort, "Building image x")
+    assert time.monotonic() - started < 2
+    with _stop_after(30) as abort:
+        assert images._abortable(lambda: 42, abort, "a call") == 42
+
+
+def test_concurrent_builds_wait_for_the_lock(tmp_path):
+    """Another process holding the build lock makes a second builder wait (or time out)."""
+    lock = tmp_path / "images.lock"
+    with _lock_held(lock, 1.5):
         with pytest.raises(BackendError, match="still held"), images.build_lock(path=lock, timeout=0.3):
             pass
         started = time.monotonic()
         with images.build_lock(path=lock, timeout=10):
             waited = time.monotonic() - started
         assert 0.5 < waited < 5
-    finally:
-        holder.kill()
-        holder.wait(5)
 
 
 def test_apt_mirror_is_read_from_the_sources(tmp_path):

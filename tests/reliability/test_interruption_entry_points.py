@@ -29,7 +29,6 @@ import psutil
 import pytest
 
 from environments.local.dockerd import dockerd_binary
-from environments.local.images import LOCK_FILE
 
 from .build_driver import step_marker
 from .stackrun import REPO
@@ -88,7 +87,7 @@ class Run:
         left = self.watch.wait_clean(budget)
         while True:  # a watcher removes a killed process's temp folders just after the process is gone
             # the image build lock is one file for every run of the machine, kept on purpose
-            temps = [f"temp entry {p}" for p in sorted(self.tmp.iterdir()) if p.name != LOCK_FILE.name]
+            temps = [f"temp entry {p}" for p in sorted(self.tmp.iterdir())]
             if not temps or time.monotonic() >= deadline:
                 return left + temps
             time.sleep(0.2)
