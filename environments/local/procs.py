@@ -259,35 +259,31 @@ class ManagedProcess:
     def start(self) -> ManagedProcess:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, OWNER_MARK: self.name, **(self.env or {})}
-        if self.zygote is not None and self.user is None and self.zygote.accepts(self.argv, env):
-            try:
-                self.popen = self.zygote.spawn(self.argv, env, self.cwd, self.log)
-            except ZygoteError:
-                self.popen = None  # started the usual way below
-        handle = None if self.popen is not None else open(self.log, "ab")  # noqa: SIM115 - handed to the child
-        try:
-            if handle is not None:
-                self.popen = subprocess.Popen(
-                    list(self.argv),
-                    stdout=handle,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    env=env,
-                    cwd=self.cwd,
-                    user=self.user,
-                    start_new_session=True,
-                )
-        except FileNotFoundError as error:
-            raise BackendError(f"{self.name} cannot start", f"'{error.filename}' is not installed",
-                               "run './kit setup' to install what is missing") from None
-        finally:
-            if handle is not None:
-                handle.close()
+        self.popen = self._forked(env) or self._spawned(env)
         if self.reap:
             from environments.local import reaper
 
             self._guard = reaper.guard_group(self.popen.pid, self.name)
         return self
+
+    def _forked(self, env: dict[str, str]) -> ForkedProcess | None:
+        """The program forked by the zygote, when it can run it as written (else None)."""
+        if self.zygote is None or self.user is not None or not self.zygote.accepts(self.argv, env):
+            return None
+        try:
+            return self.zygote.spawn(self.argv, env, self.cwd, self.log)
+        except ZygoteError:
+            return None  # started the usual way
+
+    def _spawned(self, env: dict[str, str]) -> subprocess.Popen:
+        with open(self.log, "ab") as handle:
+            try:
+                return subprocess.Popen(list(self.argv), stdout=handle, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, env=env, cwd=self.cwd, user=self.user,
+                                        start_new_session=True)
+            except FileNotFoundError as error:
+                raise BackendError(f"{self.name} cannot start", f"'{error.filename}' is not installed",
+                                   "run './kit setup' to install what is missing") from None
 
     @property
     def pid(self) -> int | None:
