@@ -21,7 +21,6 @@ import shutil
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).resolve().parent
 SESSION_DIR = HERE / "session"
-ABORT_LOOK = 0.2  # seconds between two looks at the abort descriptor while a build step runs
 T = TypeVar("T")
 ROOTFS_REPO = "streamspace-kit/session-rootfs"
 SESSION_REPO = "streamspace-kit/session"
@@ -97,29 +95,31 @@ def build_lock(timeout: float = 900.0, path: Path | None = None,
                      "another run is building images; wait for it, or stop it", abort)
 
 
-def _stop_asked(abort: int | None, timeout: float = 0.0) -> bool:
-    return abort is not None and bool(select.select([abort], [], [], timeout)[0])
-
-
 def _abortable(call: Callable[[], T], abort: int | None, what: str) -> T:
-    """``call()``, or a :class:`BackendError` at once when ``abort`` becomes readable first: the call goes on in
-    a daemon thread until the engine it waits on is stopped (the run stops it next)."""
+    """``call()``, or a :class:`BackendError` at once when ``abort`` becomes readable first (woken by either, no
+    timer): the call goes on in a daemon thread until what it waits on is stopped (the run stops it next)."""
     if abort is None:
         return call()
     outcome: dict[str, object] = {}
-    finished = threading.Event()
+    done_read, done_write = os.pipe()
 
     def run() -> None:
         try:
             outcome["value"] = call()
         except BaseException as error:  # noqa: BLE001 - raised in the caller's thread below
             outcome["error"] = error
-        finished.set()
+        finally:
+            with contextlib.suppress(OSError):  # the caller stopped waiting: nobody reads
+                os.write(done_write, b"x")
+            os.close(done_write)
 
-    threading.Thread(target=run, name="kit-image-call", daemon=True).start()
-    while not finished.wait(ABORT_LOOK):
-        if _stop_asked(abort):
-            raise BackendError(f"{what} was stopped", "a stop was asked while it ran")
+    threading.Thread(target=run, name="kit-image-step", daemon=True).start()
+    try:
+        ready, _, _ = select.select([done_read, abort], [], [])
+    finally:
+        os.close(done_read)
+    if done_read not in ready:
+        raise BackendError(f"{what} was stopped", "a stop was asked while it ran")
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return outcome["value"]  # type: ignore[return-value]
@@ -292,17 +292,16 @@ def _run_in_group(argv: list[str], timeout: float, tmp: Path, name: str,
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, "TMPDIR": str(tmp)})
     token = reaper.guard_group(process.pid, name)
-    deadline = time.monotonic() + timeout
+
+    def communicate() -> subprocess.CompletedProcess[str] | None:
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        return subprocess.CompletedProcess(argv, process.returncode, out, err)
+
     try:
-        while True:  # communicate() may be asked again after a timeout: no output is lost
-            try:
-                out, err = process.communicate(timeout=max(0.0, min(ABORT_LOOK, deadline - time.monotonic())))
-                return subprocess.CompletedProcess(argv, process.returncode, out, err)
-            except subprocess.TimeoutExpired:
-                if _stop_asked(abort):
-                    raise BackendError(f"{name} was stopped", "a stop was asked while it ran") from None
-                if time.monotonic() >= deadline:
-                    return None
+        return _abortable(communicate, abort, name)
     finally:
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
