@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from robot.errors import ExecutionStatus
+from robot.errors import ExecutionFailed, ExecutionStatus
 from robot.utils import timestr_to_secs
 
 from kitcore.errors import WaitTimeout
@@ -25,6 +25,17 @@ def to_seconds(value: float | int | str | None, default: float = DEFAULT_TIMEOUT
     if isinstance(value, (int, float)):
         return float(value)
     return float(timestr_to_secs(value))
+
+
+def stop_asked() -> bool:
+    """Whether Robot Framework got Ctrl-C or SIGTERM (outside a teardown, where it lets keywords run). Its handler
+    raises in whatever Python code runs at that moment, and does not when no keyword seems to run (a keyword
+    another keyword ran has just ended): a long wait would then run on to its timeout. Each turn asks again."""
+    from robot.running.context import EXECUTION_CONTEXTS
+    from robot.running.signalhandler import STOP_SIGNAL_MONITOR
+
+    context = EXECUTION_CONTEXTS.current
+    return getattr(STOP_SIGNAL_MONITOR, "_signal_count", 0) > 0 and not (context is not None and context.in_teardown)
 
 
 @dataclass
@@ -74,4 +85,6 @@ class Wait:
             now = self.clock()
             if now >= deadline:
                 raise WaitTimeout(self.what, last, tries, now - start, self.timeout)
+            if stop_asked():
+                raise ExecutionFailed("Execution terminated by signal", exit=True)
             time.sleep(max(0.0, min(self.poll, deadline - now)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import pytest
 from robot.api.types import Secret
@@ -39,6 +40,25 @@ def test_wait_timeout_reports_last_seen_tries_and_budget() -> None:
     assert error.tries >= 2
     assert "0.3 s budget" in str(error)
     assert "last seen: 'pending'" in str(error)
+
+
+def test_a_wait_ends_when_robot_was_asked_to_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Robot's signal handler raises in whatever runs; when it could not (no keyword seemed to run) a
+    five-minute wait ran on to its timeout after SIGTERM. The wait asks at each turn."""
+    from robot.errors import ExecutionFailed
+    from robot.running.signalhandler import STOP_SIGNAL_MONITOR
+
+    tries = itertools.count(1)
+    monkeypatch.setattr(STOP_SIGNAL_MONITOR, "_signal_count", 0)
+    with pytest.raises(WaitTimeout):
+        Wait("never", timeout=0.2, poll=0.01).until(lambda: next(tries), lambda v: False)
+    monkeypatch.setattr(STOP_SIGNAL_MONITOR, "_signal_count", 1)
+    started = time.monotonic()
+    with pytest.raises(ExecutionFailed, match="terminated by signal"):
+        Wait("never", timeout=300, poll=0.01).until(lambda: next(tries), lambda v: False)
+    assert time.monotonic() - started < 1
+    assert Wait("at once", timeout=300, poll=0.01).until(lambda: 1, lambda v: True).value == 1, \
+        "a wait that is already met returns its value"
 
 
 def test_wait_treats_exceptions_as_not_yet() -> None:
