@@ -224,10 +224,8 @@ def file_lock(path: Path, timeout: float, what: str, fix: str, abort: int | None
                     raise
                 if time.monotonic() > deadline:
                     raise BackendError(what, f"{path} is still held after {timeout:g} s by another run", fix) from None
-                if abort is not None and select.select([abort], [], [], 0.1)[0]:
+                if select.select([] if abort is None else [abort], [], [], 0.1)[0]:  # the next try, or the stop
                     raise BackendError(what, "a stop was asked while waiting for it") from None
-                if abort is None:
-                    time.sleep(0.1)
         try:
             yield
         finally:

@@ -149,7 +149,7 @@ class Zygote:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return None
-                self._changed.wait(left if left is None else min(left, 1.0))
+                self._changed.wait(left)  # woken by each report, and when the zygote goes
             return self._exits[pid]
 
     def stop(self, grace: float = 5.0) -> None:
