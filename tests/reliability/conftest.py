@@ -116,7 +116,13 @@ class Snapshot:
         me = psutil.Process()
         for proc in self.processes():
             if (proc.pid, proc.create_time()) not in before.children:
-                found.append(f"new child process {proc.pid}: {' '.join(proc.cmdline())[:120]}")
+                try:
+                    command = " ".join(proc.cmdline())[:120]
+                except psutil.ZombieProcess:  # exited, not reaped yet: still a leak until it is
+                    command = "(exited, not reaped yet)"
+                except psutil.NoSuchProcess:
+                    continue
+                found.append(f"new child process {proc.pid}: {command}")
         open_now = {c for c in me.net_connections("inet") if c.status != psutil.CONN_LISTEN
                     and c.laddr not in before.connections and c.status != psutil.CONN_TIME_WAIT
                     and c.laddr.port not in self.ignore_ports}
