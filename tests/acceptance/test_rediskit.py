@@ -26,7 +26,7 @@ CONTAINS = AssertionOperator["contains"]
 
 @pytest.fixture(scope="session")
 def raw(redis_server):
-    client = redis.Redis(port=redis_server.port, decode_responses=True, socket_timeout=5,
+    client = redis.Redis(redis_server.host, port=redis_server.port, decode_responses=True, socket_timeout=5,
                          retry=Retry(NoBackoff(), 0))
     yield client
     client.close()
@@ -101,7 +101,7 @@ def test_bad_password_is_named_and_never_shown(tmp_path):
     server = RedisServer(tmp_path, name="rediskit-auth")
     try:
         server.start()
-        admin = redis.Redis(port=server.port, socket_timeout=5)
+        admin = redis.Redis(server.host, port=server.port, socket_timeout=5)
         admin.config_set("requirepass", "right-horse-battery")
         admin.close()
         lib = RedisKit()
@@ -125,18 +125,17 @@ def test_bad_password_is_named_and_never_shown(tmp_path):
 
 def test_timeout_is_seen_when_it_happens_without_retries(kit, redis_server):
     kit.connect_to_redis_server("127.0.0.1", redis_server.port, timeout="0.5s", alias="short")
-    sleeper = redis.Redis(port=redis_server.port, socket_timeout=5)
-    thread = threading.Thread(target=lambda: sleeper.execute_command("DEBUG", "SLEEP", "1.5"))
-    thread.start()
+    pauser = redis.Redis(redis_server.host, port=redis_server.port, socket_timeout=5)
     try:
-        time.sleep(0.1)  # let DEBUG SLEEP reach the server first
+        # once the server has answered OK, every client's commands wait 1.5 s: no race with the read below
+        pauser.client_pause(1500, all=True)
         start = time.monotonic()
         with pytest.raises(KitError) as error:
             kit.get_value_of_key("anything")
         elapsed = time.monotonic() - start
+        pauser.ping()  # answered when the pause is over: the next tests find the server serving
     finally:
-        thread.join(5)
-        sleeper.close()
+        pauser.close()
     assert "timed out" in str(error.value) and "0.5 s socket timeout" in str(error.value)
     assert elapsed < 1.0, f"the timeout took {elapsed:.2f} s: the client retried"
 
@@ -366,10 +365,10 @@ def test_pause_is_lifted_by_cleanup(kit, redis_server):
 
 
 def test_disconnect_clients_never_own_connection(kit, redis_server):
-    victim = redis.Redis(port=redis_server.port, client_name="victim-app", socket_timeout=2,
+    victim = redis.Redis(redis_server.host, port=redis_server.port, client_name="victim-app", socket_timeout=2,
                          retry=Retry(NoBackoff(), 0))
     victim_id = victim.client_id()
-    other = redis.Redis(port=redis_server.port, client_name="bystander", socket_timeout=2,
+    other = redis.Redis(redis_server.host, port=redis_server.port, client_name="bystander", socket_timeout=2,
                         retry=Retry(NoBackoff(), 0))
     other_id = other.client_id()
     try:
@@ -408,7 +407,7 @@ def test_tls_connection_and_untrusted_certificate(tmp_path):
                         "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
                         "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=60)
         tls_port = free_port()
-        admin = redis.Redis(port=server.port, socket_timeout=5)
+        admin = redis.Redis(server.host, port=server.port, socket_timeout=5)
         for name, value in (("tls-cert-file", cert), ("tls-key-file", key_file), ("tls-ca-cert-file", cert),
                             ("tls-auth-clients", "no"), ("tls-port", tls_port)):
             admin.config_set(name, str(value))

@@ -21,7 +21,7 @@ def protected_redis(tmp_path_factory):
     server = RedisServer(tmp_path_factory.mktemp("rediskit-robot"), name="rediskit-robot-redis")
     try:
         server.start()
-        admin = redis.Redis(port=server.port, socket_timeout=5)
+        admin = redis.Redis(server.host, port=server.port, socket_timeout=5)
         admin.config_set("requirepass", PASSWORD)
         admin.close()
         yield server
@@ -41,7 +41,8 @@ def test_robot_suite_passes_masks_the_password_and_cleans_up(protected_redis, tm
     assert stats.passed == 5
     for name in ("output.xml", "log.html"):
         assert PASSWORD not in (tmp_path / name).read_text(encoding="utf-8"), f"the password leaked into {name}"
-    check = redis.Redis(port=protected_redis.port, password=PASSWORD, socket_timeout=5, decode_responses=True)
+    check = redis.Redis(protected_redis.host, port=protected_redis.port, password=PASSWORD, socket_timeout=5,
+                        decode_responses=True)
     try:
         assert check.exists("robot:tracked-key") == 0
         assert check.pubsub_numpat() == 0  # the subscription was closed
