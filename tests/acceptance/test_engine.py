@@ -297,12 +297,12 @@ def test_a_stop_ends_a_wait_for_the_build_lock_and_a_build_step_at_once(tmp_path
             pass
         assert time.monotonic() - started < 2
     started = time.monotonic()
+    pid_file = tmp_path / "step.pid"  # this step's own process (other tests' containers also run 'sleep 30')
     with _stop_after(0.3) as abort, \
             pytest.raises(BackendError, match="mmdebstrap was stopped: a stop was asked while it ran"):
-        images._run_in_group(["sleep", "30"], 60, tmp_path, "mmdebstrap", abort)
+        images._run_in_group(["sh", "-c", f"echo $$ > {pid_file}; exec sleep 30"], 60, tmp_path, "mmdebstrap", abort)
     assert time.monotonic() - started < 2
-    assert not [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "30"]], \
-        "the stopped step's process group must be gone"
+    assert not psutil.pid_exists(int(pid_file.read_text())), "the stopped step's process group must be gone"
     started = time.monotonic()
     with _stop_after(0.3) as abort, pytest.raises(BackendError, match="Building image x was stopped"):
         images._abortable(lambda: time.sleep(5), abort, "Building image x")
