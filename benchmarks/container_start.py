@@ -10,16 +10,13 @@ Prints the median, min and max of each, plus how long the engine and the images 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import socket
 import statistics
-import subprocess
 import time
 import uuid
 
 from environments.local import images, reaper
-from environments.local.engine import Engine, cleanup_by_label
+from environments.local.engine import Engine, cleanup_by_label, remove_from_podman_storage
 from kitcore.processes import stop_like_ctrl_c
 
 
@@ -68,14 +65,6 @@ def summary(name: str, samples: list[float]) -> str:
             f"max {max(samples):6.3f} s   ({len(samples)} runs)")
 
 
-def remove_late_creates(engine: Engine, label: str) -> None:
-    """A create that an interruption cut short can still finish in the engine after the listing above:
-    once Podman's service is stopped nothing is in flight, and its storage is asked again."""
-    if engine.kind == "podman" and shutil.which("podman"):
-        subprocess.run(["podman", "rm", "--force", "--filter", f"label={label}"], capture_output=True, timeout=60,
-                       check=False, env={**os.environ, **engine.env()})
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
@@ -89,7 +78,8 @@ def main() -> int:
         label = {"streamspace.kit/run": f"bench-{uuid.uuid4().hex[:8]}"}
         print(f"containers are labelled streamspace.kit/run={label['streamspace.kit/run']}", flush=True)
         # removed by a watcher if this process is killed; here, at the end
-        guard = reaper.guard_labelled(engine.url, f"streamspace.kit/run={label['streamspace.kit/run']}")
+        guard = reaper.guard_labelled(engine.url, f"streamspace.kit/run={label['streamspace.kit/run']}",
+                                      podman=engine.kind == "podman")
         try:
             started = time.monotonic()
             busybox = images.ensure_busybox_image(client)
@@ -107,7 +97,8 @@ def main() -> int:
             cleanup_by_label(client, f"streamspace.kit/run={label['streamspace.kit/run']}")
             client.close()
             engine.stop()
-            remove_late_creates(engine, f"streamspace.kit/run={label['streamspace.kit/run']}")
+            if engine.kind == "podman":  # a create cut short by an interruption can finish after the listing
+                remove_from_podman_storage(f"streamspace.kit/run={label['streamspace.kit/run']}", engine.env())
             reaper.release(guard)
     return 0
 

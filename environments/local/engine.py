@@ -25,6 +25,7 @@ import http.client
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -316,6 +317,28 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def remove_from_podman_storage(label: str, env: dict[str, str] | None = None) -> list[str]:
+    """Remove, through Podman's own storage, the containers and volumes carrying ``label`` that a stopped
+    Podman service left: a create the service was serving when its client was killed can finish after
+    the client's last listing. Run once the service is stopped (nothing is in flight then). ``env``: the
+    engine's :meth:`Engine.env`; without it, the kit's configuration written to a folder of its own.
+    Returns what was removed; a failure is left to the leak audit, which names it."""
+    if shutil.which("podman") is None:
+        return []
+    removed: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="kit-podman-conf-") as folder:
+        env = env or {"CONTAINERS_CONF": str(write_containers_conf(Path(folder)))}
+        for kind, argv in (("container", ["podman", "rm", "--force", "--volumes", "--filter", f"label={label}"]),
+                           ("volume", ["podman", "volume", "prune", "--force", "--filter", f"label={label}"])):
+            try:
+                done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False,
+                                      env={**os.environ, **env})
+            except subprocess.TimeoutExpired:
+                continue
+            removed += [f"{kind}:{name}" for name in done.stdout.split()] if done.returncode == 0 else []
+    return removed
 
 
 def cleanup_by_label(client: docker.DockerClient, label: str) -> list[str]:

@@ -26,9 +26,11 @@ def guard_group(pid: int, name: str, grace: float = GROUP_GRACE) -> int:
     return _guard_group(pid, name, grace, module=MODULE)
 
 
-def guard_labelled(url: str, label: str) -> int:
-    """Containers, volumes and networks carrying ``label`` on the engine at ``url``."""
-    return guard("labelled", url=url, label=label, module=MODULE)
+def guard_labelled(url: str, label: str, podman: bool = False) -> int:
+    """Containers, volumes and networks carrying ``label`` on the engine at ``url``; ``podman``: a Podman
+    service, whose storage is asked again once its group is stopped (a create it was serving when its
+    client died can finish after the watcher's listing)."""
+    return guard("labelled", url=url, label=label, podman=podman, module=MODULE)
 
 
 def guard_private_docker(home: Path) -> int:
@@ -69,13 +71,17 @@ def _remove_labelled(item: dict[str, Any]) -> list[str]:
 
 def after_clean(items: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     """Containers that died with their engine keep their port-forwarding rules (and DNS server); X servers
-    killed with their group keep their display's lock file and socket."""
+    killed with their group keep their display's lock file and socket; a Podman service stopped while it
+    created a container keeps that container in its storage."""
     if not any(item["kind"] in ("labelled", "group") for item in items):
         return [], []
     from environments.local import leaks, netrules
+    from environments.local.engine import remove_from_podman_storage
 
+    late = [name for item in items if item["kind"] == "labelled" and item.get("podman")
+            for name in remove_from_podman_storage(item["label"])]
     gone, errors = netrules.remove_stale()
-    return gone + leaks.remove_stale_x_displays(), [f"port-forwarding rule {error}" for error in errors]
+    return late + gone + leaks.remove_stale_x_displays(), [f"port-forwarding rule {error}" for error in errors]
 
 
 __all__ = ["clean", "guard", "guard_group", "guard_labelled", "guard_path", "guard_private_docker", "release",

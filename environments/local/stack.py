@@ -246,7 +246,8 @@ class LocalStack:
         from environments.local.images import ensure_session_image
 
         self.engine = Engine(self.state / "engine").start()
-        self._guards.append(reaper.guard_labelled(self.engine.url, f"{RUN_LABEL}={self.run_id}"))
+        self._guards.append(reaper.guard_labelled(self.engine.url, f"{RUN_LABEL}={self.run_id}",
+                                                  podman=self.engine.kind == "podman"))
         self.session_image = ensure_session_image(self.engine.client(), abort=self._abort_read)  # a stop ends a build
         if self.platform.engine_objects.get("network"):
             # made here with the run's label, so the leak audit finds it and what is attached to it
