@@ -410,9 +410,14 @@ def test_the_helper_image_is_built_from_memory_and_runs(engine) -> None:
     tag = f"streamspace-kit/busybox:test-{uuid.uuid4().hex[:8]}"
     try:
         helper_image.build_busybox_image(client, helper_image.busybox_binary(), tag)
-        out = client.containers.run(tag, ["sh", "-c", "echo made by $(basename $(readlink /bin/cat))"],
-                                    remove=True, network_mode="none")
-        assert out.decode().strip() == "made by busybox"
+        # detached, then a wait with a timeout (an attached run's log stream has none)
+        container = client.containers.run(tag, ["sh", "-c", "echo made by $(basename $(readlink /bin/cat))"],
+                                          network_mode="none", detach=True)
+        try:
+            assert container.wait(timeout=60)["StatusCode"] == 0
+            assert container.logs().decode().strip() == "made by busybox"
+        finally:
+            container.remove(force=True)
     finally:
         client.images.remove(tag, force=True)
         client.close()

@@ -260,9 +260,12 @@ def test_busybox_image_is_built_once_and_reused(client, label):
     assert time.monotonic() - started < 1.0
     image = client.images.get(tag)
     assert image.attrs["Size"] < 5_000_000
-    output = client.containers.run(tag, ["sh", "-c", "echo $((6*7)); dd if=/dev/zero of=/dev/null bs=1M count=1"],
-                                   labels=_labels(label), remove=False)
-    assert b"42" in output
+    # detached, then a wait with a timeout: an attached run's log stream has no timeout (the SDK lifts it),
+    # and Podman once never ended it for a container that had exited (the run hung for minutes)
+    container = client.containers.run(tag, ["sh", "-c", "echo $((6*7)); dd if=/dev/zero of=/dev/null bs=1M count=1"],
+                                      labels=_labels(label), detach=True)
+    assert container.wait(timeout=60)["StatusCode"] == 0
+    assert b"42" in container.logs()
 
 
 def test_image_tag_follows_the_inputs():
