@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 from robot.api import TestSuiteBuilder as SuiteBuilder
 
 from environments.local.mutants import MUTANTS, Mutant, Patch, TestRef, by_name
-from environments.local.mutants.__main__ import main, show, summary
+from environments.local.mutants.__main__ import main, run_all, show, summary
 from environments.local.mutants.runner import (
     BASELINE_FAILS,
     BROKEN,
@@ -239,6 +240,68 @@ def test_an_interrupted_run_stops_robot_and_removes_its_copy(tmp_path: Path) -> 
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+HANGING_AT_ONCE = """\
+import signal, sys
+from pathlib import Path
+from environments.local.mutants import Mutant, TestRef
+from environments.local.mutants.__main__ import run_all
+from environments.local.mutants.runner import run_mutant
+from kitcore.processes import stop_like_ctrl_c
+stop_like_ctrl_c(signal.SIGTERM)
+folder = Path(sys.argv[1])
+
+def command(ws, mutant, suite, names, outdir):
+    (folder / f"{mutant.name}.workspace").write_text(str(ws.root))
+    child = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(120)"
+    return [sys.executable, "-c", child, str(folder / f"{mutant.name}.pid")]
+
+mutants = [Mutant(f"hang{n}", "a run that never ends", (), (TestRef("x.robot", "T"),), message="x") for n in range(3)]
+try:
+    run_all(mutants, lambda mutant: run_mutant(mutant, command=command), processes=2, say=lambda text: None)
+except KeyboardInterrupt as interrupt:
+    print(len(interrupt.verdicts), flush=True)
+    sys.exit(130)
+"""
+
+
+def test_mutants_run_at_once_and_an_interrupt_stops_every_run_in_flight(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", HANGING_AT_ONCE, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        pids = [tmp_path / "hang0.pid", tmp_path / "hang1.pid"]
+        _wait(lambda: all(pid.is_file() and pid.read_text() for pid in pids), 30,
+              "two mutants' robots should run at once")
+        children = [int(pid.read_text()) for pid in pids]
+        workspaces = [Path((tmp_path / f"hang{n}.workspace").read_text()) for n in range(2)]
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+        assert proc.returncode == 130
+        assert out.strip() == "2", "the two runs in flight end with their verdicts"
+        assert not [path for path in workspaces if path.exists()], "an interrupted run left its copy"
+        _wait(lambda: not any(_alive(child) for child in children), 5, "every robot in flight should have stopped")
+        assert not (tmp_path / "hang2.workspace").exists(), "no mutant may start once the run is interrupted"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_each_verdict_is_said_as_it_comes_and_all_are_returned() -> None:
+    at_once = threading.Barrier(2, timeout=10)  # broken unless two runs are in flight together
+    said: list[str] = []
+
+    def run(mutant: Mutant) -> Verdict:
+        if mutant is not MUTANTS[2]:
+            at_once.wait()
+        return Verdict(mutant, KILLED, 0.1, TestRef("x.robot", "T"), "named")
+
+    verdicts = run_all(list(MUTANTS[:3]), run, processes=2, say=said.append)
+    assert sorted(v.mutant.name for v in verdicts) == sorted(m.name for m in MUTANTS[:3])
+    assert sum(line.endswith(" ...") for line in said) == 3
+    assert sum("killed by x :: T" in line for line in said) == 3
+    assert main(["--processes", "0", "--fast"]) == 2
 
 
 def test_a_robot_deaf_to_sigint_is_killed_after_its_grace() -> None:

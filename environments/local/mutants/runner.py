@@ -19,6 +19,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -155,20 +156,52 @@ def stop_robot(proc: subprocess.Popen[bytes], grace: float = GRACE) -> None:
             raise
 
 
+class Stopped(Exception):
+    """The run was stopped (:func:`stop_all_runs`) before this robot could start."""
+
+
+_RUNS: set[subprocess.Popen[bytes]] = set()  # the robot runs in flight, of every thread
+_RUNS_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+
+
+def stop_all_runs(grace: float = GRACE) -> None:
+    """Stop every robot run in flight, all at once, and start no new one: for the thread that was
+    interrupted while others run mutants (each of those threads then ends with its run's verdict)."""
+    _STOPPING.set()
+    with _RUNS_LOCK:
+        runs = list(_RUNS)
+    stoppers = [threading.Thread(target=stop_robot, args=(proc, grace), daemon=True) for proc in runs]
+    for stopper in stoppers:
+        stopper.start()
+    for stopper in stoppers:
+        stopper.join(grace + 15)
+
+
+def allow_runs() -> None:
+    """Let robot runs start again after :func:`stop_all_runs` (a new batch of mutants)."""
+    _STOPPING.clear()
+
+
 def run_robot(argv: list[str], console: Path, timeout: float, grace: float = GRACE) -> int | None:
     """Run robot with its console in ``console``; None when it ran out of time (then it is stopped)."""
     env = {key: value for key, value in os.environ.items() if key not in FOREIGN}
-    with console.open("wb") as out:
+    with console.open("wb") as out, _RUNS_LOCK:
+        if _STOPPING.is_set():
+            raise Stopped("the mutants' run was stopped")
         # its own session: a Ctrl-C on the terminal reaches this runner only, which stops robot once
         proc = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)
-        try:
-            return proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            stop_robot(proc, grace)
-            return None
-        finally:
-            stop_robot(proc, grace)
+        _RUNS.add(proc)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        stop_robot(proc, grace)
+        return None
+    finally:
+        stop_robot(proc, grace)
+        with _RUNS_LOCK:
+            _RUNS.discard(proc)
 
 
 Command = Callable[[Workspace, Mutant, str, list[str], Path], list[str]]
