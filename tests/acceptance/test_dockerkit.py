@@ -206,6 +206,38 @@ def test_limits_are_declared_measured_and_enforced(kit, busybox):
     assert set(here.iterdir()) - before == set(), "an OOM kill left a file in the kit's folder (conmon's 'oom')"
 
 
+@pytest.mark.parametrize(("readings", "outcome"), [
+    ([0.1, 0.12, 0.5], "passes on the third window"),
+    ([0.1, 0.1, 0.1], "inconclusive after three windows"),
+    ([0.9], "over the quota: fails at the first window"),
+])
+def test_a_cpu_check_the_machine_was_too_busy_for_measures_again(kit, busybox, monkeypatch, readings, outcome):
+    """A use far under the quota without throttling proves nothing (other programs had the cores): measured
+    again, three windows at most; a use over the quota fails at once. (The windows' readings are given here:
+    a busy machine cannot be made to order; the burners and the container are real.)"""
+    from DockerKit.keywords.limits import CPU_WINDOWS, LimitKeywords
+
+    name = sleeper(kit, busybox, cpu="0.5", memory="64Mi")
+    given = iter(readings)
+    taken: list[float] = []
+
+    def measured(self, handle, target, interval):
+        taken.append(next(given))
+        return taken[-1], {}
+
+    monkeypatch.setattr(LimitKeywords, "_cpu_cores_used", measured)
+    monkeypatch.setattr(LimitKeywords, "_throttled", lambda self, handle, target: 0)  # never held by the quota
+    if outcome.startswith("passes"):
+        assert kit.container_cpu_limit_should_be_enforced(name, tolerance=0.2, duration="0.1s") == 0.5
+    elif outcome.startswith("inconclusive"):
+        with pytest.raises(AssertionError, match=f"in each of {CPU_WINDOWS} windows of 0.1 s: the machine is too busy"):
+            kit.container_cpu_limit_should_be_enforced(name, tolerance=0.2, duration="0.1s")
+    else:
+        with pytest.raises(AssertionError, match=r"is NOT enforced: 2 busy loops used 0\.90 cores"):
+            kit.container_cpu_limit_should_be_enforced(name, tolerance=0.2, duration="0.1s")
+    assert taken == readings, "the windows measured"
+
+
 def test_unlimited_container_fails_the_enforcement_checks(kit, busybox):
     name = sleeper(kit, busybox)
     assert kit.get_container_limits(name)["memory"] == "none"
