@@ -4,6 +4,7 @@ reported; an interrupted run leaves no copy and no robot behind."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import py_compile
@@ -13,6 +14,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -223,23 +225,29 @@ def _wait(condition: object, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def test_an_interrupted_run_stops_robot_and_removes_its_copy(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def _hanging_runner(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    """A runner whose mutant's robot never ends: (the runner, its robot's pid, the mutant's copy)."""
     marker = tmp_path / "workspace"
     proc = subprocess.Popen([sys.executable, "-c", HANGING_ROBOT, str(marker)], cwd=REPO)
     try:
         pid_file = Path(f"{marker}.pid")
         _wait(lambda: pid_file.is_file() and pid_file.read_text(), 30, "the fake robot should have started")
-        child = int(pid_file.read_text())
         workspace = Path(marker.read_text())
         assert workspace.is_dir()
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(20) == 130
-        assert not workspace.exists(), f"the interrupted run left its copy {workspace}"
-        _wait(lambda: not _alive(child), 5, "the interrupted run's robot should have stopped")
+        yield proc, int(pid_file.read_text()), workspace
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+def test_an_interrupted_run_stops_robot_and_removes_its_copy(tmp_path: Path) -> None:
+    with _hanging_runner(tmp_path) as (proc, child, workspace):
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 130
+        assert not workspace.exists(), f"the interrupted run left its copy {workspace}"
+        _wait(lambda: not _alive(child), 5, "the interrupted run's robot should have stopped")
 
 
 HANGING_AT_ONCE = """\
@@ -302,6 +310,15 @@ def test_each_verdict_is_said_as_it_comes_and_all_are_returned() -> None:
     assert sum(line.endswith(" ...") for line in said) == 3
     assert sum("killed by x :: T" in line for line in said) == 3
     assert main(["--processes", "0", "--fast"]) == 2
+
+
+def test_a_killed_runner_leaves_no_robot_and_no_copy(tmp_path: Path) -> None:
+    """SIGKILL gives the runner no chance: its watcher stops the robot run and removes the copy."""
+    with _hanging_runner(tmp_path) as (proc, child, workspace):
+        proc.kill()
+        proc.wait(5)
+        _wait(lambda: not _alive(child), 10, "the killed runner's robot should have been stopped by its watcher")
+        _wait(lambda: not workspace.exists(), 10, f"the killed runner's copy {workspace} should have been removed")
 
 
 def test_a_robot_deaf_to_sigint_is_killed_after_its_grace() -> None:

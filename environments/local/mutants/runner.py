@@ -29,6 +29,7 @@ from robot.api import ExecutionResult, ResultVisitor
 
 from environments.local.mutants.catalogue import Mutant, TestRef
 from environments.local.mutants.workspace import REPO, MutantError, Workspace, create
+from kitcore import reaper
 
 KILLED, SURVIVED, OFF_TARGET, STILLBORN, BROKEN = "killed", "survived", "off-target", "stillborn", "broken"
 BASELINE_FAILS = "baseline-fails"
@@ -193,6 +194,8 @@ def run_robot(argv: list[str], console: Path, timeout: float, grace: float = GRA
         proc = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)
         _RUNS.add(proc)
+    # if this runner is killed, the watcher stops the run as an interrupt would (SIGTERM: its teardowns run)
+    guard = reaper.guard_group(proc.pid, "robot", grace=GRACE)
     try:
         return proc.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -200,6 +203,7 @@ def run_robot(argv: list[str], console: Path, timeout: float, grace: float = GRA
         return None
     finally:
         stop_robot(proc, grace)
+        reaper.release(guard)
         with _RUNS_LOCK:
             _RUNS.discard(proc)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from environments.local.mutants.catalogue import Mutant, Patch
+from kitcore import reaper
 
 REPO = Path(__file__).resolve().parents[3]
 TEMP_PREFIX = "kit-mutant-"  # under the temp folder: ./kit leaks lists one a killed run left
@@ -28,9 +29,11 @@ class Workspace:
     copy: Path
     platform_file: Path
     results: Path
+    guard: int | None = None  # the watcher removes the folder if this process is killed
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+        reaper.release(self.guard)
 
 
 def apply_patch(root: Path, patch: Patch, mutant: str) -> None:
@@ -63,6 +66,7 @@ def platform_file(copy: Path, target: Path, reference: Path | None = None) -> Pa
 def create(mutant: Mutant, base: Path | None = None) -> Workspace:
     """Copy the platform's code to a new temporary folder and switch ``mutant`` on in the copy."""
     root = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{mutant.name}-", dir=base))
+    guard = reaper.guard_path(root)
     try:
         copy = root / "src"
         shutil.copytree(REPO / "environments", copy / "environments",
@@ -71,7 +75,8 @@ def create(mutant: Mutant, base: Path | None = None) -> Workspace:
             apply_patch(copy, patch, mutant.name)
         results = root / "results"
         results.mkdir()
-        return Workspace(root, copy, platform_file(copy, root / "platform.yaml"), results)
+        return Workspace(root, copy, platform_file(copy, root / "platform.yaml"), results, guard)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
+        reaper.release(guard)
         raise
