@@ -154,6 +154,9 @@ def await_ready(what: str, process: subprocess.Popen, timeout: float, log: Path 
     ready = False
     try:
         while True:
+            # a stop asked comes first, also when the program became ready meanwhile: the start is not wanted
+            if abort is not None and select.select([abort], [], [], 0)[0]:
+                raise BackendError(what, "a stop was asked while waiting")
             signalled = not ready and notice is not None and notice.receive()
             ready = ready or signalled
             now = time.monotonic()
@@ -165,8 +168,6 @@ def await_ready(what: str, process: subprocess.Popen, timeout: float, log: Path 
                 next_try = time.monotonic() + poll
             if process.poll() is not None:
                 raise BackendError(what, f"the process exited with code {process.returncode}{log_tail(log)}")
-            if abort is not None and select.select([abort], [], [], 0)[0]:
-                raise BackendError(what, "a stop was asked while waiting")
             left = deadline - time.monotonic()
             if left <= 0:
                 raise BackendError(what, f"not ready after {timeout:g} s{log_tail(log)}")

@@ -92,6 +92,22 @@ def test_a_program_without_a_notice_is_asked_by_its_health_check() -> None:
         process.wait()
 
 
+def test_a_stop_asked_comes_first_even_when_the_program_is_ready_already() -> None:
+    """A program can be ready before the wait's first look (a fast start on a busy machine): a stop asked
+    still ends the start, which is no longer wanted (seen in CI: a Redis start reported ready after its stop)."""
+    process = _start("import time; time.sleep(30)")
+    reading, writing = os.pipe()
+    try:
+        os.write(writing, b"x")
+        with pytest.raises(BackendError, match="a stop was asked"):
+            await_ready("the ready program", process, 10.0, check=lambda: True, abort=reading)
+    finally:
+        os.close(reading)
+        os.close(writing)
+        process.kill()
+        process.wait()
+
+
 def test_servers_started_at_once_share_one_template_and_never_write_to_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = Path(tempfile.mkdtemp(prefix="kit-pg-template-test-"))  # the postgres user must reach it
