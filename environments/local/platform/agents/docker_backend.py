@@ -55,6 +55,10 @@ class DockerPlatform:
                                           version=str(config.extra.get("dockerApiVersion", "1.41")))
         self.default_image = str(config.extra.get("sessionImage") or "")
         self._network_lock = threading.Lock()
+        # one start at a time: the engine picks a free host port for VNC as it starts a container, and two
+        # starts at once were given the same port (Podman: the second fails 'address already in use', and
+        # its clean-up takes the port's forwarding from the first, whose VNC then never answers)
+        self._publish_lock = threading.Lock()
 
     def metadata(self) -> dict[str, Any]:
         return {"engine": "docker-api", "network": self.config.network, "kind": "container"}
@@ -111,12 +115,17 @@ class DockerPlatform:
         if spec.persistent_home:
             self._ensure_volume(spec.session_id)
             volumes[volume_name(spec.session_id)] = {"bind": HOME, "mode": "rw"}
-        return self.client.containers.run(
-            spec.image, name=container_name(spec.session_id), detach=True,
-            labels=self.labels(spec.session_id, spec.user) | {"template": spec.template},
-            network=self.config.network, ports={f"{VNC_PORT}/tcp": ("127.0.0.1",)},
-            mem_limit=parse_bytes(spec.memory), nano_cpus=int(parse_cpu(spec.cpu) * 1e9),
-            volumes=volumes, environment=spec.env, hostname=spec.session_id[:63])
+        with self._publish_lock:
+            return self.client.containers.run(
+                spec.image, name=container_name(spec.session_id), detach=True,
+                labels=self.labels(spec.session_id, spec.user) | {"template": spec.template},
+                network=self.config.network, ports={f"{VNC_PORT}/tcp": ("127.0.0.1",)},
+                mem_limit=parse_bytes(spec.memory), nano_cpus=int(parse_cpu(spec.cpu) * 1e9),
+                volumes=volumes, environment=spec.env, hostname=spec.session_id[:63])
+
+    def _start_stopped(self, container: Any) -> None:
+        with self._publish_lock:  # it publishes its VNC port again, on a port the engine picks now
+            container.start()
 
     @staticmethod
     def _host_port(container: Any) -> int | None:
@@ -183,7 +192,7 @@ class DockerPlatform:
             container = await self._call(self._create, spec)
             log.info("session %s: container %s started", spec.session_id, container.name)
         elif container.status != "running":
-            await self._call(container.start)
+            await self._call(self._start_stopped, container)
         return await self._running(spec.session_id, container)
 
     async def _wake(self, session_id: str) -> tuple[dict[str, Any], dict]:
@@ -191,7 +200,7 @@ class DockerPlatform:
         if container is None:
             raise CommandError(f"session {session_id} has no container {container_name(session_id)} to wake")
         if container.status != "running":
-            await self._call(container.start)
+            await self._call(self._start_stopped, container)
         return await self._running(session_id, container)
 
     async def _hibernate(self, session_id: str) -> tuple[dict[str, Any], dict]:
