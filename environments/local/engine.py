@@ -327,17 +327,18 @@ def remove_from_podman_storage(label: str, env: dict[str, str] | None = None) ->
     Returns what was removed; a failure is left to the leak audit, which names it."""
     if shutil.which("podman") is None:
         return []
+    if env is None:  # the engine's folder (and its configuration) is gone: the kit's, written for this call
+        with tempfile.TemporaryDirectory(prefix="kit-podman-conf-") as folder:
+            return remove_from_podman_storage(label, {"CONTAINERS_CONF": str(write_containers_conf(Path(folder)))})
     removed: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="kit-podman-conf-") as folder:
-        env = env or {"CONTAINERS_CONF": str(write_containers_conf(Path(folder)))}
-        for kind, argv in (("container", ["podman", "rm", "--force", "--volumes", "--filter", f"label={label}"]),
-                           ("volume", ["podman", "volume", "prune", "--force", "--filter", f"label={label}"])):
-            try:
-                done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False,
-                                      env={**os.environ, **env})
-            except subprocess.TimeoutExpired:
-                continue
-            removed += [f"{kind}:{name}" for name in done.stdout.split()] if done.returncode == 0 else []
+    for kind, argv in (("container", ["podman", "rm", "--force", "--volumes", "--filter", f"label={label}"]),
+                       ("volume", ["podman", "volume", "prune", "--force", "--filter", f"label={label}"])):
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False,
+                                  env={**os.environ, **env})
+        except subprocess.TimeoutExpired:
+            continue
+        removed += [f"{kind}:{name}" for name in done.stdout.split()] if done.returncode == 0 else []
     return removed
 
 
